@@ -1,0 +1,59 @@
+/**
+ * The task state machine, defined once. The store guards every status-changing
+ * UPDATE with the `from` list of the transition it performs, so the database can
+ * never hold a transition that is not in this table.
+ */
+export const TASK_STATUSES = ['queued', 'running', 'retrying', 'completed', 'failed', 'cancelled'] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+
+/** Statuses from which a task can still run. */
+export const RUNNABLE_STATUSES: readonly TaskStatus[] = ['queued', 'retrying'];
+/** Statuses a task never leaves by itself. `completed` is never left at all. */
+export const FINISHED_STATUSES: readonly TaskStatus[] = ['completed', 'failed', 'cancelled'];
+export const UNFINISHED_STATUSES: readonly TaskStatus[] = ['queued', 'running', 'retrying'];
+
+/** Named transitions: each maps the statuses it may start from to the one it ends in. */
+export const TRANSITIONS = {
+  claim: { from: ['queued', 'retrying'], to: 'running' },
+  cancelBeforeRun: { from: ['queued', 'retrying'], to: 'cancelled' },
+  complete: { from: ['running'], to: 'completed' },
+  failRetryable: { from: ['running'], to: 'retrying' },
+  handBack: { from: ['running'], to: 'queued' },
+  failFinal: { from: ['running'], to: 'failed' },
+  cancelRunning: { from: ['running'], to: 'cancelled' },
+  backoffElapsed: { from: ['retrying'], to: 'queued' },
+  retryByHand: { from: ['failed', 'cancelled'], to: 'retrying' },
+} as const satisfies Record<string, { from: readonly TaskStatus[]; to: TaskStatus }>;
+
+export type TransitionName = keyof typeof TRANSITIONS;
+
+/** Every legal (from, to) pair, derived from TRANSITIONS. */
+export function isLegalTransition(from: TaskStatus, to: TaskStatus): boolean {
+  return Object.values(TRANSITIONS).some((t) => t.to === to && (t.from as readonly TaskStatus[]).includes(from));
+}
+
+export function isFinished(status: TaskStatus): boolean {
+  return FINISHED_STATUSES.includes(status);
+}
+
+export function isTaskStatus(value: string): value is TaskStatus {
+  return (TASK_STATUSES as readonly string[]).includes(value);
+}
+
+/** Session status, derived from its tasks' statuses. */
+export type SessionStatus = 'active' | 'completed' | 'failed' | 'cancelled';
+
+export function deriveSessionStatus(counts: Partial<Record<TaskStatus, number>>): SessionStatus {
+  const n = (s: TaskStatus) => counts[s] ?? 0;
+  if (n('queued') + n('running') + n('retrying') > 0) return 'active';
+  if (n('failed') > 0) return 'failed';
+  if (n('cancelled') > 0) return 'cancelled';
+  return 'completed';
+}
+
+/** Tracking policy of a task type for session entries (seed 001). */
+export const TRACKING_POLICIES = ['track', 'hold', 'none'] as const;
+export type TrackingPolicy = (typeof TRACKING_POLICIES)[number];
+
+/** Outcome of one attempt, as recorded in history and metrics. */
+export type AttemptOutcome = 'completed' | 'failed' | 'timeout' | 'lost' | 'cancelled' | 'handed_back';

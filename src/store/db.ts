@@ -1,0 +1,30 @@
+/** The only surface the SQL code needs from a driver. */
+export interface QueryResult<R> {
+  rows: R[];
+  rowCount: number;
+}
+
+export interface Queryable {
+  query<R = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<QueryResult<R>>;
+  /** Runs a script of several statements, no parameters (migrations). */
+  exec(sql: string): Promise<void>;
+}
+
+export interface Db extends Queryable {
+  readonly kind: 'postgres' | 'pglite';
+  /** Runs fn in one transaction; rolls back if it throws. */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /** Delivers NOTIFY payloads of a channel (PostgreSQL), or in-process signals (PGlite). */
+  listen(channel: string, fn: (payload: string) => void): Promise<() => Promise<void>>;
+  /** Signal sent after a transaction commits; on PostgreSQL this is pg_notify inside the transaction. */
+  notifyInTransaction(tx: Queryable, channel: string, payload: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Quotes an SQL identifier (schema names come from configuration, never from requests). */
+export function quoteIdent(name: string): string {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) {
+    throw new Error(`invalid schema name ${JSON.stringify(name)}: use lowercase letters, digits and _`);
+  }
+  return `"${name}"`;
+}

@@ -1,0 +1,104 @@
+import { PGlite } from '@electric-sql/pglite';
+import type { Db, Queryable, QueryResult } from '../db.js';
+import { quoteIdent } from '../db.js';
+
+export interface PgliteDbOptions {
+  /** Data directory; omitted: in memory (tests). */
+  dataDir?: string;
+  schema: string;
+}
+
+/**
+ * PGlite is one connection in this process. Every statement and transaction goes
+ * through one queue here so a transaction never interleaves with another caller's
+ * statements, and wake-ups are delivered in process after commit.
+ */
+export class PgliteDb implements Db {
+  readonly kind = 'pglite' as const;
+  private tail: Promise<unknown> = Promise.resolve();
+  private readonly channels = new Map<string, Set<(payload: string) => void>>();
+  private readonly pending = new WeakMap<Queryable, Array<[string, string]>>();
+
+  private constructor(
+    readonly pg: PGlite,
+    private readonly schema: string,
+  ) {}
+
+  static async open(opts: PgliteDbOptions): Promise<PgliteDb> {
+    const schema = quoteIdent(opts.schema);
+    const pg = await PGlite.create(opts.dataDir ? { dataDir: opts.dataDir } : {});
+    await pg.exec(`create schema if not exists ${schema}; set search_path to ${schema}`);
+    return new PgliteDb(pg, opts.schema);
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(fn, fn);
+    this.tail = run.catch(() => {});
+    return run;
+  }
+
+  query<R>(sql: string, params?: unknown[]): Promise<QueryResult<R>> {
+    return this.serial(async () => {
+      const res = await this.pg.query<R>(sql, params);
+      return { rows: res.rows, rowCount: res.affectedRows ?? res.rows.length };
+    });
+  }
+
+  async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    const signals: Array<[string, string]> = [];
+    const out = await this.serial(() =>
+      this.pg.transaction(async (t) => {
+        const tx: Queryable = {
+          query: async <R>(sql: string, params?: unknown[]) => {
+            const res = await t.query<R>(sql, params);
+            return { rows: res.rows, rowCount: res.affectedRows ?? res.rows.length };
+          },
+          exec: async (sql: string) => {
+            await t.exec(sql);
+          },
+        };
+        this.pending.set(tx, signals);
+        return fn(tx);
+      }),
+    );
+    for (const [channel, payload] of signals) this.deliver(channel, payload);
+    return out;
+  }
+
+  exec(sql: string): Promise<void> {
+    return this.serial(async () => {
+      await this.pg.exec(sql);
+    });
+  }
+
+  async notifyInTransaction(tx: Queryable, channel: string, payload: string): Promise<void> {
+    const list = this.pending.get(tx);
+    if (list) list.push([channel, payload]);
+    else this.deliver(channel, payload);
+  }
+
+  private deliver(channel: string, payload: string): void {
+    const fns = this.channels.get(channel);
+    if (fns) for (const f of fns) f(payload);
+  }
+
+  async listen(channel: string, fn: (payload: string) => void): Promise<() => Promise<void>> {
+    let set = this.channels.get(channel);
+    if (!set) {
+      set = new Set();
+      this.channels.set(channel, set);
+    }
+    set.add(fn);
+    return async () => {
+      set.delete(fn);
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.serial(() => this.pg.close());
+  }
+
+  get schemaName(): string {
+    return this.schema;
+  }
+}

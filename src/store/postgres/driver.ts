@@ -1,0 +1,146 @@
+import pg from 'pg';
+import type { Db, Queryable, QueryResult } from '../db.js';
+import { quoteIdent } from '../db.js';
+
+export interface PostgresDbOptions {
+  connectionString: string;
+  schema: string;
+  /** Pool size; a worker process rarely needs more than a few. */
+  max?: number;
+  /** Existing pool (the caller owns it); search_path is then set per query scope by the caller's config. */
+  pool?: pg.Pool;
+}
+
+// int8 (counts) as JS numbers: Gaffer's counts and sequences stay far below 2^53.
+pg.types.setTypeParser(20, (v) => Number.parseInt(v, 10));
+
+export class PostgresDb implements Db {
+  readonly kind = 'postgres' as const;
+  readonly pool: pg.Pool;
+  private readonly ownsPool: boolean;
+  private listener: pg.Client | null = null;
+  private listenerReady: Promise<pg.Client> | null = null;
+  private readonly channels = new Map<string, Set<(payload: string) => void>>();
+  private closed = false;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly opts: PostgresDbOptions) {
+    quoteIdent(opts.schema);
+    this.ownsPool = !opts.pool;
+    this.pool =
+      opts.pool ??
+      new pg.Pool({
+        connectionString: opts.connectionString,
+        max: opts.max ?? 10,
+        options: `-c search_path=${opts.schema}`,
+        application_name: 'gaffer',
+      });
+    // A pooled client that dies while idle (database restart) must not crash the process.
+    this.pool.on('error', () => {});
+  }
+
+  async query<R>(sql: string, params?: unknown[]): Promise<QueryResult<R>> {
+    const res = await this.pool.query(sql, params as unknown[]);
+    return { rows: res.rows as R[], rowCount: res.rowCount ?? 0 };
+  }
+
+  async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('begin');
+      const tx: Queryable = {
+        query: async <R>(sql: string, params?: unknown[]) => {
+          const res = await client.query(sql, params as unknown[]);
+          return { rows: res.rows as R[], rowCount: res.rowCount ?? 0 };
+        },
+        exec: async (sql: string) => {
+          await client.query(sql);
+        },
+      };
+      const out = await fn(tx);
+      await client.query('commit');
+      client.release();
+      return out;
+    } catch (err) {
+      try {
+        await client.query('rollback');
+        client.release();
+      } catch {
+        client.release(true);
+      }
+      throw err;
+    }
+  }
+
+  async exec(sql: string): Promise<void> {
+    await this.pool.query(sql);
+  }
+
+  async notifyInTransaction(tx: Queryable, channel: string, payload: string): Promise<void> {
+    await tx.query('select pg_notify($1, $2)', [channel, payload]);
+  }
+
+  async listen(channel: string, fn: (payload: string) => void): Promise<() => Promise<void>> {
+    let set = this.channels.get(channel);
+    const isNew = !set;
+    if (!set) {
+      set = new Set();
+      this.channels.set(channel, set);
+    }
+    set.add(fn);
+    const client = await this.ensureListener();
+    if (isNew) await client.query(`listen ${quoteIdent(channel)}`);
+    return async () => {
+      set.delete(fn);
+    };
+  }
+
+  /** One dedicated LISTEN connection, re-opened (and re-subscribed) whenever it drops. */
+  private ensureListener(): Promise<pg.Client> {
+    if (this.listenerReady) return this.listenerReady;
+    this.listenerReady = (async () => {
+      const client = new pg.Client({
+        connectionString: this.opts.connectionString,
+        application_name: 'gaffer-listen',
+      });
+      client.on('notification', (msg) => {
+        const fns = this.channels.get(msg.channel);
+        if (fns) for (const f of fns) f(msg.payload ?? '');
+      });
+      client.on('error', () => this.dropListener());
+      client.on('end', () => this.dropListener());
+      await client.connect();
+      for (const ch of this.channels.keys()) await client.query(`listen ${quoteIdent(ch)}`);
+      this.listener = client;
+      // Wake everyone after a reconnect: notifications sent while we were away are lost.
+      for (const [, fns] of this.channels) for (const f of fns) f('');
+      return client;
+    })();
+    this.listenerReady.catch(() => this.dropListener());
+    return this.listenerReady;
+  }
+
+  private dropListener(): void {
+    if (this.listener) {
+      this.listener.removeAllListeners('notification');
+      this.listener.end().catch(() => {});
+    }
+    this.listener = null;
+    this.listenerReady = null;
+    if (this.closed || this.channels.size === 0 || this.reconnectTimer) return;
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      if (!this.closed) this.ensureListener().catch(() => {});
+    }, 500);
+    this.reconnectTimer.unref();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    const l = this.listener;
+    this.listener = null;
+    if (l) await l.end().catch(() => {});
+    if (this.ownsPool) await this.pool.end();
+  }
+}

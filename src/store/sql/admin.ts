@@ -1,0 +1,80 @@
+import { GafferError, IllegalTransitionError, NotFoundError } from '../../core/errors.js';
+import { TRANSITIONS } from '../../core/states.js';
+import type { Queryable } from '../db.js';
+import type { BulkResult, Task, TaskFilter } from '../types.js';
+import { CLOSE_RETRY_HISTORY } from './attempts.js';
+import { filterParams, SELECT_FILTERED_IDS, TASK_FILTER } from './queries.js';
+import { type RetryOptions, retryLocked } from './retry.js';
+import { rowToTask, TASK_COLUMNS, type TaskRow } from './rows.js';
+
+const LOCK_TASK = `select ${TASK_COLUMNS} from tasks t where t.id = $1 for update`;
+
+const CANCEL_NOW = `
+update tasks t set status = 'cancelled', finished_at = now(), updated_at = now(), lease_expires_at = null,
+  retry_history = ${CLOSE_RETRY_HISTORY("'cancelled'")}
+where t.id = $1 and t.status = any($2::text[])
+returning ${TASK_COLUMNS}`;
+
+const REQUEST_CANCEL = `
+update tasks t set cancel_requested = true, updated_at = now()
+where t.id = $1 and t.status = 'running'
+returning ${TASK_COLUMNS}`;
+
+const EVENT = `insert into task_events (task_id, attempt, kind, worker_id, data)
+values ($1, $2, $3, $4, jsonb_build_object('by', $5::text, 'reason', $6::text))`;
+
+/** Cancels one task inside `tx`: at once if it has not started, through its worker if it runs. */
+export async function cancelLocked(tx: Queryable, taskId: string, by: string, reason: string | null): Promise<Task> {
+  const locked = await tx.query<TaskRow>(LOCK_TASK, [taskId]);
+  if (!locked.rows[0]) throw new NotFoundError('task', taskId);
+  const task = rowToTask(locked.rows[0]);
+  const before: readonly string[] = TRANSITIONS.cancelBeforeRun.from;
+  if (before.includes(task.status)) {
+    const res = await tx.query<TaskRow>(CANCEL_NOW, [taskId, before]);
+    await tx.query(EVENT, [taskId, task.attempt, 'cancelled', null, by, reason]);
+    return rowToTask(res.rows[0]!);
+  }
+  if (task.status === 'running') {
+    if (task.cancelRequested) return task;
+    const res = await tx.query<TaskRow>(REQUEST_CANCEL, [taskId]);
+    await tx.query(EVENT, [taskId, task.attempt, 'cancel_requested', task.workerId, by, reason]);
+    return rowToTask(res.rows[0]!);
+  }
+  throw new IllegalTransitionError(taskId, task.status, 'cancel', [...before, 'running']);
+}
+
+/** Applies fn to every task matching the filter, one by one in `tx`; tasks it refuses are counted, not fatal. */
+async function forEachMatching(
+  tx: Queryable,
+  filter: TaskFilter,
+  onlyStatuses: string[],
+  fn: (id: string) => Promise<Task | null>,
+): Promise<BulkResult> {
+  const statuses = filter.status ? ([] as string[]).concat(filter.status) : onlyStatuses;
+  const wanted = statuses.filter((s) => onlyStatuses.includes(s));
+  if (wanted.length === 0) return { matched: 0, changed: 0, ids: [] };
+  const scoped = { ...filter, status: wanted as TaskFilter['status'] };
+  const res = await tx.query<{ id: string }>(`${SELECT_FILTERED_IDS} order by t.seq limit 100000`, filterParams(scoped));
+  const ids: string[] = [];
+  for (const { id } of res.rows) {
+    try {
+      if (await fn(id)) ids.push(id);
+    } catch (err) {
+      if (!(err instanceof GafferError)) throw err;
+    }
+  }
+  return { matched: res.rows.length, changed: ids.length, ids };
+}
+
+export function cancelMatching(tx: Queryable, filter: TaskFilter, by: string, reason: string | null) {
+  return forEachMatching(tx, filter, ['queued', 'retrying', 'running'], (id) => cancelLocked(tx, id, by, reason));
+}
+
+export function retryMatching(tx: Queryable, filter: TaskFilter, opts: RetryOptions) {
+  return forEachMatching(tx, filter, ['failed', 'cancelled'], (id) => retryLocked(tx, id, { ...opts, quiet: true }));
+}
+
+export async function deleteTaskRows(db: Queryable, filter: TaskFilter): Promise<number> {
+  const res = await db.query(`delete from tasks t where ${TASK_FILTER}`, filterParams(filter));
+  return res.rowCount;
+}

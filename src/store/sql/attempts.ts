@@ -1,0 +1,74 @@
+import { backoffDelayMs } from '../../core/backoff.js';
+import type { AttemptOutcome } from '../../core/states.js';
+import type { Queryable } from '../db.js';
+import type { Task, TaskError } from '../types.js';
+import { rowToTask, TASK_COLUMNS, type TaskRow } from './rows.js';
+
+/** Sets the outcome of the newest manual-retry history entry, if it has none yet. */
+export const CLOSE_RETRY_HISTORY = (outcomeParam: string) => `case
+  when jsonb_array_length(t.retry_history) > 0 and (t.retry_history -> -1 ->> 'outcome') is null
+  then jsonb_set(t.retry_history, array[(jsonb_array_length(t.retry_history) - 1)::text, 'outcome'],
+    to_jsonb(${outcomeParam}::text))
+  else t.retry_history end`;
+
+const END_ATTEMPT = `
+update tasks t set status = $3, error = $4::jsonb, run_at = case when $5::int is null then t.run_at
+    else coalesce($6::timestamptz, now()) + make_interval(secs => $5::int / 1000.0) end,
+  worker_id = case when $3 = 'retrying' then null else t.worker_id end,
+  lease_expires_at = null, deadline_at = null, updated_at = now(),
+  finished_at = case when $3 in ('failed', 'cancelled') then now() else null end,
+  retry_history = case when $3 in ('failed', 'cancelled') then ${CLOSE_RETRY_HISTORY('$3')} else t.retry_history end
+where t.id = $1 and t.attempt = $2 and t.status = 'running'
+returning ${TASK_COLUMNS}`;
+
+const ATTEMPT_EVENTS = `
+insert into task_events (task_id, attempt, kind, worker_id, data)
+select $1, $2, k.kind, $3, k.data::jsonb from unnest($4::text[], $5::text[]) with ordinality as k(kind, data, ord)
+order by k.ord`;
+
+/**
+ * Ends a running attempt that did not succeed: it failed, timed out, lost its
+ * lease, or was cancelled. Decides the next status from the task's budget and
+ * the error, and records it. The caller holds the row (FOR UPDATE) in `tx`.
+ */
+export async function endFailedAttempt(
+  tx: Queryable,
+  task: Task,
+  kind: Exclude<AttemptOutcome, 'completed' | 'handed_back'>,
+  error: TaskError,
+  now: Date | null,
+): Promise<Task> {
+  const spent = task.attempt - task.attemptFloor;
+  let next: 'retrying' | 'failed' | 'cancelled';
+  if (task.cancelRequested || kind === 'cancelled') next = 'cancelled';
+  else if (error.retryable === false || spent >= task.maxAttempts) next = 'failed';
+  else next = 'retrying';
+  const delay = next === 'retrying' ? backoffDelayMs(task.backoff, spent) : 0;
+  const stored: TaskError = { ...error, kind };
+  const res = await tx.query<TaskRow>(END_ATTEMPT, [
+    task.id,
+    task.attempt,
+    next,
+    JSON.stringify(stored),
+    next === 'retrying' ? delay : null,
+    now,
+  ]);
+  const updated = rowToTask(res.rows[0]!);
+  const events: Array<[string, unknown]> = [];
+  if (kind === 'lost') events.push(['lease_lost', { message: error.message }]);
+  else if (kind === 'timeout') events.push(['timed_out', { message: error.message }]);
+  if (next === 'cancelled') events.push(['cancelled', { message: error.message }]);
+  else {
+    events.push(['attempt_failed', { error: stored }]);
+    if (next === 'retrying') events.push(['retry_scheduled', { delayMs: delay, runAt: updated.runAt.toISOString() }]);
+    else events.push(['failed', { error: stored, attempts: spent }]);
+  }
+  await tx.query(ATTEMPT_EVENTS, [
+    task.id,
+    task.attempt,
+    task.workerId,
+    events.map((e) => e[0]),
+    events.map((e) => JSON.stringify(e[1])),
+  ]);
+  return updated;
+}

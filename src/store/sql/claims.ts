@@ -1,0 +1,265 @@
+import { ConflictError, LeaseLostError, NotFoundError, WorkerNotLiveError } from '../../core/errors.js';
+import { TRANSITIONS } from '../../core/states.js';
+import type { Queryable } from '../db.js';
+import type {
+  AttemptRef,
+  ClaimSessionTaskParams,
+  ClaimTasksParams,
+  CompleteItem,
+  CompleteTasksResult,
+  FailTaskParams,
+  Json,
+  Task,
+} from '../types.js';
+import { CLOSE_RETRY_HISTORY, endFailedAttempt } from './attempts.js';
+import { rowToTask, TASK_COLUMNS, type TaskRow } from './rows.js';
+
+/** The claiming worker, if live: registered, not marked stale, heartbeat within staleAfter. */
+const LIVE_WORKER = `
+  select w.id, w.machine_id, w.labels from workers w
+  where w.id = $1 and w.stale_at is null
+    and w.last_heartbeat_at > coalesce($2::timestamptz, now()) - make_interval(secs => $3::int / 1000.0)`;
+
+/** Sets a picked row running for the worker: attempt + 1 is the new fencing token. */
+const START_ATTEMPT = `
+  status = 'running', attempt = t.attempt + 1, worker_id = $1, machine_id = (select machine_id from worker),
+  lease_expires_at = coalesce($2::timestamptz, now()) + make_interval(secs => $4::int / 1000.0),
+  deadline_at = case when t.timeout_ms is null then null
+    else coalesce($2::timestamptz, now()) + make_interval(secs => t.timeout_ms / 1000.0) end,
+  started_at = coalesce($2::timestamptz, now()), updated_at = now(), cancel_requested = false`;
+
+const CLAIMED_EVENTS = `ins as (
+  insert into task_events (task_id, attempt, kind, worker_id)
+  select id, attempt, 'claimed', worker_id from claimed)`;
+
+const AVOIDS_WORKER = `(t.avoid_machine_id is null or t.avoid_machine_id <> (select machine_id from worker))
+  and (t.avoid_labels is null or not ((select labels from worker) @> t.avoid_labels))`;
+
+const CLAIM_TASKS = `
+with worker as (${LIVE_WORKER}),
+picked as (
+  select t.id from tasks t
+  where t.status in ('queued', 'retrying') and t.run_at <= coalesce($2::timestamptz, now())
+    and ($5::text[] is null or t.type = any($5::text[]))
+    and ($6::text[] is null or t.queue = any($6::text[]))
+    and exists (select 1 from worker) and ${AVOIDS_WORKER}
+  order by t.priority desc, t.run_at, t.seq
+  limit $7
+  for update skip locked
+),
+claimed as (
+  update tasks t set ${START_ATTEMPT}
+  from picked where t.id = picked.id
+  returning ${TASK_COLUMNS}
+), ${CLAIMED_EVENTS}
+select * from claimed`;
+
+const CLAIM_SESSION_TASK = `
+with worker as (${LIVE_WORKER}),
+picked as (
+  select t.id from tasks t
+  where t.session_id = $5 and ($6::int is null or t.session_index = $6)
+    and t.status in ('queued', 'retrying') and t.run_at <= coalesce($2::timestamptz, now())
+    and exists (select 1 from worker) and ${AVOIDS_WORKER}
+  order by t.session_index
+  limit 1
+  for update skip locked
+),
+claimed as (
+  update tasks t set ${START_ATTEMPT}
+  from picked where t.id = picked.id
+  returning ${TASK_COLUMNS}
+), ${CLAIMED_EVENTS}
+select * from claimed`;
+
+const COMPLETE_TASKS = `
+with input as (
+  select * from unnest($1::text[], $2::int[], $3::text[], $4::text[]) as i(id, attempt, worker_id, result)
+),
+done as (
+  update tasks t set status = 'completed', result = i.result::jsonb, finished_at = now(), updated_at = now(),
+    lease_expires_at = null, deadline_at = null, retry_history = ${CLOSE_RETRY_HISTORY("'completed'")}
+  from input i
+  where t.id = i.id and t.attempt = i.attempt and t.status = 'running'
+    and (i.worker_id is null or t.worker_id = i.worker_id)
+  returning t.id, t.attempt, t.worker_id
+),
+ev as (
+  insert into task_events (task_id, attempt, kind, worker_id)
+  select id, attempt, 'completed', worker_id from done
+)
+select id from done`;
+
+/** The running attempt, locked; null if the writer no longer holds it. */
+const LOCK_ATTEMPT = `
+select ${TASK_COLUMNS} from tasks t
+where t.id = $1 and t.attempt = $2 and t.status = 'running' and ($3::text is null or t.worker_id = $3)
+for update`;
+
+const HAND_BACK = `
+with input as (select * from unnest($1::text[], $2::int[], $3::text[]) as i(id, attempt, worker_id)),
+back as (
+  update tasks t set status = 'queued', attempt_floor = t.attempt_floor + 1, worker_id = null,
+    lease_expires_at = null, deadline_at = null, started_at = null, updated_at = now()
+  from input i
+  where t.id = i.id and t.attempt = i.attempt and t.status = 'running'
+    and (i.worker_id is null or t.worker_id = i.worker_id)
+  returning t.id, t.attempt, i.worker_id, t.queue
+),
+ev as (insert into task_events (task_id, attempt, kind, worker_id) select id, attempt, 'handed_back', worker_id from back)
+select id, queue from back`;
+
+const EXTEND_LEASE = `
+update tasks t set lease_expires_at = now() + make_interval(secs => $4::int / 1000.0)
+where t.id = $1 and t.attempt = $2 and t.status = 'running' and ($3::text is null or t.worker_id = $3)
+returning t.lease_expires_at`;
+
+const REPORT_PROGRESS = `
+with upd as (
+  update tasks t set progress = $4::jsonb, updated_at = now()
+  where t.id = $1 and t.attempt = $2 and t.status = 'running' and ($3::text is null or t.worker_id = $3)
+  returning t.id, t.attempt, t.worker_id
+)
+insert into task_events (task_id, attempt, kind, worker_id, data)
+select id, attempt, 'progress', worker_id, jsonb_build_object('progress', $4::jsonb) from upd
+returning task_id`;
+
+const TASK_STATUS = 'select status, attempt from tasks where id = $1';
+
+export async function claimTasks(
+  db: Queryable,
+  p: ClaimTasksParams,
+  leaseMs: number,
+  staleAfterMs: number,
+): Promise<Task[]> {
+  if (p.limit <= 0) return [];
+  const res = await db.query<TaskRow>(CLAIM_TASKS, [
+    p.workerId,
+    p.now ?? null,
+    staleAfterMs,
+    p.leaseMs ?? leaseMs,
+    p.types?.length ? p.types : null,
+    p.queues?.length ? p.queues : null,
+    p.limit,
+  ]);
+  if (res.rows.length === 0) await assertLive(db, p.workerId, p.now, staleAfterMs);
+  return res.rows.map(rowToTask);
+}
+
+export async function claimSessionTask(
+  db: Queryable,
+  p: ClaimSessionTaskParams,
+  leaseMs: number,
+  staleAfterMs: number,
+): Promise<Task> {
+  const res = await db.query<TaskRow>(CLAIM_SESSION_TASK, [
+    p.workerId,
+    p.now ?? null,
+    staleAfterMs,
+    p.leaseMs ?? leaseMs,
+    p.sessionId,
+    p.index ?? null,
+  ]);
+  const row = res.rows[0];
+  if (row) return rowToTask(row);
+  await assertLive(db, p.workerId, p.now, staleAfterMs);
+  const where = p.index === undefined ? 'no free task' : `no task at index ${p.index}`;
+  const exists = await db.query<{ status: string; n: number }>(
+    `select t.status, count(*)::int as n from tasks t
+     where t.session_id = $1 and ($2::int is null or t.session_index = $2) group by t.status`,
+    [p.sessionId, p.index ?? null],
+  );
+  if (exists.rows.length === 0) {
+    const s = await db.query('select 1 from sessions where id = $1', [p.sessionId]);
+    if (s.rows.length === 0) throw new NotFoundError('session', p.sessionId);
+    throw new NotFoundError(`task of session ${p.sessionId} at index`, p.index ?? 'next');
+  }
+  const statuses = exists.rows.map((r) => r.status).join(', ');
+  throw new ConflictError(`session ${p.sessionId} has ${where} to claim (status: ${statuses})`, {
+    sessionId: p.sessionId,
+    index: p.index ?? null,
+    statuses,
+  });
+}
+
+async function assertLive(db: Queryable, workerId: string, now: Date | undefined, staleAfterMs: number) {
+  const live = await db.query(LIVE_WORKER, [workerId, now ?? null, staleAfterMs]);
+  if (live.rows.length > 0) return;
+  const known = await db.query<{ stale_reason: string | null }>('select stale_reason from workers where id = $1', [
+    workerId,
+  ]);
+  const row = known.rows[0];
+  throw new WorkerNotLiveError(
+    workerId,
+    !row ? 'it is not registered' : `it is stale (${row.stale_reason ?? 'no recent heartbeat'})`,
+  );
+}
+
+export async function completeTasks(db: Queryable, items: CompleteItem[]): Promise<CompleteTasksResult> {
+  if (items.length === 0) return { completed: [], refused: [] };
+  const res = await db.query<{ id: string }>(COMPLETE_TASKS, [
+    items.map((i) => i.taskId),
+    items.map((i) => i.attempt),
+    items.map((i) => i.workerId ?? null),
+    items.map((i) => JSON.stringify(i.result ?? null)),
+  ]);
+  const done = new Set(res.rows.map((r) => r.id));
+  return {
+    completed: [...done],
+    refused: items.filter((i) => !done.has(i.taskId)).map(({ taskId, attempt, workerId }) => ({ taskId, attempt, workerId })),
+  };
+}
+
+/** Locks the attempt for a write, or explains why the writer lost it. */
+export async function lockAttempt(tx: Queryable, ref: AttemptRef): Promise<Task> {
+  const res = await tx.query<TaskRow>(LOCK_ATTEMPT, [ref.taskId, ref.attempt, ref.workerId ?? null]);
+  const row = res.rows[0];
+  if (row) return rowToTask(row);
+  throw await lostReason(tx, ref);
+}
+
+async function lostReason(db: Queryable, ref: AttemptRef): Promise<Error> {
+  const cur = await db.query<{ status: string; attempt: number }>(TASK_STATUS, [ref.taskId]);
+  const row = cur.rows[0];
+  if (!row) return new NotFoundError('task', ref.taskId);
+  if (row.attempt !== ref.attempt) {
+    return new LeaseLostError(ref.taskId, ref.attempt, `the task is on attempt ${row.attempt} now`);
+  }
+  if (row.status !== 'running') return new LeaseLostError(ref.taskId, ref.attempt, `the task is ${row.status}`);
+  return new LeaseLostError(ref.taskId, ref.attempt, 'another worker holds it');
+}
+
+export async function failTask(tx: Queryable, p: FailTaskParams): Promise<Task> {
+  const task = await lockAttempt(tx, p);
+  const kind = p.error.kind === 'timeout' || p.error.kind === 'cancelled' ? p.error.kind : 'failed';
+  return endFailedAttempt(tx, task, kind, p.error, p.now ?? null);
+}
+
+export async function handBackTasks(db: Queryable, items: AttemptRef[]): Promise<Array<{ id: string; queue: string }>> {
+  if (items.length === 0) return [];
+  const res = await db.query<{ id: string; queue: string }>(HAND_BACK, [
+    items.map((i) => i.taskId),
+    items.map((i) => i.attempt),
+    items.map((i) => i.workerId ?? null),
+  ]);
+  return res.rows;
+}
+
+export async function extendLease(db: Queryable, p: AttemptRef & { leaseMs: number }): Promise<Date> {
+  const res = await db.query<{ lease_expires_at: Date }>(EXTEND_LEASE, [
+    p.taskId,
+    p.attempt,
+    p.workerId ?? null,
+    p.leaseMs,
+  ]);
+  const row = res.rows[0];
+  if (!row) throw await lostReason(db, p);
+  return new Date(row.lease_expires_at);
+}
+
+export async function reportProgress(db: Queryable, p: AttemptRef & { progress: Json }): Promise<void> {
+  const res = await db.query(REPORT_PROGRESS, [p.taskId, p.attempt, p.workerId ?? null, JSON.stringify(p.progress)]);
+  if (res.rows.length === 0) throw await lostReason(db, p);
+}
+
+export const CLAIM_FROM: readonly string[] = TRANSITIONS.claim.from;

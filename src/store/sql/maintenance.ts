@@ -1,0 +1,132 @@
+import type { Queryable } from '../db.js';
+import type { PruneResult, QueueStat, RescueResult } from '../types.js';
+import { endFailedAttempt } from './attempts.js';
+import { rowToTask, TASK_COLUMNS, type TaskRow } from './rows.js';
+import { markStale } from './workers.js';
+
+/** Running attempts whose lease or deadline passed, or whose worker went stale or away. */
+const EXPIRED_ATTEMPTS = `
+select ${TASK_COLUMNS},
+  case when t.deadline_at < coalesce($1::timestamptz, now()) then 'timeout' else 'lost' end as why,
+  case when w.id is null then 'its worker is gone'
+    when w.stale_at is not null then 'its worker is stale'
+    when t.deadline_at < coalesce($1::timestamptz, now()) then 'the attempt ran past its timeout'
+    else 'no heartbeat renewed the lease' end as reason
+from tasks t left join workers w on w.id = t.worker_id
+where t.status = 'running'
+  and (t.lease_expires_at < coalesce($1::timestamptz, now())
+    or t.deadline_at < coalesce($1::timestamptz, now())
+    or w.id is null or w.stale_at is not null)
+order by t.seq
+limit $2
+for update of t skip locked`;
+
+const LAPSED_WORKERS = `
+select w.id from workers w
+where w.stale_at is null
+  and w.last_heartbeat_at < coalesce($1::timestamptz, now()) - make_interval(secs => $2::int / 1000.0)
+for update skip locked`;
+
+export async function rescueLeases(tx: Queryable, now: Date | null, batch = 1000): Promise<RescueResult> {
+  const out: RescueResult = { lost: 0, timedOut: 0, cancelled: 0, failed: 0 };
+  const res = await tx.query<TaskRow & { why: 'lost' | 'timeout'; reason: string }>(EXPIRED_ATTEMPTS, [now, batch]);
+  for (const row of res.rows) {
+    const task = rowToTask(row);
+    const ended = await endFailedAttempt(tx, task, row.why, { message: row.reason, retryable: true }, now);
+    if (row.why === 'timeout') out.timedOut++;
+    else out.lost++;
+    if (ended.status === 'cancelled') out.cancelled++;
+    if (ended.status === 'failed') out.failed++;
+  }
+  return out;
+}
+
+export async function markStaleWorkers(tx: Queryable, now: Date | null, staleAfterMs: number): Promise<string[]> {
+  const res = await tx.query<{ id: string }>(LAPSED_WORKERS, [now, staleAfterMs]);
+  return markStale(
+    tx,
+    res.rows.map((r) => r.id),
+    `no heartbeat for over ${Math.round(staleAfterMs / 1000)} s`,
+    now,
+  );
+}
+
+/** Deletes up to `batch` rows per statement until none are left, so no statement holds many locks. */
+async function inBatches(db: Queryable, sql: string, params: unknown[], batch: number): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const res = await db.query(sql, [...params, batch]);
+    total += res.rowCount;
+    if (res.rowCount < batch) return total;
+  }
+}
+
+const PRUNE_TASK_EVENTS = `
+delete from task_events e using (
+  select t.id from tasks t
+  where t.finished_at < $1 and t.status in ('completed', 'failed', 'cancelled')
+    and (t.tracking <> 'hold' or t.entry_released_at is not null or t.key is null)
+    and (t.session_id is null or not exists (
+      select 1 from tasks o where o.session_id = t.session_id and o.status in ('queued', 'running', 'retrying')))
+  order by t.finished_at limit $2
+) doomed where e.task_id = doomed.id`;
+
+const PRUNE_TASKS = `
+delete from tasks t using (
+  select t.id from tasks t
+  where t.finished_at < $1 and t.status in ('completed', 'failed', 'cancelled')
+    and (t.tracking <> 'hold' or t.entry_released_at is not null or t.key is null)
+    and (t.session_id is null or not exists (
+      select 1 from tasks o where o.session_id = t.session_id and o.status in ('queued', 'running', 'retrying')))
+  order by t.finished_at limit $2
+  for update skip locked
+) doomed where t.id = doomed.id`;
+
+const PRUNE_SESSIONS = `
+delete from sessions s using (
+  select s.id from sessions s
+  where s.created_at < $1 and not exists (select 1 from tasks t where t.session_id = s.id)
+  limit $2
+) doomed where s.id = doomed.id`;
+
+const PRUNE_WORKERS = `
+delete from workers w using (
+  select w.id from workers w where w.stale_at < $1 limit $2
+) doomed where w.id = doomed.id`;
+
+const PRUNE_WORKER_EVENTS = `
+delete from worker_events e using (
+  select e.id from worker_events e where e.at < $1 limit $2
+) doomed where e.id = doomed.id`;
+
+/**
+ * Retention: finished tasks (with their events) whose session has nothing left
+ * to run, then sessions left empty, then stale workers, all older than the cutoff.
+ * Held session entries are kept until released.
+ */
+export async function prune(db: Queryable, cutoff: Date, batch: number): Promise<PruneResult> {
+  let events = await inBatches(db, PRUNE_TASK_EVENTS, [cutoff], batch * 20);
+  const tasks = await inBatches(db, PRUNE_TASKS, [cutoff], batch);
+  const sessions = await inBatches(db, PRUNE_SESSIONS, [cutoff], batch);
+  const workers = await inBatches(db, PRUNE_WORKERS, [cutoff], batch);
+  events += await inBatches(db, PRUNE_WORKER_EVENTS, [cutoff], batch * 20);
+  return { tasks, sessions, events, workers };
+}
+
+export async function queueStats(db: Queryable): Promise<QueueStat[]> {
+  const res = await db.query<{ queue: string; status: QueueStat['status']; n: number; oldest_ms: number | null }>(
+    `select t.queue, t.status, count(*)::int as n,
+       case when t.status in ('queued', 'retrying')
+         then (extract(epoch from now() - min(t.run_at) filter (where t.run_at <= now())) * 1000)::float8 end as oldest_ms
+     from tasks t where t.status in ('queued', 'retrying', 'running') group by t.queue, t.status
+     union all
+     select t.queue, t.status, count(*)::int, null from tasks t
+     where t.status in ('completed', 'failed', 'cancelled') group by t.queue, t.status`,
+  );
+  return res.rows.map((r) => ({
+    queue: r.queue,
+    status: r.status,
+    count: r.n,
+    oldestAgeMs: r.oldest_ms === null ? null : Math.max(0, Math.round(r.oldest_ms)),
+  }));
+}

@@ -1,0 +1,82 @@
+import { ConflictError, GafferError, NotFoundError } from '../../core/errors.js';
+import { TRANSITIONS } from '../../core/states.js';
+import type { Queryable } from '../db.js';
+import type { Task } from '../types.js';
+import { rowToTask, TASK_COLUMNS, type TaskRow } from './rows.js';
+import { notifyQueue } from './wake.js';
+
+const LOCK_TASK = `select ${TASK_COLUMNS} from tasks t where t.id = $1 for update`;
+
+const RETRY_BY_HAND = `
+update tasks t set status = 'retrying', run_at = now(), manual_retries = t.manual_retries + 1,
+  attempt_floor = t.attempt, cancel_requested = false, worker_id = null, lease_expires_at = null,
+  deadline_at = null, finished_at = null, updated_at = now(),
+  avoid_machine_id = $3, avoid_labels = $4::jsonb,
+  retry_history = t.retry_history || jsonb_build_array(jsonb_build_object(
+    'attempt', t.attempt + 1, 'at', now(), 'by', $5::text, 'reason', $6::text, 'outcome', null))
+where t.id = $1 and t.status = any($2::text[])
+returning ${TASK_COLUMNS}`;
+
+const RETRIED_EVENT = `
+insert into task_events (task_id, attempt, kind, data)
+values ($1, $2, 'retried_by_hand', jsonb_build_object('by', $3::text, 'reason', $4::text, 'manualRetry', $5::int))`;
+
+export interface RetryOptions {
+  by: string;
+  reason?: string | null;
+  limit: number;
+  avoidLastMachine?: boolean;
+  avoidLabels?: Record<string, string>;
+  /** Return null instead of throwing when the task is not eligible or over its limit. */
+  quiet?: boolean;
+}
+
+/**
+ * Manual retry inside the caller's transaction. The row lock makes concurrent
+ * retries of one task queue up; the first wins and the rest find it no longer
+ * failed/cancelled and get a conflict.
+ */
+export async function retryLocked(tx: Queryable, taskId: string, opts: RetryOptions): Promise<Task | null> {
+  const locked = await tx.query<TaskRow>(LOCK_TASK, [taskId]);
+  const row = locked.rows[0];
+  if (!row) {
+    if (opts.quiet) return null;
+    throw new NotFoundError('task', taskId);
+  }
+  const task = rowToTask(row);
+  const allowed: readonly string[] = TRANSITIONS.retryByHand.from;
+  if (!allowed.includes(task.status)) {
+    if (opts.quiet) return null;
+    if (task.status === 'completed') {
+      throw new GafferError(
+        'not_eligible',
+        `task ${taskId} is completed; only failed or cancelled tasks can be retried`,
+        { taskId, status: task.status },
+      );
+    }
+    throw new ConflictError(`task ${taskId} is already ${task.status}; it was retried or is still running`, {
+      taskId,
+      status: task.status,
+    });
+  }
+  if (task.manualRetries >= opts.limit) {
+    if (opts.quiet) return null;
+    throw new GafferError(
+      'retry_limit',
+      `task ${taskId} was already retried by hand ${task.manualRetries} times (limit ${opts.limit})`,
+      { taskId, manualRetries: task.manualRetries, limit: opts.limit },
+    );
+  }
+  const res = await tx.query<TaskRow>(RETRY_BY_HAND, [
+    taskId,
+    allowed,
+    opts.avoidLastMachine ? task.machineId : null,
+    opts.avoidLabels ? JSON.stringify(opts.avoidLabels) : null,
+    opts.by,
+    opts.reason ?? null,
+  ]);
+  const updated = rowToTask(res.rows[0]!);
+  await tx.query(RETRIED_EVENT, [taskId, task.attempt, opts.by, opts.reason ?? null, updated.manualRetries]);
+  await notifyQueue(tx, updated.queue);
+  return updated;
+}

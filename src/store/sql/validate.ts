@@ -1,0 +1,70 @@
+import { ValidationError } from '../../core/errors.js';
+import { ID_PATTERN } from '../../core/ids.js';
+import type { NewTask } from '../types.js';
+
+/** Type and queue names: letters, digits and . _ : - / ; 1–100 characters. */
+export const NAME_PATTERN = /^[A-Za-z0-9._:\-/]{1,100}$/;
+export const MAX_KEY_LENGTH = 255;
+
+function fail(where: string, field: string, message: string): never {
+  throw new ValidationError(`${where}${field} ${message}`, { field: `${where}${field}` });
+}
+
+export function checkName(value: unknown, where: string, field: string): void {
+  if (typeof value !== 'string' || !NAME_PATTERN.test(value)) {
+    fail(where, field, 'must be 1–100 characters of letters, digits and . _ : - /');
+  }
+}
+
+export function checkId(value: unknown, where: string, field: string): void {
+  if (value === undefined) return;
+  if (typeof value !== 'string' || !ID_PATTERN.test(value)) {
+    fail(where, field, 'must be 1–200 characters of letters, digits and . _ : @ - / + =');
+  }
+}
+
+function checkInt(value: unknown, where: string, field: string, min: number, max: number): void {
+  if (value === undefined || value === null) return;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    fail(where, field, `must be an integer from ${min} to ${max}`);
+  }
+}
+
+function checkText(value: unknown, where: string, field: string, max = MAX_KEY_LENGTH): void {
+  if (value === undefined || value === null) return;
+  if (typeof value !== 'string' || value.length === 0 || value.length > max) {
+    fail(where, field, `must be a non-empty string of at most ${max} characters`);
+  }
+}
+
+/** Checks one task of a create request; `where` prefixes field names, e.g. "tasks[3].". */
+export function checkNewTask(t: NewTask, where: string): void {
+  if (typeof t !== 'object' || t === null) fail(where, 'task', 'must be an object');
+  checkName(t.type, where, 'type');
+  if (t.queue !== undefined) checkName(t.queue, where, 'queue');
+  checkId(t.id, where, 'id');
+  checkId(t.sessionId, where, 'sessionId');
+  checkText(t.idempotencyKey, where, 'idempotencyKey');
+  checkText(t.key, where, 'key');
+  checkText(t.userId, where, 'userId');
+  checkInt(t.priority, where, 'priority', -1_000_000, 1_000_000);
+  checkInt(t.maxAttempts, where, 'maxAttempts', 1, 1000);
+  checkInt(t.timeoutMs, where, 'timeoutMs', 1, 7 * 24 * 3600_000);
+  checkInt(t.delayMs, where, 'delayMs', 0, 365 * 24 * 3600_000);
+  if (t.runAt !== undefined && !(t.runAt instanceof Date && !Number.isNaN(t.runAt.getTime()))) {
+    fail(where, 'runAt', 'must be a valid date');
+  }
+  if (t.backoff !== undefined) {
+    checkInt(t.backoff.baseMs, where, 'backoff.baseMs', 0, 24 * 3600_000);
+    checkInt(t.backoff.maxMs, where, 'backoff.maxMs', 0, 7 * 24 * 3600_000);
+    if (t.backoff.factor !== undefined && !(t.backoff.factor >= 1 && t.backoff.factor <= 10)) {
+      fail(where, 'backoff.factor', 'must be a number from 1 to 10');
+    }
+    if (t.backoff.jitter !== undefined && !(t.backoff.jitter >= 0 && t.backoff.jitter <= 1)) {
+      fail(where, 'backoff.jitter', 'must be a number from 0 to 1');
+    }
+  }
+  if (t.metadata !== undefined && (typeof t.metadata !== 'object' || t.metadata === null || Array.isArray(t.metadata))) {
+    fail(where, 'metadata', 'must be an object');
+  }
+}

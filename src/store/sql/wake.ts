@@ -1,0 +1,31 @@
+import type { Db, Queryable } from '../db.js';
+
+/**
+ * Wake-ups: one channel per store schema; the payload is the queue name. The
+ * driver turns this into pg_notify (PostgreSQL) or an in-process signal after
+ * commit (PGlite). The store binds each transaction it opens to its db and
+ * channel, so SQL helpers can signal without knowing the driver.
+ */
+const byTx = new WeakMap<Queryable, { db: Db; channel: string }>();
+
+export function wakeChannel(schema: string): string {
+  return `gaffer_wake_${schema}`;
+}
+
+export function bindWake(tx: Queryable, db: Db, channel: string): Queryable {
+  byTx.set(tx, { db, channel });
+  return tx;
+}
+
+/** Signals after commit that `queue` may have runnable work; at most once per queue per transaction. */
+export async function notifyQueue(tx: Queryable, queue: string): Promise<void> {
+  const target = byTx.get(tx);
+  if (!target) return;
+  const sent = notified.get(tx) ?? new Set<string>();
+  if (sent.has(queue)) return;
+  sent.add(queue);
+  notified.set(tx, sent);
+  await target.db.notifyInTransaction(tx, target.channel, queue);
+}
+
+const notified = new WeakMap<Queryable, Set<string>>();

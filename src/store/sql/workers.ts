@@ -1,0 +1,182 @@
+import { NotFoundError, ValidationError } from '../../core/errors.js';
+import { newId } from '../../core/ids.js';
+import type { Queryable } from '../db.js';
+import type {
+  HeartbeatParams,
+  HeartbeatResult,
+  Json,
+  RegisterWorkerParams,
+  Task,
+  Worker,
+  WorkerEvent,
+} from '../types.js';
+import { endFailedAttempt } from './attempts.js';
+import { rowToTask, rowToWorker, rowToWorkerEvent, TASK_COLUMNS, type TaskRow, WORKER_COLUMNS, type WorkerRow } from './rows.js';
+import { checkName } from './validate.js';
+
+const MARK_STALE = `
+update workers w set stale_at = coalesce($2::timestamptz, now()), stale_reason = $3
+where w.id = any($1::text[]) and w.stale_at is null
+returning w.id`;
+
+const REPLACED_WORKERS = `
+select w.id from workers w where w.machine_id = $1 and w.name = $2 and w.stale_at is null for update`;
+
+const INSERT_WORKER = `
+insert into workers as w (id, name, machine_id, hostname, pid, version, types, queues, concurrency, labels)
+values ($1, $2, $3, $4, $5, $6, $7::text[], $8::text[], $9, $10::jsonb)
+returning ${WORKER_COLUMNS}`;
+
+const WORKER_EVENT = `insert into worker_events (worker_id, kind, data) values ($1, $2, $3::jsonb)`;
+
+const HEARTBEAT = `
+with w as (
+  update workers w set last_heartbeat_at = coalesce($2::timestamptz, now()),
+    state = coalesce($4::jsonb, w.state), stats = coalesce($5::jsonb, w.stats)
+  where w.id = $1 and w.stale_at is null
+    and w.last_heartbeat_at > coalesce($2::timestamptz, now()) - make_interval(secs => $3::int / 1000.0)
+  returning w.id
+),
+ext as (
+  update tasks t set lease_expires_at = coalesce($2::timestamptz, now()) + make_interval(secs => $6::int / 1000.0)
+  where t.worker_id = $1 and t.status = 'running' and exists (select 1 from w)
+  returning t.id, t.attempt, t.cancel_requested
+),
+held as (select * from unnest($7::text[], $8::int[]) as h(id, attempt))
+select (select count(*) from w)::int as live,
+  (select count(*) from ext)::int as extended,
+  coalesce((select json_agg(json_build_object('taskId', id, 'attempt', attempt)) from ext where cancel_requested), '[]') as cancelled,
+  coalesce((select json_agg(json_build_object('taskId', h.id, 'attempt', h.attempt)) from held h
+    where not exists (select 1 from ext where ext.id = h.id and ext.attempt = h.attempt)), '[]') as lost`;
+
+const RUNNING_OF_WORKERS = `
+select ${TASK_COLUMNS} from tasks t where t.worker_id = any($1::text[]) and t.status = 'running' for update of t`;
+
+/** Ends the running attempts of workers that went away: their leases lapse now. */
+export async function lapseLeasesOf(tx: Queryable, workerIds: string[], reason: string): Promise<Task[]> {
+  if (workerIds.length === 0) return [];
+  const res = await tx.query<TaskRow>(RUNNING_OF_WORKERS, [workerIds]);
+  const out: Task[] = [];
+  for (const row of res.rows) {
+    out.push(await endFailedAttempt(tx, rowToTask(row), 'lost', { message: reason, retryable: true }, null));
+  }
+  return out;
+}
+
+export async function markStale(tx: Queryable, ids: string[], reason: string, now: Date | null): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const res = await tx.query<{ id: string }>(MARK_STALE, [ids, now, reason]);
+  const marked = res.rows.map((r) => r.id);
+  for (const id of marked) await tx.query(WORKER_EVENT, [id, 'stale', JSON.stringify({ reason })]);
+  return marked;
+}
+
+export async function registerWorker(tx: Queryable, p: RegisterWorkerParams): Promise<Worker & { replaced: string[] }> {
+  if (typeof p.machineId !== 'string' || p.machineId.length === 0 || p.machineId.length > 255) {
+    throw new ValidationError('machineId must be a non-empty string of at most 255 characters', { field: 'machineId' });
+  }
+  for (const [i, t] of (p.types ?? []).entries()) checkName(t, '', `types[${i}]`);
+  for (const [i, q] of (p.queues ?? []).entries()) checkName(q, '', `queues[${i}]`);
+  const concurrency = p.concurrency ?? 1;
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 10_000) {
+    throw new ValidationError('concurrency must be an integer from 1 to 10000', { field: 'concurrency' });
+  }
+  const id = newId();
+  let replaced: string[] = [];
+  if (p.name) {
+    const earlier = await tx.query<{ id: string }>(REPLACED_WORKERS, [p.machineId, p.name]);
+    const ids = earlier.rows.map((r) => r.id);
+    replaced = await markStale(tx, ids, `replaced by worker ${id} on the same machine and slot`, null);
+    await lapseLeasesOf(tx, replaced, `worker was replaced by ${id}`);
+  }
+  const res = await tx.query<WorkerRow>(INSERT_WORKER, [
+    id,
+    p.name ?? null,
+    p.machineId,
+    p.hostname ?? null,
+    p.pid ?? null,
+    p.version ?? null,
+    p.types ?? [],
+    p.queues ?? [],
+    concurrency,
+    JSON.stringify(p.labels ?? {}),
+  ]);
+  await tx.query(WORKER_EVENT, [id, 'registered', JSON.stringify({ replaced })]);
+  return { ...rowToWorker(res.rows[0]!, Number.POSITIVE_INFINITY), replaced };
+}
+
+export async function heartbeat(
+  db: Queryable,
+  p: HeartbeatParams,
+  leaseMs: number,
+  staleAfterMs: number,
+): Promise<HeartbeatResult> {
+  const held = p.held ?? [];
+  const res = await db.query<{ live: number; extended: number; cancelled: unknown; lost: unknown }>(HEARTBEAT, [
+    p.workerId,
+    p.now ?? null,
+    staleAfterMs,
+    p.state === undefined ? null : JSON.stringify(p.state),
+    p.stats === undefined ? null : JSON.stringify(p.stats),
+    p.leaseMs ?? leaseMs,
+    held.map((h) => h.taskId),
+    held.map((h) => h.attempt),
+  ]);
+  const row = res.rows[0]!;
+  const parse = (v: unknown) => (typeof v === 'string' ? JSON.parse(v) : v) as HeartbeatResult['cancelled'];
+  const live = row.live > 0;
+  return {
+    live,
+    extended: row.extended,
+    cancelled: parse(row.cancelled),
+    lost: live ? parse(row.lost) : held,
+  };
+}
+
+export async function getWorker(db: Queryable, id: string, staleAfterMs: number): Promise<Worker> {
+  const res = await db.query<WorkerRow>(`select ${WORKER_COLUMNS} from workers w where w.id = $1`, [id]);
+  if (!res.rows[0]) throw new NotFoundError('worker', id);
+  return rowToWorker(res.rows[0], staleAfterMs);
+}
+
+export async function listWorkers(
+  db: Queryable,
+  p: { includeStale?: boolean; machineId?: string },
+  staleAfterMs: number,
+): Promise<Worker[]> {
+  const res = await db.query<WorkerRow>(
+    `select ${WORKER_COLUMNS} from workers w
+     where ($1::text is null or w.machine_id = $1)
+       and ($2::boolean or (w.stale_at is null and w.last_heartbeat_at > now() - make_interval(secs => $3::int / 1000.0)))
+     order by w.registered_at desc limit 5000`,
+    [p.machineId ?? null, p.includeStale ?? false, staleAfterMs],
+  );
+  return res.rows.map((r) => rowToWorker(r, staleAfterMs));
+}
+
+export async function setWorkerState(db: Queryable, workerId: string, state: Json): Promise<void> {
+  const res = await db.query(
+    `with upd as (update workers set state = $2::jsonb where id = $1 returning id)
+     insert into worker_events (worker_id, kind, data) select id, 'state', $2::jsonb from upd returning id`,
+    [workerId, JSON.stringify(state)],
+  );
+  if (res.rows.length === 0) throw new NotFoundError('worker', workerId);
+}
+
+export async function recordWorkerEvent(db: Queryable, workerId: string, kind: string, data: Json): Promise<void> {
+  const res = await db.query(
+    `insert into worker_events (worker_id, kind, data) select id, $2, $3::jsonb from workers where id = $1 returning id`,
+    [workerId, kind, JSON.stringify(data)],
+  );
+  if (res.rows.length === 0) throw new NotFoundError('worker', workerId);
+}
+
+export async function getWorkerEvents(db: Queryable, workerId: string, limit: number): Promise<WorkerEvent[]> {
+  const res = await db.query<Parameters<typeof rowToWorkerEvent>[0]>(
+    `select id, worker_id, kind, at, data from worker_events where worker_id = $1 order by id desc limit $2`,
+    [workerId, Math.min(limit, 1000)],
+  );
+  return res.rows.map(rowToWorkerEvent);
+}
+
+export { WORKER_EVENT };

@@ -1,0 +1,140 @@
+import type { SessionStatus } from '../core/states.js';
+import type {
+  AttemptRef,
+  BulkResult,
+  ClaimSessionTaskParams,
+  ClaimTasksParams,
+  CompleteItem,
+  CompleteTasksResult,
+  CreateSessionParams,
+  CreateSessionResult,
+  CreateTasksParams,
+  CreateTasksResult,
+  FailTaskParams,
+  HeartbeatParams,
+  HeartbeatResult,
+  Json,
+  ListTasksParams,
+  Page,
+  PruneParams,
+  PruneResult,
+  QueueStat,
+  RegisterWorkerParams,
+  RescueResult,
+  RetryTaskParams,
+  Session,
+  SessionEntry,
+  Task,
+  TaskEvent,
+  TaskFilter,
+  TaskTypeConfig,
+  UpsertTaskTypeParams,
+  WakeListener,
+  Worker,
+  WorkerEvent,
+} from './types.js';
+
+/**
+ * Every operation Gaffer performs on its data, as named domain operations.
+ * Each state change is one transaction that also appends to the history.
+ * Both drivers (PostgreSQL over `pg`, embedded PGlite) run the same SQL through
+ * this one implementation; conformance tests in store/conformance hold them to it.
+ */
+export interface Store {
+  readonly kind: 'postgres' | 'pglite';
+  readonly options: Readonly<StoreOptions>;
+
+  // Tasks
+  createTasks(params: CreateTasksParams): Promise<CreateTasksResult>;
+  getTask(id: string): Promise<Task>;
+  findTask(id: string): Promise<Task | null>;
+  listTasks(params: ListTasksParams): Promise<Page<Task>>;
+  countTasks(filter: TaskFilter): Promise<Record<string, number>>;
+  getTaskEvents(taskId: string, params?: { limit?: number; afterId?: number }): Promise<TaskEvent[]>;
+  cancelTask(params: { taskId: string; by?: string; reason?: string }): Promise<Task>;
+  cancelTasks(params: { filter: TaskFilter; by?: string; reason?: string }): Promise<BulkResult>;
+  retryTask(params: RetryTaskParams): Promise<Task>;
+  retryTasks(params: { filter: TaskFilter; by?: string; reason?: string }): Promise<BulkResult>;
+  deleteTask(id: string): Promise<void>;
+  deleteTasks(filter: TaskFilter): Promise<number>;
+
+  // Task types
+  upsertTaskType(params: UpsertTaskTypeParams): Promise<TaskTypeConfig>;
+  getTaskType(type: string): Promise<TaskTypeConfig | null>;
+  listTaskTypes(): Promise<TaskTypeConfig[]>;
+
+  // Claiming and reporting (the worker side)
+  claimTasks(params: ClaimTasksParams): Promise<Task[]>;
+  claimSessionTask(params: ClaimSessionTaskParams): Promise<Task>;
+  completeTasks(items: CompleteItem[]): Promise<CompleteTasksResult>;
+  failTask(params: FailTaskParams): Promise<Task>;
+  handBackTasks(items: AttemptRef[]): Promise<string[]>;
+  extendLease(params: AttemptRef & { leaseMs?: number }): Promise<Date>;
+  reportProgress(params: AttemptRef & { progress: Json }): Promise<void>;
+
+  // Sessions
+  createSession(params: CreateSessionParams): Promise<CreateSessionResult>;
+  getSession(id: string): Promise<Session>;
+  getSessionTasks(id: string): Promise<Task[]>;
+  listSessions(params: {
+    key?: string;
+    userId?: string;
+    status?: SessionStatus;
+    limit?: number;
+    cursor?: string;
+  }): Promise<Page<Session>>;
+  deleteSession(id: string): Promise<void>;
+  cancelSession(params: { sessionId: string; by?: string; reason?: string }): Promise<BulkResult>;
+  retrySessionFailed(params: { sessionId: string; by?: string; reason?: string }): Promise<BulkResult>;
+  /** Seed 001: open entries of a key. */
+  listOpenEntries(key: string): Promise<SessionEntry[]>;
+  getEntry(taskId: string): Promise<SessionEntry | null>;
+  /** Release held entries: one task's, or every entry of a key and type. Returns how many were released. */
+  releaseEntries(params: { taskId: string } | { key: string; type: string }): Promise<number>;
+
+  // Workers
+  registerWorker(params: RegisterWorkerParams): Promise<Worker>;
+  heartbeat(params: HeartbeatParams): Promise<HeartbeatResult>;
+  setWorkerState(params: { workerId: string; state: Json }): Promise<void>;
+  recordWorkerEvent(params: { workerId: string; kind: string; data?: Json }): Promise<void>;
+  deregisterWorker(params: { workerId: string }): Promise<void>;
+  getWorker(id: string): Promise<Worker>;
+  listWorkers(params?: { includeStale?: boolean; machineId?: string }): Promise<Worker[]>;
+  getWorkerEvents(workerId: string, params?: { limit?: number }): Promise<WorkerEvent[]>;
+  deleteWorker(id: string): Promise<void>;
+
+  // Maintenance (safe to call from any node; leader-only callers use tryLeadership)
+  rescueLeases(params?: { now?: Date }): Promise<RescueResult>;
+  markStaleWorkers(params?: { now?: Date }): Promise<string[]>;
+  prune(params: PruneParams): Promise<PruneResult>;
+  /** Runs fn only if no other node holds the named lock; returns null when another node does. */
+  tryLeadership<T>(name: string, fn: () => Promise<T>): Promise<T | null>;
+  queueStats(): Promise<QueueStat[]>;
+
+  /** Wake-ups: called when runnable work may have appeared in a queue (in-process and, on PostgreSQL, cross-process). */
+  onWake(listener: WakeListener): () => void;
+
+  migrate(): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+export interface StoreOptions {
+  /** Default lease given to a claim; extended by heartbeats. */
+  leaseMs: number;
+  /** A worker with no heartbeat for this long is stale. */
+  staleAfterMs: number;
+  /** Default max attempts of a task whose type and request name none. */
+  maxAttempts: number;
+  /** Manual retries allowed per task. */
+  manualRetryLimit: number;
+  /** Database schema holding Gaffer's tables. */
+  schema: string;
+}
+
+export const DEFAULT_STORE_OPTIONS: StoreOptions = {
+  leaseMs: 30_000,
+  staleAfterMs: 60_000,
+  maxAttempts: 3,
+  manualRetryLimit: 3,
+  schema: 'gaffer',
+};

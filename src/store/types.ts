@@ -1,0 +1,357 @@
+import type { BackoffPolicy } from '../core/backoff.js';
+import type { AttemptOutcome, SessionStatus, TaskStatus, TrackingPolicy } from '../core/states.js';
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+export interface TaskError {
+  message: string;
+  name?: string;
+  retryable?: boolean;
+  /** Why the attempt ended: failed (handler threw), timeout, lost (lease lapsed), cancelled. */
+  kind?: AttemptOutcome;
+  stack?: string;
+}
+
+export interface RetryHistoryEntry {
+  /** The attempt number the retry will run as. */
+  attempt: number;
+  at: string;
+  by: string;
+  reason: string | null;
+  /** Filled in when that retry's run ends: completed, failed or cancelled. */
+  outcome: 'completed' | 'failed' | 'cancelled' | null;
+}
+
+export interface Task {
+  id: string;
+  seq: number;
+  type: string;
+  queue: string;
+  status: TaskStatus;
+  payload: Json;
+  priority: number;
+  runAt: Date;
+  /** Attempts started so far; the current attempt number, used as the fencing token. */
+  attempt: number;
+  maxAttempts: number;
+  /** Attempts that count against maxAttempts start after this one (raised by manual retries). */
+  attemptFloor: number;
+  timeoutMs: number | null;
+  backoff: BackoffPolicy;
+  idempotencyKey: string | null;
+  sessionId: string | null;
+  sessionIndex: number | null;
+  key: string | null;
+  userId: string | null;
+  metadata: Record<string, Json>;
+  workerId: string | null;
+  machineId: string | null;
+  leaseExpiresAt: Date | null;
+  result: Json | null;
+  error: TaskError | null;
+  progress: Json | null;
+  manualRetries: number;
+  retryHistory: RetryHistoryEntry[];
+  avoidMachineId: string | null;
+  avoidLabels: Record<string, string> | null;
+  cancelRequested: boolean;
+  tracking: TrackingPolicy;
+  entryReleasedAt: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+}
+
+export interface NewTask {
+  type: string;
+  payload?: Json;
+  id?: string;
+  queue?: string;
+  idempotencyKey?: string;
+  sessionId?: string;
+  /** Session key (seed 001's short_id). Inherited from the session when the task is part of one. */
+  key?: string;
+  userId?: string;
+  priority?: number;
+  runAt?: Date;
+  delayMs?: number;
+  maxAttempts?: number;
+  timeoutMs?: number;
+  backoff?: Partial<BackoffPolicy>;
+  metadata?: Record<string, Json>;
+}
+
+/** What became of one requested task in a create call. */
+export type CreateOutcome = 'created' | 'existing' | 'retried' | 'retry_refused';
+
+export interface CreateTasksParams {
+  tasks: NewTask[];
+  /** Re-sending an id whose task is failed or cancelled retries it (seed 000). */
+  retry?: boolean;
+  by?: string;
+}
+
+export interface CreateTasksResult {
+  tasks: Task[];
+  outcomes: CreateOutcome[];
+}
+
+export interface TaskFilter {
+  status?: TaskStatus | TaskStatus[];
+  type?: string | string[];
+  queue?: string | string[];
+  sessionId?: string;
+  key?: string;
+  userId?: string;
+  workerId?: string;
+  createdAfter?: Date;
+  createdBefore?: Date;
+  /** Substring of the last error's message (for redrive after an incident). */
+  errorContains?: string;
+  ids?: string[];
+}
+
+export interface ListTasksParams extends TaskFilter {
+  limit?: number;
+  /** Opaque cursor from a previous page's nextCursor. */
+  cursor?: string;
+  /** Newest first by default; 'asc' lists oldest first. Session tasks list by index. */
+  order?: 'asc' | 'desc';
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+export interface TaskEvent {
+  id: number;
+  taskId: string;
+  attempt: number;
+  kind: string;
+  at: Date;
+  workerId: string | null;
+  data: Record<string, Json> | null;
+}
+
+export interface TaskTypeConfig {
+  type: string;
+  tracking: TrackingPolicy;
+  maxAttempts: number | null;
+  timeoutMs: number | null;
+  backoff: Partial<BackoffPolicy> | null;
+  /** JSON Schema of the payload, checked at creation over HTTP. */
+  payloadSchema: Json | null;
+  updatedAt: Date;
+}
+
+export interface UpsertTaskTypeParams {
+  type: string;
+  tracking?: TrackingPolicy;
+  maxAttempts?: number | null;
+  timeoutMs?: number | null;
+  backoff?: Partial<BackoffPolicy> | null;
+  payloadSchema?: Json | null;
+}
+
+export interface Session {
+  id: string;
+  key: string | null;
+  userId: string | null;
+  metadata: Record<string, Json>;
+  status: SessionStatus;
+  taskCount: number;
+  counts: Record<TaskStatus, number>;
+  /** Finished tasks / all tasks, 0..1. */
+  progress: number;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface CreateSessionParams {
+  id?: string;
+  key?: string;
+  userId?: string;
+  metadata?: Record<string, Json>;
+  /** Tasks in index order: tasks[i] gets session index i, for ever. */
+  tasks: Omit<NewTask, 'sessionId' | 'key' | 'userId'>[];
+  /** Defaults for every task of the session. */
+  queue?: string;
+  by?: string;
+}
+
+export interface CreateSessionResult {
+  session: Session;
+  tasks: Task[];
+  outcomes: CreateOutcome[];
+  /** False when the session existed already (a re-send). */
+  created: boolean;
+}
+
+/** Seed 001's session entry: one task's open presence under a key. */
+export interface SessionEntry {
+  short_id: string;
+  task_type: string;
+  task_id: string;
+  user_id: string | null;
+  status: 'active' | 'completed' | 'failed' | 'cancelled';
+  created_at: string;
+  updated_at: string;
+}
+
+export interface Worker {
+  id: string;
+  name: string | null;
+  machineId: string;
+  hostname: string | null;
+  pid: number | null;
+  version: string | null;
+  types: string[];
+  queues: string[];
+  concurrency: number;
+  labels: Record<string, string>;
+  state: Json | null;
+  stats: WorkerStats | null;
+  stale: boolean;
+  staleReason: string | null;
+  registeredAt: Date;
+  lastHeartbeatAt: Date;
+  staleAt: Date | null;
+  deregisteredAt: Date | null;
+}
+
+export interface WorkerStats {
+  processed: number;
+  failed: number;
+  startedAt?: string;
+}
+
+export interface RegisterWorkerParams {
+  machineId: string;
+  /** Slot or name on the machine; registering the same machine + name again makes the earlier one stale at once. */
+  name?: string;
+  hostname?: string;
+  pid?: number;
+  version?: string;
+  types?: string[];
+  queues?: string[];
+  concurrency?: number;
+  labels?: Record<string, string>;
+}
+
+export interface WorkerEvent {
+  id: number;
+  workerId: string;
+  kind: string;
+  at: Date;
+  data: Json | null;
+}
+
+export interface ClaimTasksParams {
+  workerId: string;
+  types?: string[];
+  queues?: string[];
+  limit: number;
+  leaseMs?: number;
+  now?: Date;
+}
+
+export interface ClaimSessionTaskParams {
+  workerId: string;
+  sessionId: string;
+  /** The assignment index to claim; omitted: the next free task of the session. */
+  index?: number;
+  leaseMs?: number;
+  now?: Date;
+}
+
+export interface AttemptRef {
+  taskId: string;
+  attempt: number;
+  /** When given, the write also requires that this worker holds the lease. */
+  workerId?: string;
+}
+
+export interface CompleteItem extends AttemptRef {
+  result?: Json;
+}
+
+export interface CompleteTasksResult {
+  completed: string[];
+  /** Attempts that no longer held their lease; their completion was refused. */
+  refused: AttemptRef[];
+}
+
+export interface FailTaskParams extends AttemptRef {
+  error: TaskError;
+  now?: Date;
+}
+
+export interface HeartbeatParams {
+  workerId: string;
+  /** Attempts the worker believes it holds; the reply names those it no longer does. */
+  held?: AttemptRef[];
+  leaseMs?: number;
+  state?: Json;
+  stats?: WorkerStats;
+  now?: Date;
+}
+
+export interface HeartbeatResult {
+  /** False once the worker is stale: it must stop and register again. */
+  live: boolean;
+  /** Tasks of this worker whose cancellation was requested. */
+  cancelled: AttemptRef[];
+  /** Running tasks of this worker whose leases were extended. */
+  extended: number;
+  /** Of `held`, the attempts this worker no longer holds (lease lapsed, task deleted or re-leased). */
+  lost: AttemptRef[];
+}
+
+export interface RetryTaskParams {
+  taskId: string;
+  by?: string;
+  reason?: string;
+  /** Keep the next attempt off the machine that ran the last failed one. */
+  avoidLastMachine?: boolean;
+  /** Keep the next attempt off workers carrying these labels (e.g. {provider: 'openai'}). */
+  avoidLabels?: Record<string, string>;
+}
+
+export interface BulkResult {
+  matched: number;
+  changed: number;
+  ids: string[];
+}
+
+export interface RescueResult {
+  lost: number;
+  timedOut: number;
+  cancelled: number;
+  failed: number;
+}
+
+export interface PruneParams {
+  olderThanMs: number;
+  batchSize?: number;
+  now?: Date;
+}
+
+export interface PruneResult {
+  tasks: number;
+  sessions: number;
+  events: number;
+  workers: number;
+}
+
+export interface QueueStat {
+  queue: string;
+  status: TaskStatus;
+  count: number;
+  oldestAgeMs: number | null;
+}
+
+export interface WakeListener {
+  (queue: string): void;
+}
