@@ -1,0 +1,204 @@
+import { z } from 'zod';
+import { GafferError, ValidationError } from '../core/errors.js';
+import type { TrackingPolicy } from '../core/states.js';
+import type { Store } from '../store/store.js';
+import type * as T from '../store/types.js';
+
+/**
+ * The operations a client needs; the direct store and the HTTP client both
+ * provide them, so GafferClient works the same over either.
+ */
+export type ClientBackend = Pick<
+  Store,
+  | 'createTasks'
+  | 'getTask'
+  | 'listTasks'
+  | 'countTasks'
+  | 'getTaskEvents'
+  | 'cancelTask'
+  | 'cancelTasks'
+  | 'retryTask'
+  | 'retryTasks'
+  | 'deleteTask'
+  | 'upsertTaskType'
+  | 'getTaskType'
+  | 'listTaskTypes'
+  | 'createSession'
+  | 'getSession'
+  | 'getSessionTasks'
+  | 'listSessions'
+  | 'deleteSession'
+  | 'cancelSession'
+  | 'retrySessionFailed'
+  | 'listOpenEntries'
+  | 'getEntry'
+  | 'releaseEntries'
+  | 'listWorkers'
+  | 'getWorker'
+  | 'getWorkerEvents'
+  | 'deleteWorker'
+  | 'queueStats'
+>;
+
+export interface TypeDefinition<S extends z.ZodType = z.ZodType> {
+  schema?: S;
+  tracking?: TrackingPolicy;
+  maxAttempts?: number;
+  timeoutMs?: number;
+  backoff?: T.NewTask['backoff'];
+}
+
+export type EnqueueOptions = Omit<T.NewTask, 'type' | 'payload'>;
+
+export class TaskFailedError extends GafferError {
+  constructor(readonly task: T.Task) {
+    super('conflict', `task ${task.id} ended ${task.status}: ${task.error?.message ?? 'no error recorded'}`, {
+      taskId: task.id,
+      status: task.status,
+    });
+    this.name = 'TaskFailedError';
+  }
+}
+
+/** The producer's side of Gaffer: create, query and steer tasks and sessions. */
+export class GafferClient {
+  private readonly schemas = new Map<string, z.ZodType>();
+
+  constructor(readonly backend: ClientBackend) {}
+
+  /**
+   * Declares a task type: its payload schema (checked on every create, here and,
+   * as JSON Schema, by the server), session tracking policy and defaults.
+   */
+  async defineType<S extends z.ZodType>(type: string, def: TypeDefinition<S> = {}): Promise<T.TaskTypeConfig> {
+    if (def.schema) this.schemas.set(type, def.schema);
+    return this.backend.upsertTaskType({
+      type,
+      tracking: def.tracking,
+      maxAttempts: def.maxAttempts,
+      timeoutMs: def.timeoutMs,
+      backoff: def.backoff,
+      payloadSchema: def.schema ? (z.toJSONSchema(def.schema, { unrepresentable: 'any' }) as T.Json) : undefined,
+    });
+  }
+
+  /** Validates payloads against the schemas declared with defineType; names the field that is wrong. */
+  private check(tasks: T.NewTask[]): void {
+    tasks.forEach((t, i) => {
+      const schema = this.schemas.get(t.type);
+      if (!schema) return;
+      const res = schema.safeParse(t.payload);
+      if (!res.success) {
+        const issue = res.error.issues[0];
+        const path = ['payload', ...(issue?.path ?? [])].join('.');
+        const where = tasks.length > 1 ? `tasks[${i}].${path}` : path;
+        throw new ValidationError(`${where}: ${issue?.message ?? 'does not match the schema'}`, { field: where });
+      }
+    });
+  }
+
+  async enqueue(type: string, payload?: T.Json, opts: EnqueueOptions = {}): Promise<T.Task> {
+    const res = await this.enqueueMany([{ ...opts, type, payload }]);
+    return res.tasks[0]!;
+  }
+
+  /** Creates many tasks in one transaction: all or none. */
+  enqueueMany(tasks: T.NewTask[], opts: { retry?: boolean } = {}): Promise<T.CreateTasksResult> {
+    this.check(tasks);
+    return this.backend.createTasks({ tasks, retry: opts.retry });
+  }
+
+  createSession(p: T.CreateSessionParams): Promise<T.CreateSessionResult> {
+    this.check(p.tasks.map((t) => ({ ...t })));
+    return this.backend.createSession(p);
+  }
+
+  get(id: string) {
+    return this.backend.getTask(id);
+  }
+  list(p: T.ListTasksParams = {}) {
+    return this.backend.listTasks(p);
+  }
+  count(f: T.TaskFilter = {}) {
+    return this.backend.countTasks(f);
+  }
+  events(id: string) {
+    return this.backend.getTaskEvents(id);
+  }
+  cancel(id: string, opts: { by?: string; reason?: string } = {}) {
+    return this.backend.cancelTask({ taskId: id, ...opts });
+  }
+  cancelMany(filter: T.TaskFilter, opts: { by?: string; reason?: string } = {}) {
+    return this.backend.cancelTasks({ filter, ...opts });
+  }
+  retry(id: string, opts: Omit<T.RetryTaskParams, 'taskId'> = {}) {
+    return this.backend.retryTask({ taskId: id, ...opts });
+  }
+  retryMany(filter: T.TaskFilter, opts: { by?: string; reason?: string } = {}) {
+    return this.backend.retryTasks({ filter, ...opts });
+  }
+  delete(id: string) {
+    return this.backend.deleteTask(id);
+  }
+  deadLetters(p: Omit<T.ListTasksParams, 'status'> = {}) {
+    return this.backend.listTasks({ ...p, status: 'failed' });
+  }
+
+  session(id: string) {
+    return this.backend.getSession(id);
+  }
+  sessionTasks(id: string) {
+    return this.backend.getSessionTasks(id);
+  }
+  sessions(p: Parameters<ClientBackend['listSessions']>[0] = {}) {
+    return this.backend.listSessions(p);
+  }
+  deleteSession(id: string) {
+    return this.backend.deleteSession(id);
+  }
+  cancelSession(id: string, opts: { by?: string; reason?: string } = {}) {
+    return this.backend.cancelSession({ sessionId: id, ...opts });
+  }
+  retrySessionFailed(id: string, opts: { by?: string; reason?: string } = {}) {
+    return this.backend.retrySessionFailed({ sessionId: id, ...opts });
+  }
+  openEntries(key: string) {
+    return this.backend.listOpenEntries(key);
+  }
+  entry(taskId: string) {
+    return this.backend.getEntry(taskId);
+  }
+  release(p: { taskId: string } | { key: string; type: string }) {
+    return this.backend.releaseEntries(p);
+  }
+
+  workers(p: { includeStale?: boolean } = {}) {
+    return this.backend.listWorkers(p);
+  }
+  worker(id: string) {
+    return this.backend.getWorker(id);
+  }
+  deleteWorker(id: string) {
+    return this.backend.deleteWorker(id);
+  }
+
+  /**
+   * Waits until the task finishes. Resolves with the completed task; rejects with
+   * TaskFailedError if it ends failed or cancelled, or a timeout error.
+   */
+  async waitFor(id: string, opts: { timeoutMs?: number; signal?: AbortSignal; pollMs?: number } = {}): Promise<T.Task> {
+    const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
+    let delay = opts.pollMs ?? 25;
+    for (;;) {
+      const task = await this.backend.getTask(id);
+      if (task.status === 'completed') return task;
+      if (task.status === 'failed' || task.status === 'cancelled') throw new TaskFailedError(task);
+      if (opts.signal?.aborted) throw opts.signal.reason ?? new Error('aborted');
+      if (Date.now() >= deadline) {
+        throw new GafferError('unavailable', `task ${id} did not finish within ${opts.timeoutMs ?? 60_000} ms (it is ${task.status})`);
+      }
+      await new Promise((r) => setTimeout(r, Math.min(delay, Math.max(0, deadline - Date.now()))));
+      delay = Math.min(delay * 2, 1000);
+    }
+  }
+}

@@ -1,0 +1,102 @@
+import type { Store } from '../store/store.js';
+import type { PruneResult, RescueResult } from '../store/types.js';
+import type { Logger } from './logger.js';
+import { silentLogger } from './logger.js';
+
+export interface MaintenanceOptions {
+  /** How often stale workers and lapsed leases are swept. */
+  sweepIntervalMs: number;
+  /** How often retention runs; 0 turns retention off. */
+  retentionIntervalMs: number;
+  /** Finished tasks, closed sessions, events and stale workers older than this are removed. */
+  retentionMs: number;
+  retentionBatch: number;
+  logger?: Logger;
+}
+
+export const DEFAULT_MAINTENANCE: MaintenanceOptions = {
+  sweepIntervalMs: 1000,
+  retentionIntervalMs: 10 * 60_000,
+  retentionMs: 7 * 24 * 3600_000,
+  retentionBatch: 1000,
+};
+
+export interface SweepResult extends RescueResult {
+  staleWorkers: string[];
+}
+
+/**
+ * The leader-only background work: marking silent workers stale, lapsing leases
+ * (which returns tasks to the queue or dead-letters them), and retention. Every
+ * node may run this service; an advisory lock lets one node act per round.
+ */
+export class MaintenanceService {
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private retentionTimer: NodeJS.Timeout | null = null;
+  private readonly log: Logger;
+  private running: Promise<unknown> = Promise.resolve();
+  readonly options: MaintenanceOptions;
+  onSweep: ((r: SweepResult) => void) | null = null;
+  onPrune: ((r: PruneResult) => void) | null = null;
+
+  constructor(
+    private readonly store: Store,
+    opts: Partial<MaintenanceOptions> = {},
+  ) {
+    this.options = { ...DEFAULT_MAINTENANCE, ...opts };
+    this.log = opts.logger ?? silentLogger;
+  }
+
+  start(): void {
+    if (this.sweepTimer) return;
+    this.sweepTimer = setInterval(() => this.schedule(() => this.sweep()), this.options.sweepIntervalMs);
+    this.sweepTimer.unref();
+    if (this.options.retentionIntervalMs > 0) {
+      this.retentionTimer = setInterval(() => this.schedule(() => this.retain()), this.options.retentionIntervalMs);
+      this.retentionTimer.unref();
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    if (this.retentionTimer) clearInterval(this.retentionTimer);
+    this.sweepTimer = null;
+    this.retentionTimer = null;
+    await this.running.catch(() => {});
+  }
+
+  /** Rounds never overlap on one node. */
+  private schedule(fn: () => Promise<unknown>): void {
+    this.running = this.running.then(fn, fn).catch((err: unknown) => {
+      this.log.warn({ event: 'maintenance_error', err: String(err) }, 'maintenance round failed; will retry');
+    });
+  }
+
+  /** One sweep; returns null if another node holds the lock. */
+  async sweep(now?: Date): Promise<SweepResult | null> {
+    const out = await this.store.tryLeadership('sweep', async () => {
+      const staleWorkers = await this.store.markStaleWorkers({ now });
+      const rescue = await this.store.rescueLeases({ now });
+      return { ...rescue, staleWorkers };
+    });
+    if (out) {
+      for (const id of out.staleWorkers) this.log.warn({ event: 'worker_stale', workerId: id }, 'worker went stale');
+      if (out.lost + out.timedOut > 0) {
+        this.log.warn({ event: 'lease_lost', lost: out.lost, timedOut: out.timedOut }, 'lapsed attempts returned');
+      }
+      this.onSweep?.(out);
+    }
+    return out;
+  }
+
+  async retain(now?: Date): Promise<PruneResult | null> {
+    const out = await this.store.tryLeadership('retention', () =>
+      this.store.prune({ olderThanMs: this.options.retentionMs, batchSize: this.options.retentionBatch, now }),
+    );
+    if (out) {
+      this.log.info({ event: 'maintenance_run', ...out }, 'retention removed old rows');
+      this.onPrune?.(out);
+    }
+    return out;
+  }
+}

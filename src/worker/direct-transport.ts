@@ -1,0 +1,118 @@
+import { GafferError } from '../core/errors.js';
+import { Batcher } from '../engine/batcher.js';
+import type { Store } from '../store/store.js';
+import type { AttemptRef, CompleteItem, Json, Task, TaskError } from '../store/types.js';
+import type { Registration, WorkerTransport } from './transport.js';
+
+export interface DirectTransportOptions {
+  /** Poll this often when no wake-up arrives (delayed tasks, backoffs, missed notifications). */
+  pollIntervalMs?: number;
+  /** Close the store when the worker stops. */
+  ownsStore?: boolean;
+}
+
+/** Straight to the store: claims with FOR UPDATE SKIP LOCKED, completions group-committed. */
+export class DirectTransport implements WorkerTransport {
+  private readonly completer: Batcher<CompleteItem, boolean>;
+  private readonly pollIntervalMs: number;
+
+  constructor(
+    readonly store: Store,
+    private readonly opts: DirectTransportOptions = {},
+  ) {
+    this.pollIntervalMs = opts.pollIntervalMs ?? 1000;
+    this.completer = new Batcher(async (items) => {
+      const res = await store.completeTasks(items);
+      const done = new Set(res.completed);
+      return items.map((i) => done.has(i.taskId));
+    });
+  }
+
+  async register(p: Parameters<Store['registerWorker']>[0]): Promise<Registration> {
+    const w = await this.store.registerWorker(p);
+    return { workerId: w.id, leaseMs: this.store.options.leaseMs, staleAfterMs: this.store.options.staleAfterMs };
+  }
+
+  heartbeat(p: Parameters<WorkerTransport['heartbeat']>[0]) {
+    return this.store.heartbeat(p);
+  }
+
+  async claim(p: Parameters<WorkerTransport['claim']>[0]): Promise<Task[]> {
+    const deadline = Date.now() + p.waitMs;
+    for (;;) {
+      let wake: () => void = () => {};
+      let woken = false;
+      const woke = new Promise<void>((r) => {
+        wake = () => {
+          woken = true;
+          r();
+        };
+      });
+      const off = this.store.onWake(() => wake());
+      const onAbort = () => wake();
+      p.signal.addEventListener('abort', onAbort, { once: true });
+      try {
+        const tasks = await this.store.claimTasks({
+          workerId: p.workerId,
+          types: p.types,
+          queues: p.queues,
+          limit: p.limit,
+        });
+        const left = deadline - Date.now();
+        if (tasks.length > 0 || left <= 0 || p.signal.aborted) return tasks;
+        if (!woken) {
+          let timer: NodeJS.Timeout | undefined;
+          await Promise.race([woke, new Promise<void>((r) => (timer = setTimeout(r, Math.min(left, this.pollIntervalMs))))]);
+          clearTimeout(timer);
+        }
+      } finally {
+        off();
+        p.signal.removeEventListener('abort', onAbort);
+      }
+    }
+  }
+
+  claimSessionTask(p: { workerId: string; sessionId: string; index?: number }): Promise<Task> {
+    return this.store.claimSessionTask(p);
+  }
+
+  complete(p: AttemptRef & { result: Json }): Promise<boolean> {
+    return this.completer.add({ taskId: p.taskId, attempt: p.attempt, workerId: p.workerId, result: p.result });
+  }
+
+  async fail(p: AttemptRef & { error: TaskError }): Promise<boolean> {
+    return lostIsFalse(this.store.failTask(p));
+  }
+
+  async progress(p: AttemptRef & { progress: Json }): Promise<boolean> {
+    return lostIsFalse(this.store.reportProgress(p));
+  }
+
+  setState(p: { workerId: string; state: Json }): Promise<void> {
+    return this.store.setWorkerState(p);
+  }
+
+  async handBack(items: AttemptRef[]): Promise<void> {
+    await this.store.handBackTasks(items);
+  }
+
+  async deregister(p: { workerId: string }): Promise<void> {
+    await this.completer.idle();
+    await this.store.deregisterWorker(p);
+  }
+
+  async close(): Promise<void> {
+    await this.completer.idle();
+    if (this.opts.ownsStore) await this.store.close();
+  }
+}
+
+async function lostIsFalse(p: Promise<unknown>): Promise<boolean> {
+  try {
+    await p;
+    return true;
+  } catch (err) {
+    if (err instanceof GafferError && (err.code === 'lease_lost' || err.code === 'not_found')) return false;
+    throw err;
+  }
+}

@@ -1,0 +1,45 @@
+import type {
+  AttemptRef,
+  HeartbeatResult,
+  Json,
+  RegisterWorkerParams,
+  Task,
+  TaskError,
+  WorkerStats,
+} from '../store/types.js';
+
+export interface Registration {
+  workerId: string;
+  /** The server's lease and stale settings, so the worker heartbeats often enough. */
+  leaseMs: number;
+  staleAfterMs: number;
+}
+
+/**
+ * What a Worker needs from Gaffer. Two implementations: straight to the store
+ * (DirectTransport) and over the HTTP worker protocol (HttpTransport). The
+ * handler API on top is the same.
+ */
+export interface WorkerTransport {
+  register(p: RegisterWorkerParams): Promise<Registration>;
+  heartbeat(p: { workerId: string; held: AttemptRef[]; state?: Json; stats?: WorkerStats }): Promise<HeartbeatResult>;
+  /** Claims up to `limit` tasks, waiting up to `waitMs` for work to arrive; returns early when `signal` aborts. */
+  claim(p: {
+    workerId: string;
+    types: string[];
+    queues?: string[];
+    limit: number;
+    waitMs: number;
+    signal: AbortSignal;
+  }): Promise<Task[]>;
+  claimSessionTask(p: { workerId: string; sessionId: string; index?: number }): Promise<Task>;
+  /** Resolves true when the completion was applied, false when the attempt had lost its lease. */
+  complete(p: AttemptRef & { result: Json }): Promise<boolean>;
+  /** Resolves false when the attempt had lost its lease. */
+  fail(p: AttemptRef & { error: TaskError }): Promise<boolean>;
+  progress(p: AttemptRef & { progress: Json }): Promise<boolean>;
+  setState(p: { workerId: string; state: Json }): Promise<void>;
+  handBack(items: AttemptRef[]): Promise<void>;
+  deregister(p: { workerId: string }): Promise<void>;
+  close(): Promise<void>;
+}
