@@ -1,0 +1,4 @@
+import { dropPostgresStore, makePostgresStore } from '../helpers/stores.js';
+import { workerBehaviour } from './worker-behaviour.js';
+
+workerBehaviour('postgres', () => makePostgresStore(), dropPostgresStore);
