@@ -53,7 +53,9 @@ export async function openPostgresStore(opts: PostgresStoreOptions): Promise<Sql
 }
 
 /** Opens PostgreSQL when a URL is given, else the embedded store in dataDir. */
-export function openStore(opts: Partial<StoreOptions> & { databaseUrl?: string; dataDir?: string }): Promise<Store> {
+export function openStore(
+  opts: Partial<StoreOptions> & { databaseUrl?: string; dataDir?: string; migrate?: boolean },
+): Promise<Store> {
   return opts.databaseUrl
     ? openPostgresStore({ ...opts, connectionString: opts.databaseUrl })
     : openPgliteStore(opts);
