@@ -1,0 +1,106 @@
+import { z } from 'zod';
+import { GafferClient } from '../client/client.js';
+import { NonRetryableError } from '../core/errors.js';
+import type { Logger } from '../engine/logger.js';
+import type { Store } from '../store/store.js';
+import { DirectTransport } from '../worker/direct-transport.js';
+import { Worker } from '../worker/worker.js';
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+
+/**
+ * The sample workload of `npm start`: two workers on two "machines", task types
+ * that succeed, fail now and then (and retry), report progress, or fail for good
+ * (dead letters), and a producer that keeps sending tasks and sessions.
+ */
+export async function startDemo(store: Store, logger: Logger): Promise<{ stop(): Promise<void> }> {
+  const client = new GafferClient(store);
+  await client.defineType('email.send', { schema: z.object({ to: z.string() }), maxAttempts: 3 });
+  await client.defineType('image.resize', { schema: z.object({ url: z.string(), width: z.number() }) });
+  await client.defineType('report.generate', { tracking: 'hold', maxAttempts: 2, backoff: { baseMs: 500 } });
+  await client.defineType('study.assignment', { schema: z.object({ split: z.number() }) });
+
+  const handlers = (w: Worker) =>
+    w
+      .handle('email.send', {
+        schema: z.object({ to: z.string() }),
+        handler: async (p, ctx) => {
+          await sleep(50 + Math.random() * 200, ctx.signal);
+          if (Math.random() < 0.15) throw new Error(`SMTP timeout sending to ${p.to}`);
+          return { delivered: true };
+        },
+      })
+      .handle('image.resize', {
+        schema: z.object({ url: z.string(), width: z.number() }),
+        handler: async (p, ctx) => {
+          for (let i = 1; i <= 5; i++) {
+            await sleep(300, ctx.signal);
+            await ctx.progress({ done: i, total: 5 });
+          }
+          return { url: p.url.replace('.png', `-${p.width}.png`) };
+        },
+      })
+      .handle('report.generate', async (p: unknown, ctx) => {
+        await sleep(400, ctx.signal);
+        if ((p as { broken?: boolean }).broken) throw new NonRetryableError('report template is missing');
+        if (Math.random() < 0.3) throw new Error('warehouse query timed out');
+        return { rows: Math.round(Math.random() * 1000) };
+      })
+      .handle('study.assignment', {
+        schema: z.object({ split: z.number() }),
+        handler: async (p, ctx) => {
+          await ctx.setState({ study: ctx.task.sessionId, assignment: ctx.task.sessionIndex, phase: 'simulating' });
+          for (let i = 1; i <= 4; i++) {
+            await sleep(500, ctx.signal);
+            await ctx.progress(i / 4);
+          }
+          return { split: p.split, score: Math.random() };
+        },
+      });
+
+  const workers = [
+    handlers(new Worker({ transport: new DirectTransport(store), machineId: 'demo-machine-a', name: 'slot-1', concurrency: 4, logger })),
+    handlers(new Worker({ transport: new DirectTransport(store), machineId: 'demo-machine-b', name: 'slot-1', concurrency: 4, logger })),
+  ];
+  for (const w of workers) await w.start();
+
+  const stop = new AbortController();
+  let n = 0;
+  const produce = async () => {
+    while (!stop.signal.aborted) {
+      n++;
+      try {
+        await client.enqueue('email.send', { to: `user${n}@example.com` }, { userId: `user${n % 7}` });
+        if (n % 3 === 0) await client.enqueue('image.resize', { url: `https://img.example/${n}.png`, width: 320 });
+        if (n % 10 === 0) {
+          await client.enqueue('report.generate', { broken: n % 20 === 0 }, { key: `short_${n % 4}` });
+        }
+        if (n % 40 === 1) {
+          await client.createSession({
+            key: `study-${Math.ceil(n / 40)}`,
+            metadata: { kind: 'super study' },
+            tasks: Array.from({ length: 6 }, (_, i) => ({ type: 'study.assignment', payload: { split: i } })),
+          });
+        }
+      } catch (err) {
+        logger.warn({ event: 'demo_error', err: String(err) }, 'demo producer error');
+      }
+      await sleep(400, stop.signal);
+    }
+  };
+  const producing = produce();
+  return {
+    async stop() {
+      stop.abort();
+      await producing;
+      await Promise.all(workers.map((w) => w.stop()));
+    },
+  };
+}
