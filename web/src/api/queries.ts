@@ -1,0 +1,150 @@
+/** TanStack Query hooks over the read side of the API. Live updates invalidate them (see live.ts). */
+import { keepPreviousData, useInfiniteQuery, useQuery } from '@tanstack/react-query';
+import { ApiError, api } from './client';
+import type {
+  Alert,
+  Page,
+  Session,
+  SessionDetail,
+  SessionFilter,
+  Stats,
+  Task,
+  TaskCounts,
+  TaskEvent,
+  TaskFilter,
+  Throughput,
+  Worker,
+  WorkerDetail,
+} from './types';
+
+const PAGE = 50;
+const enc = encodeURIComponent;
+
+export const keys = {
+  stats: ['stats'] as const,
+  throughput: ['throughput'] as const,
+  alerts: ['alerts'] as const,
+  tasks: (f: TaskFilter) => ['tasks', f] as const,
+  counts: (f: TaskFilter) => ['task-counts', f] as const,
+  task: (id: string) => ['task', id] as const,
+  taskEvents: (id: string) => ['task-events', id] as const,
+  deadLetters: (f: TaskFilter) => ['dead-letters', f] as const,
+  sessions: (f: SessionFilter) => ['sessions', f] as const,
+  session: (id: string) => ['session', id] as const,
+  workers: (includeStale: boolean) => ['workers', includeStale] as const,
+  worker: (id: string) => ['worker', id] as const,
+};
+
+export function useStats() {
+  return useQuery({
+    queryKey: keys.stats,
+    queryFn: ({ signal }) => api.get<Stats>('/api/v1/stats', undefined, signal),
+  });
+}
+
+/** Per-minute completed / failed counts; null when the server has no throughput endpoint. */
+export function useThroughput() {
+  return useQuery({
+    queryKey: keys.throughput,
+    queryFn: async ({ signal }) => {
+      try {
+        return await api.get<Throughput>('/api/v1/stats/throughput', undefined, signal);
+      } catch (err) {
+        if (err instanceof ApiError && err.status === 404) return null;
+        throw err;
+      }
+    },
+  });
+}
+
+/** Active alerts; null when the server has no alerts endpoint. */
+export function useAlerts() {
+  return useQuery({
+    queryKey: keys.alerts,
+    queryFn: async ({ signal }) => {
+      try {
+        const res = await api.get<{ items: Alert[] } | Alert[]>('/api/v1/alerts', undefined, signal);
+        return Array.isArray(res) ? res : (res.items ?? []);
+      } catch (err) {
+        if (err instanceof ApiError && err.status === 404) return null;
+        throw err;
+      }
+    },
+  });
+}
+
+function infinite<T>(key: readonly unknown[], path: string, query: object) {
+  return {
+    queryKey: key,
+    initialPageParam: null as string | null,
+    queryFn: ({ pageParam, signal }: { pageParam: string | null; signal: AbortSignal }) =>
+      api.get<Page<T>>(path, { ...query, limit: PAGE, cursor: pageParam ?? undefined }, signal),
+    getNextPageParam: (last: Page<T>) => last.nextCursor,
+    placeholderData: keepPreviousData,
+  };
+}
+
+export function useTasks(f: TaskFilter) {
+  return useInfiniteQuery(infinite<Task>(keys.tasks(f), '/api/v1/tasks', f));
+}
+
+export function useTaskCounts(f: TaskFilter) {
+  return useQuery({
+    queryKey: keys.counts(f),
+    queryFn: ({ signal }) => api.get<TaskCounts>('/api/v1/tasks/counts', { ...f }, signal),
+    placeholderData: keepPreviousData,
+  });
+}
+
+export function useDeadLetters(f: TaskFilter) {
+  return useInfiniteQuery(infinite<Task>(keys.deadLetters(f), '/api/v1/dead-letters', f));
+}
+
+export function useTask(id: string) {
+  return useQuery({
+    queryKey: keys.task(id),
+    queryFn: ({ signal }) => api.get<Task>(`/api/v1/tasks/${enc(id)}`, undefined, signal),
+  });
+}
+
+export function useTaskEvents(id: string) {
+  return useQuery({
+    queryKey: keys.taskEvents(id),
+    queryFn: async ({ signal }) =>
+      (await api.get<{ items: TaskEvent[] }>(`/api/v1/tasks/${enc(id)}/events`, { limit: 1000 }, signal))
+        .items,
+  });
+}
+
+export function useSessions(f: SessionFilter) {
+  return useInfiniteQuery(infinite<Session>(keys.sessions(f), '/api/v1/sessions', f));
+}
+
+export function useSession(id: string) {
+  return useQuery({
+    queryKey: keys.session(id),
+    queryFn: ({ signal }) => api.get<SessionDetail>(`/api/v1/sessions/${enc(id)}`, undefined, signal),
+  });
+}
+
+export function useWorkers(includeStale: boolean) {
+  return useQuery({
+    queryKey: keys.workers(includeStale),
+    queryFn: async ({ signal }) =>
+      (
+        await api.get<{ items: Worker[] }>(
+          '/api/v1/workers',
+          { includeStale: includeStale || undefined },
+          signal,
+        )
+      ).items,
+    placeholderData: keepPreviousData,
+  });
+}
+
+export function useWorker(id: string) {
+  return useQuery({
+    queryKey: keys.worker(id),
+    queryFn: ({ signal }) => api.get<WorkerDetail>(`/api/v1/workers/${enc(id)}`, undefined, signal),
+  });
+}

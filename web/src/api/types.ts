@@ -1,0 +1,106 @@
+/**
+ * The API's JSON shapes. They are the store's row types with dates as ISO strings,
+ * derived from src/store/types.ts so the dashboard cannot drift from the server.
+ */
+import type { SessionStatus, TaskStatus } from '../../../src/core/states.js';
+import type * as S from '../../../src/store/types.js';
+
+export type { SessionStatus, TaskStatus };
+export type Json = S.Json;
+
+/** A value as it crosses the wire: Date becomes an ISO string, everything else keeps its shape. */
+export type Wire<T> = T extends Date
+  ? string
+  : T extends Json
+    ? T
+    : T extends (infer U)[]
+      ? Wire<U>[]
+      : T extends object
+        ? { [K in keyof T]: Wire<T[K]> }
+        : T;
+
+export type Task = Wire<S.Task>;
+export type TaskEvent = Wire<S.TaskEvent>;
+export type TaskError = S.TaskError;
+export type Session = Wire<S.Session>;
+export type Worker = Wire<S.Worker>;
+export type WorkerEvent = Wire<S.WorkerEvent>;
+export type BulkResult = S.BulkResult;
+export type QueueStat = S.QueueStat;
+
+export const TASK_STATUSES: TaskStatus[] = [
+  'queued',
+  'running',
+  'retrying',
+  'completed',
+  'failed',
+  'cancelled',
+];
+export const SESSION_STATUSES: SessionStatus[] = ['active', 'completed', 'failed', 'cancelled'];
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+export type TaskCounts = Record<TaskStatus, number> & { total: number };
+
+export interface Stats {
+  counts: Partial<TaskCounts>;
+  queues: QueueStat[];
+  workers: { live: number; stale: number };
+}
+
+export interface WorkerDetail {
+  worker: Worker;
+  events: WorkerEvent[];
+  currentTasks: Task[];
+  recentTasks: Task[];
+}
+
+export interface SessionDetail {
+  session: Session;
+  tasks: Task[];
+}
+
+export interface ThroughputPoint {
+  /** Start of the minute, ISO time. */
+  at: string;
+  completed: number;
+  failed: number;
+}
+
+export interface Throughput {
+  bucketMs: number;
+  points: ThroughputPoint[];
+}
+
+export interface Alert {
+  id?: string;
+  rule?: string;
+  name?: string;
+  severity?: string;
+  message?: string;
+  detail?: string;
+  since?: string;
+  value?: number;
+  threshold?: number;
+}
+
+/** Filters shared by task lists, counts and dead letters (query-string names of the API). */
+export interface TaskFilter {
+  status?: string;
+  type?: string;
+  queue?: string;
+  sessionId?: string;
+  key?: string;
+  userId?: string;
+  workerId?: string;
+  errorContains?: string;
+}
+
+export interface SessionFilter {
+  key?: string;
+  userId?: string;
+  status?: string;
+}

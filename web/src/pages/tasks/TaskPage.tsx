@@ -1,0 +1,191 @@
+import { Link, useParams } from 'react-router';
+import { useCancelTask, useRetryTask } from '../../api/actions';
+import { useTask, useTaskEvents } from '../../api/queries';
+import type { Task } from '../../api/types';
+import { Ago } from '../../components/Ago';
+import { Progress, StatusBadge } from '../../components/Badges';
+import { ConfirmButton } from '../../components/ConfirmButton';
+import { formatTime } from '../../components/format';
+import { JsonView } from '../../components/JsonView';
+import { PageHeader } from '../../components/Layout';
+import { ActionError, ErrorState, Loading } from '../../components/States';
+import { AttemptsTimeline } from './AttemptsTimeline';
+import { EventHistory } from './EventHistory';
+import { WorkerLink } from './TaskTable';
+
+function Details({ t }: { t: Task }) {
+  const rows: [string, React.ReactNode][] = [
+    ['Type', t.type],
+    ['Queue', t.queue],
+    ['Priority', t.priority],
+    [
+      'Attempts',
+      `${t.attempt} of ${t.maxAttempts}${t.attemptFloor > 0 ? ` (+${t.attemptFloor} before manual retries)` : ''}`,
+    ],
+    ['Manual retries', t.manualRetries],
+    [
+      'Session',
+      t.sessionId ? (
+        <Link key="s" to={`/sessions/${encodeURIComponent(t.sessionId)}`} className="mono">
+          {t.sessionId}
+          {t.sessionIndex !== null && ` #${t.sessionIndex}`}
+        </Link>
+      ) : (
+        '—'
+      ),
+    ],
+    ['Key', t.key ?? '—'],
+    ['User', t.userId ?? '—'],
+    ['Worker', <WorkerLink key="w" id={t.workerId} machine={t.machineId} />],
+    ['Created', <Ago key="c" at={t.createdAt} />],
+    ['Run at', formatTime(t.runAt)],
+    ['Started', <Ago key="s" at={t.startedAt} />],
+    ['Finished', <Ago key="f" at={t.finishedAt} />],
+    ['Lease expires', t.leaseExpiresAt ? <Ago key="l" at={t.leaseExpiresAt} /> : '—'],
+    ['Idempotency key', t.idempotencyKey ?? '—'],
+  ];
+  return (
+    <dl className="details">
+      {rows.map(([k, v]) => (
+        <div key={k}>
+          <dt>{k}</dt>
+          <dd>{v}</dd>
+        </div>
+      ))}
+    </dl>
+  );
+}
+
+export function TaskPage() {
+  const { id = '' } = useParams();
+  const task = useTask(id);
+  const events = useTaskEvents(id);
+  const retry = useRetryTask();
+  const cancel = useCancelTask();
+  if (task.isPending) return <Loading what="Loading task" />;
+  if (task.isError) return <ErrorState error={task.error} />;
+  const t = task.data;
+  const canRetry = t.status === 'failed' || t.status === 'cancelled';
+  const canCancel =
+    (t.status === 'queued' || t.status === 'retrying' || t.status === 'running') && !t.cancelRequested;
+  return (
+    <>
+      <PageHeader
+        title={
+          <>
+            Task <span className="mono">{t.id}</span>
+          </>
+        }
+        sub={
+          <>
+            <StatusBadge status={t.status} /> {t.type} on {t.queue}
+            {t.cancelRequested && <span className="badge badge-retrying">cancel requested</span>}
+          </>
+        }
+        actions={
+          <>
+            {canRetry && (
+              <button
+                type="button"
+                className="btn btn-primary"
+                disabled={retry.isPending}
+                onClick={() => retry.mutate(t.id)}
+              >
+                Retry
+              </button>
+            )}
+            {canCancel && (
+              <ConfirmButton
+                label="Cancel"
+                title={`Cancel task ${t.id}?`}
+                confirmLabel="Cancel task"
+                danger
+                onConfirm={() => cancel.mutate(t.id)}
+              >
+                {t.status === 'running'
+                  ? 'Its worker is told through its next heartbeat.'
+                  : 'It will not run.'}
+              </ConfirmButton>
+            )}
+          </>
+        }
+      />
+      <ActionError error={retry.error ?? cancel.error} />
+      <div className="grid-2">
+        <section className="card">
+          <h2>Details</h2>
+          <Details t={t} />
+        </section>
+        <section className="card">
+          <h2>Progress</h2>
+          <div className="progress-large" data-testid="task-progress">
+            <Progress value={t.progress} />
+          </div>
+          <h2>Error</h2>
+          {t.error ? (
+            <div className="error-box" data-testid="task-error">
+              <strong>{t.error.name ?? 'Error'}</strong>: {t.error.message}
+              <div className="muted">
+                {t.error.kind && `${t.error.kind} · `}
+                {t.error.retryable === false ? 'not retryable' : 'retryable'}
+              </div>
+              {t.error.stack && (
+                <details>
+                  <summary>Stack</summary>
+                  <pre className="json">{t.error.stack}</pre>
+                </details>
+              )}
+            </div>
+          ) : (
+            <p className="muted">none</p>
+          )}
+        </section>
+        <section className="card">
+          <h2>Payload</h2>
+          <JsonView value={t.payload} />
+        </section>
+        <section className="card">
+          <h2>Result</h2>
+          <JsonView value={t.result} empty={t.status === 'completed' ? 'no result' : 'not finished'} />
+        </section>
+        <section className="card">
+          <h2>Attempts</h2>
+          {events.data ? (
+            <AttemptsTimeline events={events.data} live={t.status === 'running'} />
+          ) : (
+            <Loading />
+          )}
+          {t.retryHistory.length > 0 && (
+            <>
+              <h3>Manual retries</h3>
+              <ul className="plain-list">
+                {t.retryHistory.map((r) => (
+                  <li key={`${r.attempt}-${r.at}`}>
+                    attempt {r.attempt} by {r.by} {formatTime(r.at)}
+                    {r.reason && ` — ${r.reason}`} → {r.outcome ?? 'pending'}
+                  </li>
+                ))}
+              </ul>
+            </>
+          )}
+        </section>
+        {Object.keys(t.metadata).length > 0 && (
+          <section className="card">
+            <h2>Metadata</h2>
+            <JsonView value={t.metadata} />
+          </section>
+        )}
+        <section className="card card-wide">
+          <h2>Event history</h2>
+          {events.isError ? (
+            <ErrorState error={events.error} />
+          ) : events.data ? (
+            <EventHistory events={events.data} />
+          ) : (
+            <Loading />
+          )}
+        </section>
+      </div>
+    </>
+  );
+}
