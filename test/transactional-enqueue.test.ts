@@ -25,7 +25,9 @@ describe('transactional enqueue on the caller’s own pg transaction (R1.5)', ()
     try {
       await c.query('begin');
       await c.query(`insert into ${table} (id) values ('p1')`);
-      const { tasks } = await enqueueInTransaction(store, c, [{ type: 'predict', id: 'pred-p1', payload: { id: 'p1' } }]);
+      const { tasks } = await enqueueInTransaction(store, c, [
+        { type: 'predict', id: 'pred-p1', payload: { id: 'p1' } },
+      ]);
       expect(tasks[0]!.id).toBe('pred-p1');
       // The caller's own search path is back: its unqualified table still resolves.
       await c.query(`select * from ${table}`);

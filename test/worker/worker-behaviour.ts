@@ -126,7 +126,11 @@ export function workerBehaviour(name: string, make: () => Promise<Store>, drop: 
         throw new Error('provider down');
       });
       await w.start();
-      const t = await client.enqueue('doomed', null, { queue, maxAttempts: 2, backoff: { baseMs: 5, jitter: 0 } });
+      const t = await client.enqueue('doomed', null, {
+        queue,
+        maxAttempts: 2,
+        backoff: { baseMs: 5, jitter: 0 },
+      });
       await until(async () => (await client.get(t.id)).status === 'failed');
       const dead = (await client.deadLetters({ queue })).items;
       expect(dead.map((d) => d.id)).toEqual([t.id]);
@@ -167,7 +171,9 @@ export function workerBehaviour(name: string, make: () => Promise<Store>, drop: 
       await until(async () => (await client.get(t.id)).status === 'running');
       // The lease lapses (time moved past it): the task goes back to the queue. A sweep skips rows
       // a heartbeat holds locked at that instant, so sweep until it has taken this one.
-      await until(async () => (await store.rescueLeases({ now: new Date(Date.now() + 10 * 60_000) })).lost > 0);
+      await until(
+        async () => (await store.rescueLeases({ now: new Date(Date.now() + 10 * 60_000) })).lost > 0,
+      );
       expect((await client.get(t.id)).status).toBe('retrying');
       await until(() => sawAbort);
       release();

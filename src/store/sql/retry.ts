@@ -47,17 +47,20 @@ export async function retryLocked(tx: Queryable, taskId: string, opts: RetryOpti
   const allowed: readonly string[] = TRANSITIONS.retryByHand.from;
   if (!allowed.includes(task.status)) {
     if (opts.quiet) return null;
-    if (task.status === 'completed') {
-      throw new GafferError(
-        'not_eligible',
-        `task ${taskId} is completed; only failed or cancelled tasks can be retried`,
-        { taskId, status: task.status },
-      );
+    // A retry still under way (the newest history entry has no outcome yet) means another
+    // caller won the race: that is a conflict. Otherwise the task simply is not retryable.
+    const pending = task.retryHistory.length > 0 && task.retryHistory[task.retryHistory.length - 1]!.outcome === null;
+    if (pending && task.status !== 'completed') {
+      throw new ConflictError(`task ${taskId} is already ${task.status} after a retry; it was retried concurrently`, {
+        taskId,
+        status: task.status,
+      });
     }
-    throw new ConflictError(`task ${taskId} is already ${task.status}; it was retried or is still running`, {
-      taskId,
-      status: task.status,
-    });
+    throw new GafferError(
+      'not_eligible',
+      `task ${taskId} is ${task.status}; only failed or cancelled tasks can be retried`,
+      { taskId, status: task.status },
+    );
   }
   if (task.manualRetries >= opts.limit) {
     if (opts.quiet) return null;

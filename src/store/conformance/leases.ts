@@ -1,0 +1,248 @@
+import { describe, expect, it } from 'vitest';
+import type { AttemptRef, Task } from '../types.js';
+import { type ConformanceContext, expectGafferError, expectInOrder, fixture, later } from './helpers.js';
+
+const ref = (task: Task, workerId = task.workerId!): AttemptRef => ({
+  taskId: task.id,
+  attempt: task.attempt,
+  workerId,
+});
+
+/** R2.2, R2.3: leases, fencing, lease rescue, timeouts, heartbeats, progress, completion and hand-back. */
+export function leaseTests(ctx: ConformanceContext): void {
+  describe('completeTasks', () => {
+    it('completes with the result, sets finishedAt and records a completed event', async () => {
+      const store = ctx.store();
+      const fx = fixture(store);
+      const { task, worker } = await fx.running();
+      const res = await store.completeTasks([
+        { taskId: task.id, attempt: 1, workerId: worker.id, result: { answer: 42, list: ['x'] } },
+      ]);
+      expect(res).toEqual({ completed: [task.id], refused: [] });
+      const done = await store.getTask(task.id);
+      expect(done).toMatchObject({ status: 'completed', attempt: 1, result: { answer: 42, list: ['x'] } });
+      expect(done.finishedAt).toBeInstanceOf(Date);
+      expectInOrder(
+        (await store.getTaskEvents(task.id)).map((e) => e.kind),
+        ['created', 'claimed', 'completed'],
+      );
+    });
+
+    it('refuses, without throwing, a wrong attempt, a wrong worker and a second completion', async () => {
+      const store = ctx.store();
+      const fx = fixture(store);
+      const { task: good, worker } = await fx.running();
+      const { task: other } = await fx.running();
+      const res = await store.completeTasks([
+        { taskId: good.id, attempt: 1, workerId: worker.id, result: 1 },
+        { taskId: other.id, attempt: 2, workerId: other.workerId!, result: 2 },
+        { taskId: other.id, attempt: 1, workerId: worker.id, result: 3 },
+      ]);
+      expect(res.completed).toEqual([good.id]);
+      expect(res.refused).toHaveLength(2);
+      expect(res.refused.every((r) => r.taskId === other.id)).toBe(true);
+      expect((await store.getTask(other.id)).status).toBe('running');
+
+      const again = await store.completeTasks([
+        { taskId: good.id, attempt: 1, workerId: worker.id, result: 'again' },
+      ]);
+      expect(again.completed).toEqual([]);
+      expect(again.refused).toEqual([expect.objectContaining({ taskId: good.id, attempt: 1 })]);
+      expect((await store.getTask(good.id)).result).toBe(1);
+    });
+  });
+
+  describe('leases', () => {
+    it('a lapsed lease sends the task to retrying as lost, fences off the old holder, and another worker finishes it', async () => {
+      const store = ctx.store();
+      const fx = fixture(store);
+      const { task, worker: a } = await fx.running();
+
+      await store.rescueLeases({ now: later(20_000) });
+      expect((await store.getTask(task.id)).status).toBe('running');
+
+      const rescued = await store.rescueLeases({ now: later(31_000) });
+      expect(rescued.lost).toBeGreaterThanOrEqual(1);
+      const lost = await store.getTask(task.id);
+      expect(lost).toMatchObject({ status: 'retrying', attempt: 1 });
+      expect(lost.error?.kind).toBe('lost');
+      expectInOrder(
+        (await store.getTaskEvents(task.id)).map((e) => e.kind),
+        ['created', 'claimed', 'lease_lost'],
+      );
+
+      const old = ref(task, a.id);
+      const fenced = async () => {
+        const late = await store.completeTasks([{ ...old, result: 'late' }]);
+        expect(late.completed).toEqual([]);
+        expect(late.refused).toEqual([expect.objectContaining({ taskId: task.id, attempt: 1 })]);
+        await expectGafferError(store.failTask({ ...old, error: { message: 'late' } }), 'lease_lost');
+        await expectGafferError(store.reportProgress({ ...old, progress: { pct: 50 } }), 'lease_lost');
+        await expectGafferError(store.extendLease(old), 'lease_lost');
+      };
+      await fenced();
+
+      const b = await fx.worker();
+      const again = await fx.claimOne(b.id, { now: later(45_000), expectId: task.id });
+      expect(again).toMatchObject({ status: 'running', attempt: 2, workerId: b.id });
+      await fenced();
+
+      const done = await fx.complete(again, { by: 'b' });
+      expect(done).toMatchObject({ status: 'completed', attempt: 2, result: { by: 'b' } });
+    });
+
+    it('a lapsed lease with no attempts left ends failed as lost', async () => {
+      const store = ctx.store();
+      const fx = fixture(store);
+      const { task } = await fx.running({ maxAttempts: 1, payload: { keep: 'me' } });
+      await store.rescueLeases({ now: later(31_000) });
+      const dead = await store.getTask(task.id);
+      expect(dead).toMatchObject({ status: 'failed', attempt: 1, payload: { keep: 'me' } });
+      expect(dead.error?.kind).toBe('lost');
+      expect(dead.finishedAt).toBeInstanceOf(Date);
+      expect((await store.getTaskEvents(task.id)).map((e) => e.kind)).toContain('lease_lost');
+    });
+
+    it('a task whose worker dies on every claim reaches the dead letters after exactly max attempts', async () => {
+      const store = ctx.store();
+      const fx = fixture(store);
+      const { task } = await fx.running({ maxAttempts: 2 });
+      await store.rescueLeases({ now: later(31_000) });
+      expect((await store.getTask(task.id)).status).toBe('retrying');
+
+      const second = await fx.worker();
+      const again = await fx.claimOne(second.id, { now: later(40_000), expectId: task.id });
+      expect(again.attempt).toBe(2);
+      await store.rescueLeases({ now: later(120_000) });
+
+      const dead = await store.getTask(task.id);
+      expect(dead).toMatchObject({ status: 'failed', attempt: 2 });
+      expect(await fx.claim(second.id, { limit: 5, now: later(50_000) })).toEqual([]);
+      const claims = (await store.getTaskEvents(task.id)).filter((e) => e.kind === 'claimed');
+      expect(claims.map((e) => e.attempt)).toEqual([1, 2]);
+    });
+
+    it('a running attempt past its timeout fails as timeout and is retried', async () => {
+      const store = ctx.store();
+      const fx = fixture(store);
+      const { task } = await fx.running({ timeoutMs: 5_000 });
+      await store.rescueLeases({ now: later(2_000) });
+      expect((await store.getTask(task.id)).status).toBe('running');
+
+      const res = await store.rescueLeases({ now: later(6_000) });
+      expect(res.timedOut).toBeGreaterThanOrEqual(1);
+      const timedOut = await store.getTask(task.id);
+      expect(timedOut.status).toBe('retrying');
+      expect(timedOut.error?.kind).toBe('timeout');
+    });
+
+    it('a timed-out last attempt ends failed as timeout', async () => {
+      const store = ctx.store();
+      const fx = fixture(store);
+      const { task } = await fx.running({ timeoutMs: 5_000, maxAttempts: 1 });
+      await store.rescueLeases({ now: later(6_000) });
+      const dead = await store.getTask(task.id);
+      expect(dead.status).toBe('failed');
+      expect(dead.error?.kind).toBe('timeout');
+    });
+
+    it('a heartbeat extends the leases of the worker’s running tasks', async () => {
+      const store = ctx.store();
+      const fx = fixture(store);
+      await fx.createMany(2);
+      const worker = await fx.worker();
+      const claimed = await fx.claim(worker.id, { limit: 2 });
+      expect(claimed).toHaveLength(2);
+
+      const hbAt = later(20_000);
+      const hb = await store.heartbeat({ workerId: worker.id, now: hbAt });
+      expect(hb).toMatchObject({ live: true, extended: 2, cancelled: [] });
+
+      await store.rescueLeases({ now: later(40_000) });
+      for (const t of claimed) {
+        const cur = await store.getTask(t.id);
+        expect(cur.status).toBe('running');
+        expect(cur.leaseExpiresAt!.getTime()).toBeGreaterThan(t.leaseExpiresAt!.getTime());
+      }
+      // The extension is a lease, not immunity: without further heartbeats it lapses.
+      await store.rescueLeases({ now: later(20_000 + 31_000) });
+      for (const t of claimed) expect((await store.getTask(t.id)).status).toBe('retrying');
+    });
+
+    it('extendLease lengthens one lease and only for its holder', async () => {
+      const store = ctx.store();
+      const fx = fixture(store);
+      const { task, worker } = await fx.running();
+      const before = Date.now();
+      const until = await store.extendLease({ ...ref(task), leaseMs: 120_000 });
+      expect(until).toBeInstanceOf(Date);
+      expect(until.getTime()).toBeGreaterThanOrEqual(before + 120_000 - 5000);
+      expect((await store.getTask(task.id)).leaseExpiresAt!.getTime()).toBe(until.getTime());
+
+      await store.rescueLeases({ now: later(45_000) });
+      expect((await store.getTask(task.id)).status).toBe('running');
+
+      const intruder = await fx.worker();
+      await expectGafferError(store.extendLease({ ...ref(task), workerId: intruder.id }), 'lease_lost');
+      await expectGafferError(store.extendLease({ ...ref(task), attempt: 2 }), 'lease_lost');
+      expect((await store.getTask(task.id)).workerId).toBe(worker.id);
+    });
+
+    it('the holder reports progress; a non-holder cannot', async () => {
+      const store = ctx.store();
+      const fx = fixture(store);
+      const { task } = await fx.running();
+      await store.reportProgress({ ...ref(task), progress: { done: 3, total: 10 } });
+      expect((await store.getTask(task.id)).progress).toEqual({ done: 3, total: 10 });
+      const events = await store.getTaskEvents(task.id);
+      expect(events.map((e) => e.kind)).toContain('progress');
+
+      const other = await fx.worker();
+      await expectGafferError(
+        store.reportProgress({ ...ref(task), workerId: other.id, progress: { done: 9 } }),
+        'lease_lost',
+      );
+      expect((await store.getTask(task.id)).progress).toEqual({ done: 3, total: 10 });
+    });
+  });
+
+  describe('handBackTasks', () => {
+    it('hands a running task back to the queue without spending an attempt', async () => {
+      const store = ctx.store();
+      const fx = fixture(store);
+      const { task, worker } = await fx.running({ maxAttempts: 2 });
+      expect(await store.handBackTasks([ref(task)])).toEqual([task.id]);
+      const back = await store.getTask(task.id);
+      expect(back.status).toBe('queued');
+      expect(back.error).toBeNull();
+
+      // Both attempts of the budget are still there after the hand-back.
+      const first = await fx.claimOne(worker.id, { expectId: task.id });
+      const retrying = await fx.fail(first, 'first real failure');
+      expect(retrying.status).toBe('retrying');
+      const second = await fx.claimOne(worker.id, { now: later(15_000), expectId: task.id });
+      expect(second.attempt).toBeGreaterThan(first.attempt);
+      const dead = await fx.fail(second, 'second real failure');
+      expect(dead.status).toBe('failed');
+    });
+
+    it('a hand-back of a single-attempt task does not fail it early', async () => {
+      const store = ctx.store();
+      const fx = fixture(store);
+      const { task, worker } = await fx.running({ maxAttempts: 1 });
+      expect(await store.handBackTasks([ref(task)])).toEqual([task.id]);
+      expect((await store.getTask(task.id)).status).toBe('queued');
+      const again = await fx.claimOne(worker.id, { expectId: task.id });
+      expect(again.status).toBe('running');
+      expect((await fx.fail(again)).status).toBe('failed');
+    });
+
+    it('ignores a hand-back by a stale attempt', async () => {
+      const store = ctx.store();
+      const fx = fixture(store);
+      const { task } = await fx.running();
+      expect(await store.handBackTasks([{ ...ref(task), attempt: 7 }])).toEqual([]);
+      expect((await store.getTask(task.id)).status).toBe('running');
+    });
+  });
+}

@@ -1,0 +1,167 @@
+import { describe, expect, it } from 'vitest';
+import type { Store } from '../store.js';
+import { type ConformanceContext, expectGafferError, fixture, later, uid } from './helpers.js';
+
+const HOUR = 3_600_000;
+
+/**
+ * Records the queues a store wakes. `ready()` makes sure the subscription is live
+ * (on PostgreSQL it may connect lazily) by creating work in a scratch queue until it is heard.
+ */
+class WakeProbe {
+  private readonly heard: string[] = [];
+  private waiters: Array<() => void> = [];
+  private readonly off: () => void;
+
+  constructor(
+    private readonly store: Store,
+    private readonly type: string,
+  ) {
+    this.off = store.onWake((queue) => {
+      this.heard.push(queue);
+      for (const w of this.waiters.splice(0)) w();
+    });
+  }
+
+  /** Waits up to `ms` for a wake of `queue`; true if one came. */
+  async waitFor(queue: string, ms: number): Promise<boolean> {
+    const deadline = Date.now() + ms;
+    while (!this.heard.includes(queue)) {
+      const left = deadline - Date.now();
+      if (left <= 0) return false;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    return true;
+  }
+
+  async ready(): Promise<void> {
+    const scratch = uid('q');
+    for (let i = 0; i < 20; i++) {
+      await this.store.createTasks({ tasks: [{ type: this.type, queue: scratch }] });
+      if (await this.waitFor(scratch, 500)) return;
+    }
+    throw new Error('the store never delivered a wake-up for newly created work');
+  }
+
+  close(): void {
+    this.off();
+  }
+}
+
+/** R3.6, R7, R8: retention, migrations, queue statistics, wake-ups and leadership. */
+export function maintenanceTests(ctx: ConformanceContext): void {
+  describe('maintenance', () => {
+    it('prune removes finished tasks, closed sessions and stale workers past the age, never unfinished work', async () => {
+      const store = ctx.store();
+      const fx = fixture(store);
+      const { task: toComplete } = await fx.running();
+      const completed = await fx.complete(toComplete);
+      const { task: failed } = await fx.failed();
+      const { task: running } = await fx.running({}, { leaseMs: 10 * HOUR });
+      const queued = await fx.create();
+
+      const closed = await store.createSession({ id: uid('s'), queue: fx.queue, tasks: [{ type: fx.type }] });
+      const sw = await fx.worker();
+      await fx.complete(
+        await store.claimSessionTask({ workerId: sw.id, sessionId: closed.session.id, index: 0 }),
+      );
+      expect((await store.getSession(closed.session.id)).status).toBe('completed');
+      const open = await store.createSession({ id: uid('s'), queue: fx.queue, tasks: [{ type: fx.type }] });
+
+      const staleWorker = await fx.worker();
+      expect(await store.markStaleWorkers({ now: later(61_000) })).toContain(staleWorker.id);
+
+      // Younger than the age: nothing of ours goes.
+      await store.prune({ olderThanMs: HOUR });
+      expect(await store.findTask(completed.id)).not.toBeNull();
+      expect(await store.findTask(failed.id)).not.toBeNull();
+      expect((await store.getSession(closed.session.id)).id).toBe(closed.session.id);
+      expect((await store.getWorker(staleWorker.id)).stale).toBe(true);
+
+      const res = await store.prune({ olderThanMs: HOUR, now: later(2 * HOUR) });
+      expect(res.tasks).toBeGreaterThanOrEqual(3);
+      expect(res.sessions).toBeGreaterThanOrEqual(1);
+      expect(res.workers).toBeGreaterThanOrEqual(1);
+      expect(res.events).toBeGreaterThanOrEqual(6);
+
+      for (const id of [completed.id, failed.id, closed.tasks[0]!.id]) {
+        expect(await store.findTask(id)).toBeNull();
+        expect(await store.getTaskEvents(id).catch(() => [])).toEqual([]);
+      }
+      await expectGafferError(store.getSession(closed.session.id), 'not_found');
+      await expectGafferError(store.getWorker(staleWorker.id), 'not_found');
+
+      expect((await store.getTask(queued.id)).status).toBe('queued');
+      expect((await store.getTask(running.id)).status).toBe('running');
+      expect((await store.getTaskEvents(queued.id)).map((e) => e.kind)).toEqual(['created']);
+      expect((await store.getSession(open.session.id)).status).toBe('active');
+      expect((await store.getSessionTasks(open.session.id)).map((t) => t.id)).toEqual([open.tasks[0]!.id]);
+    });
+
+    it('migrate again applies nothing and keeps the data', async () => {
+      const store = ctx.store();
+      const fx = fixture(store);
+      const task = await fx.create({ payload: { survives: true } });
+      expect(await store.migrate()).toEqual([]);
+      expect(await store.getTask(task.id)).toMatchObject({ status: 'queued', payload: { survives: true } });
+    });
+
+    it('queueStats reports depth per queue and status with the oldest age', async () => {
+      const store = ctx.store();
+      const fx = fixture(store);
+      await fx.running();
+      await fx.createMany(2);
+      const stats = (await store.queueStats()).filter((s) => s.queue === fx.queue);
+      const queued = stats.find((s) => s.status === 'queued');
+      const running = stats.find((s) => s.status === 'running');
+      expect(queued).toMatchObject({ queue: fx.queue, status: 'queued', count: 2 });
+      expect(running).toMatchObject({ queue: fx.queue, status: 'running', count: 1 });
+      expect(queued!.oldestAgeMs).toBeGreaterThanOrEqual(0);
+      expect(queued!.oldestAgeMs).toBeLessThan(HOUR);
+    });
+
+    it('onWake signals the queue that received runnable work', async () => {
+      const store = ctx.store();
+      const fx = fixture(store);
+      const probe = new WakeProbe(store, fx.type);
+      try {
+        await probe.ready();
+        await fx.create();
+        expect(await probe.waitFor(fx.queue, 10_000), `no wake-up for ${fx.queue}`).toBe(true);
+      } finally {
+        probe.close();
+      }
+    });
+
+    it('onWake signals the queue of a task retried by hand', async () => {
+      const store = ctx.store();
+      const fx = fixture(store);
+      const { task } = await fx.failed();
+      const probe = new WakeProbe(store, fx.type);
+      try {
+        await probe.ready();
+        await store.retryTask({ taskId: task.id, by: 'ops' });
+        expect(await probe.waitFor(fx.queue, 10_000), `no wake-up for ${fx.queue}`).toBe(true);
+      } finally {
+        probe.close();
+      }
+    });
+
+    it('tryLeadership runs the function and returns its result', async () => {
+      const store = ctx.store();
+      let ran = 0;
+      const out = await store.tryLeadership(uid('lock'), async () => {
+        ran++;
+        return 'led';
+      });
+      expect(out).toBe('led');
+      expect(ran).toBe(1);
+    });
+  });
+}
