@@ -1,0 +1,66 @@
+import { percentile } from '../lib/stats.js';
+import { now, type Sample, sleep } from '../lib/types.js';
+import { awaitCompleted, type ScenarioContext, withProducer, withWorker } from './context.js';
+
+/** How long a started worker sits idle before the first create. */
+const IDLE_MS = 500;
+const TIMEOUT_MS = 120_000;
+
+/**
+ * pickup: an idle worker; tasks created one at a time, `pickupGapMs` apart;
+ * latency from just before each create call to the start of its handler.
+ */
+export async function pickup(ctx: ScenarioContext): Promise<Sample> {
+  const { pickupTotal: total, pickupGapMs: gap } = ctx.cfg;
+  await ctx.driver.reset();
+  return withProducer(ctx, (producer) =>
+    withWorker(ctx, async (worker) => {
+      await worker.go();
+      await sleep(IDLE_MS);
+      const start = now();
+      for (let i = 0; i < total; i++) {
+        await producer.one({ i, t: now() });
+        await sleep(start + (i + 1) * gap - now());
+      }
+      await worker.handled(total, TIMEOUT_MS);
+      const lat = await worker.latencies();
+      return { pickup_p50: percentile(lat, 50), pickup_p99: percentile(lat, 99) };
+    }),
+  );
+}
+
+/**
+ * mixed: a steady producer (single creates at `mixedRate` per second, issued
+ * every 10 ms without waiting for earlier ones) while the worker runs. Sustained
+ * rate = tasks / (first create to last durable completion); p99 of pickup.
+ */
+export async function mixed(ctx: ScenarioContext): Promise<Sample> {
+  const { mixedRate: rate, mixedSeconds: seconds } = ctx.cfg;
+  const tick = 10;
+  const perTick = Math.max(1, Math.round((rate * tick) / 1000));
+  const ticks = Math.round((seconds * 1000) / tick);
+  const total = perTick * ticks;
+  await ctx.driver.reset();
+  return withProducer(ctx, (producer) =>
+    withWorker(ctx, async (worker) => {
+      await worker.go();
+      await sleep(IDLE_MS);
+      const inflight: Promise<void>[] = [];
+      const errors: unknown[] = [];
+      const start = now();
+      let i = 0;
+      for (let k = 0; k < ticks; k++) {
+        for (let j = 0; j < perTick; j++) {
+          inflight.push(producer.one({ i: i++, t: now() }).catch((e: unknown) => void errors.push(e)));
+        }
+        await sleep(start + (k + 1) * tick - now());
+      }
+      await Promise.all(inflight);
+      if (errors.length > 0) throw new Error(`${errors.length} creates failed, first: ${String(errors[0])}`);
+      await worker.handled(total, TIMEOUT_MS);
+      const end = await awaitCompleted(producer, total, TIMEOUT_MS);
+      const lat = await worker.latencies();
+      return { mixed_rate: (total * 1000) / (end - start), mixed_p99: percentile(lat, 99) };
+    }),
+  );
+}

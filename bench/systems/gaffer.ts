@@ -1,0 +1,82 @@
+import { GafferClient } from '../../src/client/client.js';
+import { silentLogger } from '../../src/engine/logger.js';
+import { openPostgresStore } from '../../src/store/index.js';
+import { DirectTransport } from '../../src/worker/direct-transport.js';
+import { Worker } from '../../src/worker/worker.js';
+import { Counter, dbUrl, dropDatabase, packageVersion, recreateDatabase } from '../lib/pg.js';
+import type { BenchConfig } from '../lib/types.js';
+import type { Handler, Producer, SystemDriver, WorkerSide } from './driver.js';
+
+const DATABASE = 'bench_gaffer';
+export const TASK_TYPE = 'bench_noop';
+
+/** Gaffer's worker settings in the bench; shared by the direct, HTTP and embedded variants. */
+export function gafferWorkerConfig(cfg: BenchConfig) {
+  return { concurrency: cfg.concurrency, prefetch: cfg.concurrency };
+}
+
+export function gafferVersions(): Record<string, string> {
+  return { gaffer: packageVersion('..'), pg: packageVersion('pg') };
+}
+
+/** Producer over a GafferClient; `count` reads durable completions. */
+export function clientProducer(
+  client: GafferClient,
+  count: () => Promise<number>,
+  close: () => Promise<void>,
+): Producer {
+  return {
+    async bulk(payloads) {
+      await client.enqueueMany(payloads.map((payload) => ({ type: TASK_TYPE, payload: { ...payload } })));
+    },
+    async one(payload) {
+      await client.enqueue(TASK_TYPE, { ...payload });
+    },
+    completed: count,
+    close,
+  };
+}
+
+/** Gaffer's TypeScript Worker with DirectTransport straight to PostgreSQL. */
+export default function gaffer(cfg: BenchConfig): SystemDriver {
+  const url = dbUrl(cfg.pgUrl, DATABASE);
+  const workerCfg = gafferWorkerConfig(cfg);
+  return {
+    name: 'gaffer',
+    config: {
+      transport: 'DirectTransport (PostgreSQL)',
+      ...workerCfg,
+      poolSize: 4,
+      synchronous_commit: 'on',
+    },
+    versions: gafferVersions(),
+    async reset() {
+      await recreateDatabase(cfg.pgUrl, DATABASE);
+      const store = await openPostgresStore({ connectionString: url, poolSize: 1 });
+      await store.close();
+    },
+    async producer() {
+      const store = await openPostgresStore({ connectionString: url, poolSize: 4, migrate: false });
+      const counter = new Counter(url, "select count(*) as n from gaffer.tasks where status = 'completed'");
+      return clientProducer(
+        new GafferClient(store),
+        () => counter.count(),
+        async () => {
+          await counter.close();
+          await store.close();
+        },
+      );
+    },
+    async worker(handler: Handler): Promise<WorkerSide> {
+      const store = await openPostgresStore({ connectionString: url, poolSize: 4, migrate: false });
+      const worker = new Worker({
+        transport: new DirectTransport(store, { ownsStore: true }),
+        ...workerCfg,
+        logger: silentLogger,
+      });
+      worker.handle(TASK_TYPE, (payload) => handler(payload as never));
+      return { start: () => worker.start(), stop: async () => void (await worker.stop()) };
+    },
+    dispose: () => dropDatabase(cfg.pgUrl, DATABASE),
+  };
+}
