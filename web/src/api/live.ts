@@ -1,15 +1,16 @@
 /**
  * The live stream: GET /api/v1/live (server-sent events) read with fetch, so the bearer
- * token goes in a header. Each `snapshot` (every second) or change event refreshes the
- * queries on screen; TanStack Query keeps the old data until the new arrives, so numbers,
+ * token goes in a header. Each `snapshot` (every second) sets the overview numbers and
+ * refreshes the queries on screen; TanStack Query keeps the old data until the new arrives, so numbers,
  * statuses and progress move without a reload. Falls back to polling when the stream is down.
  */
 import { type QueryClient, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
 import { noteError } from './auth';
 import { ApiError, authHeaders } from './client';
+import { keys } from './queries';
 
-export type LiveStatus = 'connecting' | 'live' | 'polling';
+export type LiveStatus = 'connecting' | 'live' | 'polling' | 'unavailable';
 
 export interface SseMessage {
   event: string;
@@ -40,40 +41,29 @@ export function parseSse(buffer: string): { messages: SseMessage[]; rest: string
   return { messages, rest };
 }
 
-/** What in a snapshot says something changed: its `version` when the server sends one, else all but the clock. */
-function signature(data: string): string {
-  try {
-    const v = JSON.parse(data) as Record<string, unknown>;
-    if (v && typeof v === 'object') {
-      if ('version' in v) return String(v.version);
-      const { at: _a, now: _n, time: _t, timestamp: _ts, ...rest } = v;
-      return JSON.stringify(rest);
-    }
-  } catch {
-    // not JSON: compare the text
-  }
-  return data;
-}
-
 function refresh(qc: QueryClient): void {
-  void qc.invalidateQueries({ refetchType: 'active' }, { cancelRefetch: false });
+  // The snapshot itself is the body of GET /stats, so that query is set, not fetched.
+  void qc.invalidateQueries(
+    { refetchType: 'active', predicate: (q) => q.queryKey[0] !== 'stats' },
+    { cancelRefetch: false },
+  );
 }
 
-/** How often queries refresh when nothing on the stream says they changed. */
-const QUIET_REFRESH_MS = 5000;
 const POLL_MS = 2000;
 
-async function readStream(qc: QueryClient, signal: AbortSignal, onOpen: () => void): Promise<void> {
+/** Reads the stream until it ends; each snapshot updates the overview numbers and refreshes what is on screen. */
+async function readStream(
+  qc: QueryClient,
+  signal: AbortSignal,
+  onStatus: (s: LiveStatus) => void,
+): Promise<void> {
   const res = await fetch('/api/v1/live', {
     headers: { accept: 'text/event-stream', ...authHeaders() },
     signal,
   });
   if (!res.ok || !res.body) throw new ApiError(res.status, `live stream answered ${res.status}`);
-  onOpen();
   const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = '';
-  let last = '';
-  let lastRefresh = 0;
   for (;;) {
     const { value, done } = await reader.read();
     if (done) return;
@@ -81,16 +71,16 @@ async function readStream(qc: QueryClient, signal: AbortSignal, onOpen: () => vo
     const { messages, rest } = parseSse(buffer);
     buffer = rest;
     for (const m of messages) {
-      const sig = m.event === 'snapshot' ? signature(m.data) : null;
-      const changed = sig === null || sig !== last;
-      if (sig !== null) {
-        last = sig;
-        qc.setQueryData(['live-snapshot'], safeJson(m.data));
+      if (m.event === 'unavailable') {
+        onStatus('unavailable');
+        continue;
       }
-      if (changed || Date.now() - lastRefresh > QUIET_REFRESH_MS) {
-        lastRefresh = Date.now();
-        refresh(qc);
+      onStatus('live');
+      if (m.event === 'snapshot') {
+        const snap = safeJson(m.data);
+        if (snap) qc.setQueryData(keys.stats, snap);
       }
+      refresh(qc);
     }
   }
 }
@@ -119,10 +109,10 @@ export function useLiveUpdates(enabled: boolean): LiveStatus {
       let delay = 500;
       while (!ctl.signal.aborted) {
         try {
-          await readStream(qc, ctl.signal, () => {
+          await readStream(qc, ctl.signal, (st) => {
             delay = 500;
             stopPolling();
-            setStatus('live');
+            setStatus(st);
           });
         } catch (err) {
           if (ctl.signal.aborted) return;

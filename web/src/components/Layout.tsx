@@ -8,6 +8,7 @@ const LIVE_TEXT: Record<LiveStatus, string> = {
   connecting: 'Connecting…',
   live: 'Live',
   polling: 'Reconnecting…',
+  unavailable: 'Database unavailable',
 };
 
 /** The frame of every page: brand, navigation, live indicator. */
