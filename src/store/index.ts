@@ -19,6 +19,8 @@ export interface PostgresStoreOptions extends Partial<StoreOptions> {
   connectionString: string;
   poolSize?: number;
   migrate?: boolean;
+  /** application_name of Gaffer's connections (default gaffer; the LISTEN one adds -listen). */
+  applicationName?: string;
 }
 
 function resolve(opts: Partial<StoreOptions>): StoreOptions {
@@ -40,7 +42,12 @@ export async function openPgliteStore(opts: PgliteStoreOptions = {}): Promise<Sq
 
 export async function openPostgresStore(opts: PostgresStoreOptions): Promise<SqlStore> {
   const options = resolve(opts);
-  const db = new PostgresDb({ connectionString: opts.connectionString, schema: options.schema, max: opts.poolSize });
+  const db = new PostgresDb({
+    connectionString: opts.connectionString,
+    schema: options.schema,
+    max: opts.poolSize,
+    applicationName: opts.applicationName,
+  });
   try {
     if (opts.migrate !== false) await migrate(db, options.schema);
     const store = new SqlStore(db, options);

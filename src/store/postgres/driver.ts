@@ -9,6 +9,8 @@ export interface PostgresDbOptions {
   max?: number;
   /** Existing pool (the caller owns it); search_path is then set per query scope by the caller's config. */
   pool?: pg.Pool;
+  /** application_name of the pool's connections (default gaffer); the LISTEN connection adds `-listen`. */
+  applicationName?: string;
 }
 
 // int8 (counts) as JS numbers: Gaffer's counts and sequences stay far below 2^53.
@@ -33,7 +35,7 @@ export class PostgresDb implements Db {
         connectionString: opts.connectionString,
         max: opts.max ?? 10,
         options: `-c search_path=${opts.schema}`,
-        application_name: 'gaffer',
+        application_name: opts.applicationName ?? 'gaffer',
       });
     // A pooled client that dies while idle (database restart) must not crash the process.
     this.pool.on('error', () => {});
@@ -101,7 +103,7 @@ export class PostgresDb implements Db {
     this.listenerReady = (async () => {
       const client = new pg.Client({
         connectionString: this.opts.connectionString,
-        application_name: 'gaffer-listen',
+        application_name: `${this.opts.applicationName ?? 'gaffer'}-listen`,
       });
       client.on('notification', (msg) => {
         const fns = this.channels.get(msg.channel);
