@@ -10,10 +10,11 @@ import * as queries from './sql/queries.js';
 import { retryLocked } from './sql/retry.js';
 import { rowToTaskType } from './sql/rows.js';
 import * as sessions from './sql/sessions.js';
+import * as tokens from './sql/tokens.js';
 import { checkName } from './sql/validate.js';
 import { bindWake, notifyQueue, wakeChannel } from './sql/wake.js';
 import * as workers from './sql/workers.js';
-import type { Store, StoreOptions } from './store.js';
+import type { ApiToken, CreatedToken, Store, StoreOptions, TokenRole } from './store.js';
 import type * as T from './types.js';
 
 /** The one Store implementation; the driver (Db) decides PostgreSQL or PGlite. */
@@ -383,6 +384,36 @@ export class SqlStore implements Store {
 
   queueStats(): Promise<T.QueueStat[]> {
     return maintenance.queueStats(this.db);
+  }
+
+  // API tokens
+
+  createToken(p: { name: string; role: TokenRole }): Promise<CreatedToken> {
+    return tokens.createToken(this.db, p);
+  }
+
+  verifyToken(secret: string): Promise<ApiToken | null> {
+    return tokens.verifyToken(this.db, secret);
+  }
+
+  listTokens(): Promise<ApiToken[]> {
+    return tokens.listTokens(this.db);
+  }
+
+  revokeToken(id: string): Promise<void> {
+    return tokens.revokeToken(this.db, id);
+  }
+
+  hasTokens(): Promise<boolean> {
+    return tokens.hasTokens(this.db);
+  }
+
+  bindWorkerToken(p: { workerId: string; tokenId: string }): Promise<void> {
+    return tokens.bindWorkerToken(this.db, p.workerId, p.tokenId);
+  }
+
+  getWorkerTokenId(workerId: string): Promise<string | null | undefined> {
+    return tokens.getWorkerTokenId(this.db, workerId);
   }
 
   migrate(): Promise<string[]> {

@@ -111,11 +111,40 @@ export interface Store {
   tryLeadership<T>(name: string, fn: () => Promise<T>): Promise<T | null>;
   queueStats(): Promise<QueueStat[]>;
 
+  // API tokens (R9): only the sha256 of a secret is stored; the secret is returned once, at creation.
+  createToken(params: { name: string; role: TokenRole }): Promise<CreatedToken>;
+  /** The active (not revoked) token with this secret, or null. */
+  verifyToken(secret: string): Promise<ApiToken | null>;
+  listTokens(): Promise<ApiToken[]>;
+  revokeToken(id: string): Promise<void>;
+  /** True when any active token exists (the server then requires one on every API call). */
+  hasTokens(): Promise<boolean>;
+  /** Binds a worker to the token that registered it, so a worker token acts only through its own workers. */
+  bindWorkerToken(params: { workerId: string; tokenId: string }): Promise<void>;
+  /** The token bound to a worker; null when none, undefined when the worker does not exist. */
+  getWorkerTokenId(workerId: string): Promise<string | null | undefined>;
+
   /** Wake-ups: called when runnable work may have appeared in a queue (in-process and, on PostgreSQL, cross-process). */
   onWake(listener: WakeListener): () => void;
 
   migrate(): Promise<string[]>;
   close(): Promise<void>;
+}
+
+export type TokenRole = 'admin' | 'producer' | 'worker';
+
+export interface ApiToken {
+  id: string;
+  name: string;
+  role: TokenRole;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+  revokedAt: Date | null;
+}
+
+/** A token as created: the only time its secret is known. */
+export interface CreatedToken extends ApiToken {
+  token: string;
 }
 
 export interface StoreOptions {
