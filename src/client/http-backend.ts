@@ -1,0 +1,361 @@
+import { GafferError, type GafferErrorCode } from '../core/errors.js';
+import type { ApiToken } from '../store/store.js';
+import type * as T from '../store/types.js';
+import type { ClientBackend } from './client.js';
+
+export interface HttpOptions {
+  /** Base URL of a Gaffer server, e.g. http://127.0.0.1:7700 */
+  url: string;
+  /** API token, when the server has auth on. */
+  token?: string;
+  /** Per-request timeout in ms (default 30 s; a long-poll claim adds its wait). */
+  timeoutMs?: number;
+  /** How often a 429 is retried after its Retry-After (default 3). */
+  rateLimitRetries?: number;
+}
+
+const CODES: readonly GafferErrorCode[] = [
+  'validation',
+  'not_found',
+  'conflict',
+  'illegal_transition',
+  'lease_lost',
+  'retry_limit',
+  'not_eligible',
+  'worker_not_live',
+  'unauthorized',
+  'forbidden',
+  'payload_too_large',
+  'rate_limited',
+  'unavailable',
+];
+
+type Query = Record<string, string | number | boolean | Date | string[] | undefined | null>;
+
+/**
+ * JSON over HTTP to a Gaffer server. Problem documents come back as GafferError
+ * with the server's `code`, so callers handle errors the same over either
+ * transport. Node's fetch keeps connections alive between calls.
+ */
+export class HttpCaller {
+  readonly base: string;
+  private readonly headers: Record<string, string>;
+  private readonly timeoutMs: number;
+  private readonly retries: number;
+
+  constructor(opts: HttpOptions) {
+    this.base = `${opts.url.replace(/\/+$/, '')}/api/v1`;
+    this.headers = { accept: 'application/json' };
+    if (opts.token) this.headers.authorization = `Bearer ${opts.token}`;
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
+    this.retries = opts.rateLimitRetries ?? 3;
+  }
+
+  async call<R>(
+    method: string,
+    path: string,
+    opts: { body?: unknown; query?: Query; signal?: AbortSignal; timeoutMs?: number } = {},
+  ): Promise<R> {
+    const url = this.base + path + queryString(opts.query);
+    const headers =
+      opts.body === undefined ? this.headers : { ...this.headers, 'content-type': 'application/json' };
+    const body = opts.body === undefined ? undefined : JSON.stringify(opts.body);
+    for (let attempt = 0; ; attempt++) {
+      const timeout = AbortSignal.timeout(opts.timeoutMs ?? this.timeoutMs);
+      const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
+      let res: Response;
+      try {
+        res = await fetch(url, { method, headers, body, signal });
+      } catch (err) {
+        if (opts.signal?.aborted) throw opts.signal.reason ?? err;
+        const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+        const why = timeout.aborted ? 'timed out' : (cause?.code ?? cause?.message ?? (err as Error).message);
+        throw new GafferError('unavailable', `cannot reach the Gaffer server at ${this.base} (${why})`, {
+          url,
+        });
+      }
+      if (res.status === 204) return undefined as R;
+      const text = await res.text();
+      if (res.ok) return (text ? JSON.parse(text) : undefined) as R;
+      if (res.status === 429 && attempt < this.retries) {
+        const after = Number(res.headers.get('retry-after') ?? '1');
+        await sleep(Math.min(60, Number.isFinite(after) ? after : 1) * 1000, opts.signal);
+        continue;
+      }
+      throw toError(res.status, text);
+    }
+  }
+}
+
+function queryString(q: Query | undefined): string {
+  if (!q) return '';
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(q)) {
+    if (v === undefined || v === null) continue;
+    const s = v instanceof Date ? v.toISOString() : Array.isArray(v) ? v.join(',') : String(v);
+    if (Array.isArray(v) && v.length === 0) continue;
+    parts.push(`${encodeURIComponent(k)}=${encodeURIComponent(s)}`);
+  }
+  return parts.length ? `?${parts.join('&')}` : '';
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+}
+
+/** A problem document (or any error answer) as the GafferError the server raised. */
+export function toError(status: number, text: string): GafferError {
+  let body: { code?: string; detail?: string; field?: string; [k: string]: unknown } = {};
+  try {
+    body = JSON.parse(text) as typeof body;
+  } catch {
+    // not JSON: a proxy's page, say
+  }
+  const code = CODES.includes(body.code as GafferErrorCode)
+    ? (body.code as GafferErrorCode)
+    : status === 401
+      ? 'unauthorized'
+      : status === 403
+        ? 'forbidden'
+        : status === 404
+          ? 'not_found'
+          : status >= 500
+            ? 'unavailable'
+            : 'validation';
+  const detail = body.detail ?? (text.slice(0, 500) || `HTTP ${status}`);
+  const { type: _t, title: _ti, detail: _d, code: _c, ...rest } = body;
+  return new GafferError(code, detail, { ...rest, status });
+}
+
+// JSON carries dates as ISO strings; these put Date objects back where the types say Date.
+
+function d(v: unknown): Date {
+  return new Date(v as string);
+}
+function dn(v: unknown): Date | null {
+  return v === null || v === undefined ? null : new Date(v as string);
+}
+
+export function reviveTask(t: T.Task): T.Task {
+  return {
+    ...t,
+    runAt: d(t.runAt),
+    leaseExpiresAt: dn(t.leaseExpiresAt),
+    entryReleasedAt: dn(t.entryReleasedAt),
+    createdAt: d(t.createdAt),
+    updatedAt: d(t.updatedAt),
+    startedAt: dn(t.startedAt),
+    finishedAt: dn(t.finishedAt),
+  };
+}
+export function reviveSession(s: T.Session): T.Session {
+  return { ...s, createdAt: d(s.createdAt), updatedAt: d(s.updatedAt) };
+}
+export function reviveWorker(w: T.Worker): T.Worker {
+  return {
+    ...w,
+    registeredAt: d(w.registeredAt),
+    lastHeartbeatAt: d(w.lastHeartbeatAt),
+    staleAt: dn(w.staleAt),
+    deregisteredAt: dn(w.deregisteredAt),
+  };
+}
+function reviveEvent<E extends { at: Date }>(e: E): E {
+  return { ...e, at: d(e.at) };
+}
+function reviveType(t: T.TaskTypeConfig): T.TaskTypeConfig {
+  return { ...t, updatedAt: d(t.updatedAt) };
+}
+function reviveToken(t: ApiToken): ApiToken {
+  return { ...t, createdAt: d(t.createdAt), lastUsedAt: dn(t.lastUsedAt), revokedAt: dn(t.revokedAt) };
+}
+
+const seg = encodeURIComponent;
+
+function taskQuery(p: T.ListTasksParams): Query {
+  return {
+    status: p.status,
+    type: p.type,
+    queue: p.queue,
+    sessionId: p.sessionId,
+    key: p.key,
+    userId: p.userId,
+    workerId: p.workerId,
+    createdAfter: p.createdAfter,
+    createdBefore: p.createdBefore,
+    errorContains: p.errorContains,
+    ids: p.ids,
+    limit: p.limit,
+    cursor: p.cursor,
+    order: p.order,
+  } as Query;
+}
+
+function filterBody(f: T.TaskFilter): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(f))
+    if (v !== undefined) out[k] = v instanceof Date ? v.toISOString() : v;
+  return out;
+}
+
+/** The GafferClient's backend over HTTP: `new GafferClient(new HttpBackend({ url }))`. */
+export class HttpBackend implements ClientBackend {
+  readonly http: HttpCaller;
+
+  constructor(opts: HttpOptions) {
+    this.http = new HttpCaller(opts);
+  }
+
+  async createTasks(p: T.CreateTasksParams): Promise<T.CreateTasksResult> {
+    const res = await this.http.call<T.CreateTasksResult>('POST', '/tasks/bulk', {
+      body: { tasks: p.tasks, retry: p.retry },
+    });
+    return { tasks: res.tasks.map(reviveTask), outcomes: res.outcomes };
+  }
+  async getTask(id: string): Promise<T.Task> {
+    return reviveTask(await this.http.call<T.Task>('GET', `/tasks/${seg(id)}`));
+  }
+  async listTasks(p: T.ListTasksParams): Promise<T.Page<T.Task>> {
+    const page = await this.http.call<T.Page<T.Task>>('GET', '/tasks', { query: taskQuery(p) });
+    return { items: page.items.map(reviveTask), nextCursor: page.nextCursor };
+  }
+  countTasks(f: T.TaskFilter): Promise<Record<string, number>> {
+    const { limit: _l, cursor: _c, order: _o, ...q } = taskQuery(f);
+    return this.http.call('GET', '/tasks/counts', { query: q });
+  }
+  async getTaskEvents(taskId: string, p: { limit?: number; afterId?: number } = {}): Promise<T.TaskEvent[]> {
+    const res = await this.http.call<{ items: T.TaskEvent[] }>('GET', `/tasks/${seg(taskId)}/events`, {
+      query: p,
+    });
+    return res.items.map(reviveEvent);
+  }
+  async cancelTask(p: { taskId: string; by?: string; reason?: string }): Promise<T.Task> {
+    const body = { by: p.by, reason: p.reason };
+    return reviveTask(await this.http.call<T.Task>('POST', `/tasks/${seg(p.taskId)}/cancel`, { body }));
+  }
+  cancelTasks(p: { filter: T.TaskFilter; by?: string; reason?: string }): Promise<T.BulkResult> {
+    return this.http.call('POST', '/tasks/cancel', {
+      body: { filter: filterBody(p.filter), by: p.by, reason: p.reason },
+    });
+  }
+  async retryTask(p: T.RetryTaskParams): Promise<T.Task> {
+    const { taskId, ...body } = p;
+    return reviveTask(await this.http.call<T.Task>('POST', `/tasks/${seg(taskId)}/retry`, { body }));
+  }
+  retryTasks(p: { filter: T.TaskFilter; by?: string; reason?: string }): Promise<T.BulkResult> {
+    return this.http.call('POST', '/tasks/retry', {
+      body: { filter: filterBody(p.filter), by: p.by, reason: p.reason },
+    });
+  }
+  deleteTask(id: string): Promise<void> {
+    return this.http.call('DELETE', `/tasks/${seg(id)}`);
+  }
+
+  async upsertTaskType(p: T.UpsertTaskTypeParams): Promise<T.TaskTypeConfig> {
+    const { type, ...body } = p;
+    return reviveType(await this.http.call<T.TaskTypeConfig>('PUT', `/task-types/${seg(type)}`, { body }));
+  }
+  async getTaskType(type: string): Promise<T.TaskTypeConfig | null> {
+    try {
+      return reviveType(await this.http.call<T.TaskTypeConfig>('GET', `/task-types/${seg(type)}`));
+    } catch (err) {
+      if (err instanceof GafferError && err.code === 'not_found') return null;
+      throw err;
+    }
+  }
+  async listTaskTypes(): Promise<T.TaskTypeConfig[]> {
+    return (await this.http.call<{ items: T.TaskTypeConfig[] }>('GET', '/task-types')).items.map(reviveType);
+  }
+
+  async createSession(p: T.CreateSessionParams): Promise<T.CreateSessionResult> {
+    const { by: _by, ...body } = p;
+    const res = await this.http.call<T.CreateSessionResult>('POST', '/sessions', { body });
+    return { ...res, session: reviveSession(res.session), tasks: res.tasks.map(reviveTask) };
+  }
+  async getSession(id: string): Promise<T.Session> {
+    const res = await this.http.call<{ session: T.Session }>('GET', `/sessions/${seg(id)}`);
+    return reviveSession(res.session);
+  }
+  async getSessionTasks(id: string): Promise<T.Task[]> {
+    const res = await this.http.call<{ tasks: T.Task[] }>('GET', `/sessions/${seg(id)}`);
+    return res.tasks.map(reviveTask);
+  }
+  async listSessions(p: Parameters<ClientBackend['listSessions']>[0]): Promise<T.Page<T.Session>> {
+    const page = await this.http.call<T.Page<T.Session>>('GET', '/sessions', { query: p });
+    return { items: page.items.map(reviveSession), nextCursor: page.nextCursor };
+  }
+  deleteSession(id: string): Promise<void> {
+    return this.http.call('DELETE', `/sessions/${seg(id)}`);
+  }
+  cancelSession(p: { sessionId: string; by?: string; reason?: string }): Promise<T.BulkResult> {
+    return this.http.call('POST', `/sessions/${seg(p.sessionId)}/cancel`, {
+      body: { by: p.by, reason: p.reason },
+    });
+  }
+  retrySessionFailed(p: { sessionId: string; by?: string; reason?: string }): Promise<T.BulkResult> {
+    return this.http.call('POST', `/sessions/${seg(p.sessionId)}/retry-failed`, {
+      body: { by: p.by, reason: p.reason },
+    });
+  }
+  async listOpenEntries(key: string): Promise<T.SessionEntry[]> {
+    return (await this.http.call<{ sessions: T.SessionEntry[] }>('GET', `/entries/${seg(key)}`)).sessions;
+  }
+  async getEntry(taskId: string): Promise<T.SessionEntry | null> {
+    try {
+      return await this.http.call<T.SessionEntry>('GET', `/entries/task/${seg(taskId)}`);
+    } catch (err) {
+      if (err instanceof GafferError && err.code === 'not_found') return null;
+      throw err;
+    }
+  }
+  async releaseEntries(p: { taskId: string } | { key: string; type: string }): Promise<number> {
+    return (await this.http.call<{ released: number }>('POST', '/entries/release', { body: p })).released;
+  }
+
+  async listWorkers(p: { includeStale?: boolean; machineId?: string } = {}): Promise<T.Worker[]> {
+    const res = await this.http.call<{ items: T.Worker[] }>('GET', '/workers', {
+      query: { includeStale: p.includeStale ? 'true' : undefined, machineId: p.machineId },
+    });
+    return res.items.map(reviveWorker);
+  }
+  async getWorker(id: string): Promise<T.Worker> {
+    return reviveWorker((await this.http.call<{ worker: T.Worker }>('GET', `/workers/${seg(id)}`)).worker);
+  }
+  async getWorkerEvents(workerId: string, p: { limit?: number } = {}): Promise<T.WorkerEvent[]> {
+    const res = await this.http.call<{ items: T.WorkerEvent[] }>('GET', `/workers/${seg(workerId)}/events`, {
+      query: p,
+    });
+    return res.items.map(reviveEvent);
+  }
+  deleteWorker(id: string): Promise<void> {
+    return this.http.call('DELETE', `/workers/${seg(id)}`);
+  }
+  async queueStats(): Promise<T.QueueStat[]> {
+    return (await this.http.call<{ queues: T.QueueStat[] }>('GET', '/stats')).queues;
+  }
+
+  // Beyond ClientBackend: tokens (admin) and the overview.
+  stats(): Promise<{
+    counts: Record<string, number>;
+    queues: T.QueueStat[];
+    workers: { live: number; stale: number };
+  }> {
+    return this.http.call('GET', '/stats');
+  }
+  async createToken(p: { name: string; role: ApiToken['role'] }): Promise<ApiToken & { token: string }> {
+    const t = await this.http.call<ApiToken & { token: string }>('POST', '/tokens', { body: p });
+    return { ...reviveToken(t), token: t.token };
+  }
+  async listTokens(): Promise<ApiToken[]> {
+    return (await this.http.call<{ items: ApiToken[] }>('GET', '/tokens')).items.map(reviveToken);
+  }
+  revokeToken(id: string): Promise<void> {
+    return this.http.call('DELETE', `/tokens/${seg(id)}`);
+  }
+}

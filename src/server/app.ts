@@ -1,0 +1,204 @@
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import {
+  jsonSchemaTransform,
+  jsonSchemaTransformObject,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
+import { GafferError } from '../core/errors.js';
+import { createLogger, type Logger } from '../engine/logger.js';
+import { type MaintenanceOptions, MaintenanceService } from '../engine/maintenance.js';
+import { openStore } from '../store/index.js';
+import type { Store, StoreOptions } from '../store/store.js';
+import { AuthGate } from './auth.js';
+import type { ServerContext, ZodApp } from './context.js';
+import { registerDashboard } from './dashboard.js';
+import { PayloadValidator } from './payloads.js';
+import { installProblemHandlers } from './problems.js';
+import { registerDeadLetterRoutes } from './routes/dead-letters.js';
+import { registerEntryRoutes } from './routes/entries.js';
+import { registerHealthRoutes } from './routes/health.js';
+import { registerLiveRoutes } from './routes/live.js';
+import { registerSessionRoutes } from './routes/sessions.js';
+import { registerStatsRoutes } from './routes/stats.js';
+import { registerTaskTypeRoutes } from './routes/task-types.js';
+import { registerTaskRoutes } from './routes/tasks.js';
+import { registerTokenRoutes } from './routes/tokens.js';
+import { registerWorkerProtocolRoutes } from './routes/worker-protocol.js';
+import { registerWorkerRoutes } from './routes/workers.js';
+import { WorkerHub } from './worker-hub.js';
+
+export interface ServerOptions {
+  /** An open store; the server does not close it. */
+  store?: Store;
+  /** PostgreSQL URL (when no store is given); else the embedded store in dataDir. */
+  databaseUrl?: string;
+  /** Embedded store directory (default ./.gaffer). */
+  dataDir?: string;
+  /** Lease, stale and retry settings of a store the server opens. */
+  storeOptions?: Partial<StoreOptions>;
+  /** Used by startServer (default 127.0.0.1). */
+  host?: string;
+  /** Used by startServer (default 7700; 0 picks a free port). */
+  port?: number;
+  logger?: Logger;
+  /** Lease rescue, stale sweep (every second) and retention; false turns it off (tests drive it by hand). */
+  maintenance?: Partial<MaintenanceOptions> | false;
+  /** true: always require a token; false: never; omitted: as soon as any token exists. */
+  auth?: boolean;
+  /** Largest request body in bytes (default 1 MiB). */
+  bodyLimit?: number;
+  /** Requests per minute per token (default 6000). */
+  rateLimit?: number;
+  /** Slow poll of a waiting claim, for delayed tasks and backoffs (default 1000 ms). */
+  claimPollIntervalMs?: number;
+  /** Where the built dashboard is (default web/dist of the package). */
+  dashboardDir?: string;
+}
+
+export interface GafferServer {
+  app: FastifyInstance;
+  store: Store;
+  maintenance: MaintenanceService | null;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_HOST = '127.0.0.1';
+export const DEFAULT_PORT = 7700;
+export const DEFAULT_DATA_DIR = './.gaffer';
+export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+export const DEFAULT_RATE_LIMIT = 6000;
+
+/** Builds the Fastify app over a store (opening one if none is given); startServer listens. */
+export async function buildServer(opts: ServerOptions = {}): Promise<GafferServer> {
+  const log = opts.logger ?? createLogger({ name: 'gaffer-server' });
+  const ownsStore = !opts.store;
+  const store =
+    opts.store ??
+    (await openStore({
+      ...opts.storeOptions,
+      databaseUrl: opts.databaseUrl,
+      dataDir: opts.dataDir ?? DEFAULT_DATA_DIR,
+    }));
+  try {
+    return await assemble(store, ownsStore, log, opts);
+  } catch (err) {
+    if (ownsStore) await store.close().catch(() => {});
+    throw err;
+  }
+}
+
+async function assemble(
+  store: Store,
+  ownsStore: boolean,
+  log: Logger,
+  opts: ServerOptions,
+): Promise<GafferServer> {
+  const app = Fastify({
+    loggerInstance: log,
+    // Gaffer logs named events itself; a line per request would drown them at worker-protocol rates.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    routerOptions: { maxParamLength: 1000 },
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  }) as unknown as FastifyInstance;
+  app.setValidatorCompiler(validatorCompiler);
+  // Response schemas document the API; answers are plain JSON.stringify (fast, and Dates become ISO strings).
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+
+  const ctx: ServerContext = {
+    store,
+    hub: new WorkerHub(store, opts.claimPollIntervalMs),
+    payloads: new PayloadValidator(store),
+    auth: new AuthGate(store, opts.auth),
+    log,
+  };
+
+  app.decorateRequest('auth', null);
+  app.addHook('onRequest', (req, reply) => ctx.auth.authenticate(req, reply));
+  await app.register(rateLimit, {
+    global: true,
+    max: opts.rateLimit ?? DEFAULT_RATE_LIMIT,
+    timeWindow: 60_000,
+    hook: 'preHandler',
+    // Per token; callers without one (auth off: loopback only) are not limited.
+    allowList: (req) => !req.auth,
+    keyGenerator: (req) => req.auth?.id ?? req.ip,
+    errorResponseBuilder: (_req, c) =>
+      new GafferError(
+        'rate_limited',
+        `over ${c.max} requests per minute for this token; retry in ${c.after}`,
+      ),
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Gaffer',
+        version: '0.1.0',
+        description:
+          'Durable task orchestration: tasks, sessions, dead letters, the worker fleet and the HTTP worker protocol. ' +
+          'Errors are RFC 9457 problem documents with a stable `code`.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+    transform: jsonSchemaTransform,
+    transformObject: jsonSchemaTransformObject,
+  });
+  await app.register(swaggerUi, { routePrefix: '/api/docs' });
+
+  const dashboard = await registerDashboard(app, { dir: opts.dashboardDir });
+  installProblemHandlers(app, log, dashboard.fallback);
+
+  const api = app.withTypeProvider<ZodTypeProvider>() as unknown as ZodApp;
+  api.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  registerHealthRoutes(api, ctx);
+  await app.register(
+    async (scope) => {
+      const v1 = scope.withTypeProvider<ZodTypeProvider>() as unknown as ZodApp;
+      registerTaskRoutes(v1, ctx);
+      registerDeadLetterRoutes(v1, ctx);
+      registerTaskTypeRoutes(v1, ctx);
+      registerSessionRoutes(v1, ctx);
+      registerEntryRoutes(v1, ctx);
+      registerWorkerRoutes(v1, ctx);
+      registerStatsRoutes(v1, ctx);
+      registerLiveRoutes(v1, ctx);
+      registerTokenRoutes(v1, ctx);
+      registerWorkerProtocolRoutes(v1, ctx);
+    },
+    { prefix: '/api/v1' },
+  );
+
+  // Waiting long-polls answer at once (with no tasks) so closing does not wait up to 20 s on them.
+  app.addHook('preClose', async () => ctx.hub.wakeAllForClose());
+  await app.ready();
+
+  const maintenance =
+    opts.maintenance === false
+      ? null
+      : new MaintenanceService(store, { logger: log, ...(opts.maintenance ?? {}) });
+  maintenance?.start();
+
+  let closing: Promise<void> | null = null;
+  return {
+    app,
+    store,
+    maintenance,
+    close() {
+      closing ??= (async () => {
+        await maintenance?.stop();
+        await app.close();
+        await ctx.hub.close();
+        if (ownsStore) await store.close();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,505 @@
+import type { FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { GafferError, LeaseLostError, NotFoundError } from '../../core/errors.js';
+import type { AttemptRef, Json, TaskError } from '../../store/types.js';
+import type { ServerContext, ZodApp } from '../context.js';
+import { Id, JsonObject, JsonValue, Name, noContent, problems, TaskOut, Text } from '../schemas.js';
+
+const tags = ['worker protocol'];
+
+/** Longest long-poll a claim may ask for (R5.1). */
+export const MAX_WAIT_MS = 20_000;
+
+const WorkerParams = z.strictObject({ workerId: Id });
+const TaskParams = z.strictObject({ workerId: Id, taskId: Id });
+const Attempt = z.number().int().min(1).max(1_000_000);
+const Ref = z.strictObject({ taskId: Id, attempt: Attempt });
+
+const RegisterBody = z.strictObject({
+  machineId: Text,
+  name: Text.optional().describe(
+    'slot on the machine: registering the same machine + name again retires the earlier worker',
+  ),
+  hostname: Text.optional(),
+  pid: z.number().int().min(0).optional(),
+  version: z.string().max(100).optional(),
+  types: z.array(Name).max(1000).default([]),
+  queues: z.array(Name).max(1000).optional(),
+  concurrency: z.number().int().min(1).max(10_000).optional(),
+  labels: z.record(z.string().max(100), z.string().max(255)).optional(),
+});
+const Registered = z.object({
+  workerId: z.string(),
+  leaseMs: z.number(),
+  staleAfterMs: z.number(),
+  heartbeatMs: z.number().describe('heartbeat at least this often'),
+});
+const HeartbeatBody = z.strictObject({
+  held: z
+    .array(Ref)
+    .max(10_000)
+    .optional()
+    .describe('the attempts this worker runs; the answer names those it lost'),
+  state: JsonValue.optional(),
+  stats: z
+    .strictObject({
+      processed: z.number().int().min(0),
+      failed: z.number().int().min(0),
+      startedAt: z.string().optional(),
+    })
+    .optional(),
+});
+const HeartbeatOut = z.object({
+  live: z.boolean().describe('false: this worker is stale; register again'),
+  cancelled: z.array(z.object({ taskId: z.string(), attempt: z.number() })),
+  lost: z.array(z.object({ taskId: z.string(), attempt: z.number() })),
+  extended: z.number(),
+});
+const ClaimBody = z.strictObject({
+  types: z
+    .array(Name)
+    .max(1000)
+    .optional()
+    .describe('defaults to the types the worker registered (any, if none)'),
+  queues: z.array(Name).max(1000).optional(),
+  limit: z.number().int().min(1).max(1000).default(1),
+  waitMs: z
+    .number()
+    .int()
+    .min(0)
+    .max(MAX_WAIT_MS)
+    .default(0)
+    .describe('long-poll: answer as soon as work arrives'),
+});
+const CompleteBody = z.strictObject({ attempt: Attempt, result: JsonValue.optional() });
+const CompleteManyBody = z.strictObject({
+  items: z
+    .array(z.strictObject({ taskId: Id, attempt: Attempt, result: JsonValue.optional() }))
+    .min(1)
+    .max(1000),
+});
+const FailBody = z.strictObject({
+  attempt: Attempt,
+  error: z.strictObject({
+    message: z.string().max(10_000),
+    name: z.string().max(200).optional(),
+    retryable: z.boolean().optional().describe('false: fail at once, no further attempt'),
+    kind: z.enum(['failed', 'timeout', 'cancelled']).optional(),
+    stack: z.string().max(10_000).optional(),
+  }),
+});
+
+/** The HTTP worker protocol (R6.3): what a worker in any language needs. */
+export function registerWorkerProtocolRoutes(app: ZodApp, ctx: ServerContext): void {
+  const { store, hub, log, auth } = ctx;
+  // A worker's registered types and queues never change: remembered for claims that name none.
+  const registered = new Map<string, { types: string[]; queues: string[] }>();
+
+  const owns = async (req: FastifyRequest) =>
+    auth.assertOwnsWorker(req, (req.params as { workerId: string }).workerId);
+  const config = { access: 'worker' as const };
+
+  async function defaults(workerId: string) {
+    const hit = registered.get(workerId);
+    if (hit) return hit;
+    const w = await store.getWorker(workerId);
+    if (registered.size > 10_000) registered.clear();
+    const out = { types: w.types, queues: w.queues };
+    registered.set(workerId, out);
+    return out;
+  }
+
+  /** Why a write was refused: 403 when a worker token reaches for another token's lease, else 409 / 404. */
+  async function refused(req: FastifyRequest, ref: AttemptRef, err?: unknown): Promise<Error> {
+    const task = await store.findTask(ref.taskId);
+    if (!task) return new NotFoundError('task', ref.taskId);
+    if (
+      req.auth?.role === 'worker' &&
+      task.status === 'running' &&
+      task.workerId &&
+      task.workerId !== ref.workerId
+    ) {
+      if ((await auth.workerToken(task.workerId)) !== req.auth.id) {
+        return new GafferError('forbidden', `task ${ref.taskId} is held by a worker of another token`, {
+          taskId: ref.taskId,
+        });
+      }
+    }
+    if (err) return err as Error;
+    const why =
+      task.attempt !== ref.attempt
+        ? `the task is on attempt ${task.attempt} now`
+        : task.status !== 'running'
+          ? `the task is ${task.status}`
+          : 'another worker holds it';
+    log.warn({ event: 'lease_lost', taskId: ref.taskId, attempt: ref.attempt, workerId: ref.workerId }, why);
+    return new LeaseLostError(ref.taskId, ref.attempt, why);
+  }
+
+  async function guarded<T>(req: FastifyRequest, ref: AttemptRef, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof GafferError && (err.code === 'lease_lost' || err.code === 'not_found')) {
+        throw await refused(req, ref, err);
+      }
+      throw err;
+    }
+  }
+
+  app.post(
+    '/worker/register',
+    {
+      schema: {
+        tags,
+        summary: 'Register a worker; every start gets a new worker id',
+        body: RegisterBody,
+        response: { 201: Registered, ...problems(400, 401, 403) },
+      },
+      config,
+    },
+    async (req, reply) => {
+      const w = await store.registerWorker(req.body);
+      if (req.auth) await store.bindWorkerToken({ workerId: w.id, tokenId: req.auth.id });
+      auth.rememberWorker(w.id, req.auth?.id ?? null);
+      registered.set(w.id, { types: w.types, queues: w.queues });
+      log.info(
+        { event: 'worker_registered', workerId: w.id, machineId: w.machineId, name: w.name, types: w.types },
+        'worker registered',
+      );
+      const { leaseMs, staleAfterMs } = store.options;
+      reply.code(201);
+      return {
+        workerId: w.id,
+        leaseMs,
+        staleAfterMs,
+        heartbeatMs: Math.min(10_000, Math.floor(leaseMs / 3)),
+      };
+    },
+  );
+
+  app.post(
+    '/worker/:workerId/heartbeat',
+    {
+      schema: {
+        tags,
+        summary:
+          'Keep the worker live and its leases extended; the answer carries cancellations and lost leases',
+        params: WorkerParams,
+        body: HeartbeatBody,
+        response: { 200: HeartbeatOut, ...problems(400, 401, 403) },
+      },
+      config,
+      preHandler: owns,
+    },
+    async (req) => {
+      const { workerId } = req.params;
+      const b = req.body;
+      return hub.heartbeat({
+        workerId,
+        held: b.held?.map((h) => ({ ...h, workerId })),
+        state: b.state,
+        stats: b.stats,
+      });
+    },
+  );
+
+  app.post(
+    '/worker/:workerId/claim',
+    {
+      schema: {
+        tags,
+        summary: 'Claim up to `limit` tasks, long-polling up to `waitMs` (max 20 s) for work to arrive',
+        params: WorkerParams,
+        body: ClaimBody,
+        response: { 200: z.object({ tasks: z.array(TaskOut) }), ...problems(400, 401, 403, 409) },
+      },
+      config,
+      preHandler: owns,
+    },
+    async (req, reply) => {
+      const { workerId } = req.params;
+      const b = req.body;
+      const d = b.types && b.queues ? null : await defaults(workerId);
+      const gone = new AbortController();
+      const onClose = () => {
+        if (!reply.raw.writableFinished) gone.abort();
+      };
+      reply.raw.once('close', onClose);
+      const tasks = await hub.claim({
+        workerId,
+        types: b.types ?? d?.types,
+        queues: b.queues ?? d?.queues,
+        limit: b.limit,
+        waitMs: b.waitMs,
+        signal: gone.signal,
+      });
+      reply.raw.off('close', onClose);
+      if (gone.signal.aborted && tasks.length > 0) {
+        // The worker hung up while we claimed: give the tasks back unspent instead of letting leases lapse.
+        await store.handBackTasks(tasks.map((t) => ({ taskId: t.id, attempt: t.attempt, workerId })));
+        return { tasks: [] };
+      }
+      for (const t of tasks)
+        log.debug(
+          { event: 'task_claimed', taskId: t.id, type: t.type, workerId, attempt: t.attempt },
+          'claimed',
+        );
+      return { tasks };
+    },
+  );
+
+  app.post(
+    '/worker/:workerId/claim-session',
+    {
+      schema: {
+        tags,
+        summary: 'Claim the task at `index` of a session, or its next free one (409 if held, 404 if absent)',
+        params: WorkerParams,
+        body: z.strictObject({ sessionId: Id, index: z.number().int().min(0).optional() }),
+        response: { 200: z.object({ task: TaskOut }), ...problems(400, 401, 403, 404, 409) },
+      },
+      config,
+      preHandler: owns,
+    },
+    async (req) => {
+      const task = await store.claimSessionTask({ workerId: req.params.workerId, ...req.body });
+      log.info(
+        {
+          event: 'task_claimed',
+          taskId: task.id,
+          sessionId: task.sessionId,
+          index: task.sessionIndex,
+          workerId: req.params.workerId,
+        },
+        'assignment claimed',
+      );
+      return { task };
+    },
+  );
+
+  app.post(
+    '/worker/:workerId/tasks/:taskId/extend',
+    {
+      schema: {
+        tags,
+        summary: 'Extend the lease of a held attempt',
+        params: TaskParams,
+        body: z.strictObject({
+          attempt: Attempt,
+          leaseMs: z
+            .number()
+            .int()
+            .min(1000)
+            .max(24 * 3600_000)
+            .optional(),
+        }),
+        response: { 200: z.object({ leaseExpiresAt: z.string() }), ...problems(400, 401, 403, 404, 409) },
+      },
+      config,
+      preHandler: owns,
+    },
+    async (req) => {
+      const ref = { taskId: req.params.taskId, attempt: req.body.attempt, workerId: req.params.workerId };
+      const at = await guarded(req, ref, () => store.extendLease({ ...ref, leaseMs: req.body.leaseMs }));
+      return { leaseExpiresAt: at.toISOString() };
+    },
+  );
+
+  app.post(
+    '/worker/:workerId/tasks/:taskId/progress',
+    {
+      schema: {
+        tags,
+        summary: 'Record progress (any JSON) of a held attempt',
+        params: TaskParams,
+        body: z.strictObject({ attempt: Attempt, progress: JsonValue }),
+        response: problems(400, 401, 403, 404, 409),
+      },
+      config,
+      preHandler: owns,
+    },
+    async (req, reply) => {
+      const ref = { taskId: req.params.taskId, attempt: req.body.attempt, workerId: req.params.workerId };
+      await guarded(req, ref, () => store.reportProgress({ ...ref, progress: req.body.progress }));
+      return noContent(reply);
+    },
+  );
+
+  app.post(
+    '/worker/:workerId/tasks/:taskId/complete',
+    {
+      schema: {
+        tags,
+        summary: 'Complete a held attempt with its result (409 lease_lost if it no longer holds the task)',
+        params: TaskParams,
+        body: CompleteBody,
+        response: problems(400, 401, 403, 404, 409),
+      },
+      config,
+      preHandler: owns,
+    },
+    async (req, reply) => {
+      const ref = { taskId: req.params.taskId, attempt: req.body.attempt, workerId: req.params.workerId };
+      const ok = await hub.complete({ ...ref, result: req.body.result });
+      if (!ok) throw await refused(req, ref);
+      log.debug({ event: 'task_completed', ...ref }, 'task completed');
+      return noContent(reply);
+    },
+  );
+
+  app.post(
+    '/worker/:workerId/complete',
+    {
+      schema: {
+        tags,
+        summary: 'Complete many held attempts at once; the answer names those refused (lease lost)',
+        params: WorkerParams,
+        body: CompleteManyBody,
+        response: {
+          200: z.object({
+            completed: z.array(z.string()),
+            refused: z.array(z.object({ taskId: z.string(), attempt: z.number() })),
+          }),
+          ...problems(400, 401, 403),
+        },
+      },
+      config,
+      preHandler: owns,
+    },
+    async (req) => {
+      const { workerId } = req.params;
+      const items = req.body.items.map((i) => ({ ...i, workerId }));
+      const results = await Promise.all(items.map((i) => hub.complete(i)));
+      const completed: string[] = [];
+      const refusedRefs: Array<{ taskId: string; attempt: number }> = [];
+      results.forEach((ok, i) => {
+        const item = items[i]!;
+        if (ok) completed.push(item.taskId);
+        else refusedRefs.push({ taskId: item.taskId, attempt: item.attempt });
+      });
+      for (const id of completed)
+        log.debug({ event: 'task_completed', taskId: id, workerId }, 'task completed');
+      for (const r of refusedRefs)
+        log.warn({ event: 'lease_lost', ...r, workerId }, 'completion refused: lease lost');
+      return { completed, refused: refusedRefs };
+    },
+  );
+
+  app.post(
+    '/worker/:workerId/tasks/:taskId/fail',
+    {
+      schema: {
+        tags,
+        summary:
+          'Fail a held attempt; the task retries with backoff or, when spent or non-retryable, dead-letters',
+        params: TaskParams,
+        body: FailBody,
+        response: { 200: z.object({ status: z.string() }), ...problems(400, 401, 403, 404, 409) },
+      },
+      config,
+      preHandler: owns,
+    },
+    async (req) => {
+      const ref = { taskId: req.params.taskId, attempt: req.body.attempt, workerId: req.params.workerId };
+      const task = await guarded(req, ref, () =>
+        store.failTask({ ...ref, error: req.body.error as TaskError }),
+      );
+      log.warn(
+        {
+          event: task.status === 'failed' ? 'dead_lettered' : 'task_failed',
+          ...ref,
+          status: task.status,
+          error: req.body.error.message,
+          retryable: req.body.error.retryable !== false,
+        },
+        `attempt failed; task is ${task.status}`,
+      );
+      return { status: task.status };
+    },
+  );
+
+  app.post(
+    '/worker/:workerId/tasks/:taskId/hand-back',
+    {
+      schema: {
+        tags,
+        summary: 'Hand a held task back unstarted (no attempt is spent)',
+        params: TaskParams,
+        body: z.strictObject({ attempt: Attempt }),
+        response: problems(400, 401, 403, 404, 409),
+      },
+      config,
+      preHandler: owns,
+    },
+    async (req, reply) => {
+      const ref = { taskId: req.params.taskId, attempt: req.body.attempt, workerId: req.params.workerId };
+      const back = await store.handBackTasks([ref]);
+      if (back.length === 0) throw await refused(req, ref);
+      return noContent(reply);
+    },
+  );
+
+  app.post(
+    '/worker/:workerId/hand-back',
+    {
+      schema: {
+        tags,
+        summary: 'Hand many held tasks back unstarted',
+        params: WorkerParams,
+        body: z.strictObject({ items: z.array(Ref).max(1000) }),
+        response: { 200: z.object({ handedBack: z.array(z.string()) }), ...problems(400, 401, 403) },
+      },
+      config,
+      preHandler: owns,
+    },
+    async (req) => {
+      const { workerId } = req.params;
+      const handedBack = await store.handBackTasks(req.body.items.map((i) => ({ ...i, workerId })));
+      return { handedBack };
+    },
+  );
+
+  app.put(
+    '/worker/:workerId/state',
+    {
+      schema: {
+        tags,
+        summary: 'Set the worker’s free-form state (shown live in the dashboard)',
+        params: WorkerParams,
+        body: z.strictObject({ state: JsonValue }),
+        response: problems(400, 401, 403, 404),
+      },
+      config,
+      preHandler: owns,
+    },
+    async (req, reply) => {
+      await store.setWorkerState({ workerId: req.params.workerId, state: (req.body.state ?? null) as Json });
+      return noContent(reply);
+    },
+  );
+
+  app.delete(
+    '/worker/:workerId',
+    {
+      schema: {
+        tags,
+        summary:
+          'Deregister (graceful shutdown): the worker goes stale and any task it still holds is returned',
+        params: WorkerParams,
+        body: z.strictObject({ summary: JsonObject.optional() }).optional(),
+        response: problems(400, 401, 403, 404),
+      },
+      config,
+      preHandler: owns,
+    },
+    async (req, reply) => {
+      const { workerId } = req.params;
+      await hub.idle();
+      await store.deregisterWorker({ workerId });
+      registered.delete(workerId);
+      log.info({ event: 'worker_shutdown', workerId, ...(req.body?.summary ?? {}) }, 'worker deregistered');
+      return noContent(reply);
+    },
+  );
+}

@@ -1,0 +1,343 @@
+import type { FastifyReply } from 'fastify';
+import { z } from 'zod';
+import { ID_PATTERN } from '../core/ids.js';
+import { TASK_STATUSES, TRACKING_POLICIES } from '../core/states.js';
+import { NAME_PATTERN } from '../store/sql/validate.js';
+import type { Json, TaskFilter } from '../store/types.js';
+
+/**
+ * The request and response shapes of the HTTP API, in one place. Request schemas
+ * validate (and their messages name the field); response schemas document: the
+ * server serialises with plain JSON.stringify for speed, and test/server checks
+ * real answers against these schemas so the OpenAPI document stays true.
+ */
+
+/** Any JSON value (a payload, a result, progress, state). */
+export const JsonValue = z.unknown() as unknown as z.ZodType<Json>;
+export const JsonObject = z.record(z.string(), JsonValue);
+
+export const Name = z
+  .string()
+  .regex(NAME_PATTERN, 'must be 1–100 characters of letters, digits and . _ : - /')
+  .describe('letters, digits and . _ : - /, 1–100 characters');
+export const Id = z
+  .string()
+  .regex(ID_PATTERN, 'must be 1–200 characters of letters, digits and . _ : @ - / + =')
+  .describe('letters, digits and . _ : @ - / + =, 1–200 characters');
+export const Text = z.string().min(1, 'must not be empty').max(255, 'must be at most 255 characters');
+export const Reason = z.string().max(1000, 'must be at most 1000 characters');
+export const IsoDate = z.iso
+  .datetime({ offset: true, message: 'must be an ISO 8601 date-time, e.g. 2025-01-31T12:00:00Z' })
+  .transform((s) => new Date(s));
+export const Limit = z.coerce
+  .number()
+  .int('must be an integer')
+  .min(1, 'must be from 1 to 1000')
+  .max(1000, 'must be from 1 to 1000');
+export const Status = z.enum(TASK_STATUSES);
+export const Tracking = z.enum(TRACKING_POLICIES);
+export const BoolString = z
+  .enum(['true', 'false'], { message: 'must be true or false' })
+  .transform((v) => v === 'true');
+
+/** A query parameter that may repeat or hold a comma-separated list. */
+function listOf<T extends z.ZodType<unknown, string>>(item: T) {
+  return z
+    .union([z.string(), z.array(z.string())])
+    .transform((v) => (Array.isArray(v) ? v : [v]).flatMap((s) => s.split(',')).filter((s) => s.length > 0))
+    .pipe(z.array(item).max(100, 'must list at most 100 values'));
+}
+
+export const Backoff = z.strictObject({
+  baseMs: z
+    .number()
+    .int()
+    .min(0)
+    .max(24 * 3600_000)
+    .optional(),
+  factor: z.number().min(1).max(10).optional(),
+  maxMs: z
+    .number()
+    .int()
+    .min(0)
+    .max(7 * 24 * 3600_000)
+    .optional(),
+  jitter: z.number().min(0).max(1).optional(),
+});
+
+const NewTaskFields = {
+  type: Name,
+  payload: JsonValue.optional(),
+  id: Id.optional(),
+  queue: Name.optional(),
+  idempotencyKey: Text.optional(),
+  priority: z.number().int().min(-1_000_000).max(1_000_000).optional(),
+  runAt: IsoDate.optional(),
+  delayMs: z
+    .number()
+    .int()
+    .min(0)
+    .max(365 * 24 * 3600_000)
+    .optional(),
+  maxAttempts: z.number().int().min(1).max(1000).optional(),
+  timeoutMs: z
+    .number()
+    .int()
+    .min(1)
+    .max(7 * 24 * 3600_000)
+    .optional(),
+  backoff: Backoff.optional(),
+  metadata: JsonObject.optional(),
+};
+
+export const NewTask = z.strictObject({
+  ...NewTaskFields,
+  sessionId: Id.optional(),
+  key: Text.optional(),
+  userId: Text.optional(),
+});
+
+export const SessionTask = z.strictObject(NewTaskFields);
+
+export const CreateTaskBody = NewTask.extend({
+  retry: z.boolean().optional().describe('re-sending the id of a failed or cancelled task retries it'),
+});
+export const BulkCreateBody = z.strictObject({
+  tasks: z.array(NewTask).min(1, 'must hold at least one task').max(10_000, 'must hold at most 10000 tasks'),
+  retry: z.boolean().optional(),
+});
+export const CreateSessionBody = z.strictObject({
+  id: Id.optional(),
+  key: Text.optional(),
+  userId: Text.optional(),
+  metadata: JsonObject.optional(),
+  queue: Name.optional(),
+  tasks: z.array(SessionTask).max(10_000, 'must hold at most 10000 tasks'),
+});
+
+export const FilterFields = {
+  status: listOf(Status).optional(),
+  type: listOf(Name).optional(),
+  queue: listOf(Name).optional(),
+  sessionId: Id.optional(),
+  key: Text.optional(),
+  userId: Text.optional(),
+  workerId: Id.optional(),
+  createdAfter: IsoDate.optional(),
+  createdBefore: IsoDate.optional(),
+  errorContains: Text.optional(),
+  ids: listOf(Id).optional(),
+};
+export const TaskQuery = z.strictObject({
+  ...FilterFields,
+  limit: Limit.default(50),
+  cursor: z.string().max(100).optional(),
+  order: z.enum(['asc', 'desc']).optional(),
+});
+export const CountQuery = z.strictObject(FilterFields);
+
+/** A filter in a JSON body (bulk retry / cancel). */
+export const BodyFilter = z.strictObject({
+  status: z.union([Status, z.array(Status)]).optional(),
+  type: z.union([Name, z.array(Name)]).optional(),
+  queue: z.union([Name, z.array(Name)]).optional(),
+  sessionId: Id.optional(),
+  key: Text.optional(),
+  userId: Text.optional(),
+  workerId: Id.optional(),
+  createdAfter: IsoDate.optional(),
+  createdBefore: IsoDate.optional(),
+  errorContains: Text.optional(),
+  ids: z.array(Id).max(10_000).optional(),
+});
+
+export function isEmptyFilter(f: TaskFilter): boolean {
+  return Object.values(f).every((v) => v === undefined);
+}
+
+export const ByReason = z.strictObject({
+  reason: Reason.optional(),
+  by: Text.optional().describe(
+    'who acts; recorded in the history (prefixed with the token name when auth is on)',
+  ),
+});
+
+export const IdParams = z.strictObject({ id: Id });
+
+// Responses (documentation; see the note at the top)
+
+// z.date() is documented as an ISO 8601 date-time string (which JSON.stringify makes of a Date).
+const DateString = z.date();
+const NullableDate = DateString.nullable();
+
+export const TaskErrorOut = z.object({
+  message: z.string(),
+  name: z.string().optional(),
+  retryable: z.boolean().optional(),
+  kind: z.string().optional(),
+  stack: z.string().optional(),
+});
+
+export const TaskOut = z
+  .object({
+    id: z.string(),
+    seq: z.number(),
+    type: z.string(),
+    queue: z.string(),
+    status: Status,
+    payload: JsonValue,
+    priority: z.number(),
+    runAt: DateString,
+    attempt: z.number(),
+    maxAttempts: z.number(),
+    attemptFloor: z.number(),
+    timeoutMs: z.number().nullable(),
+    backoff: z.object({ baseMs: z.number(), factor: z.number(), maxMs: z.number(), jitter: z.number() }),
+    idempotencyKey: z.string().nullable(),
+    sessionId: z.string().nullable(),
+    sessionIndex: z.number().nullable(),
+    key: z.string().nullable(),
+    userId: z.string().nullable(),
+    metadata: JsonObject,
+    workerId: z.string().nullable(),
+    machineId: z.string().nullable(),
+    leaseExpiresAt: NullableDate,
+    result: JsonValue,
+    error: TaskErrorOut.nullable(),
+    progress: JsonValue,
+    manualRetries: z.number(),
+    retryHistory: z.array(
+      z.object({
+        attempt: z.number(),
+        at: z.string(),
+        by: z.string(),
+        reason: z.string().nullable(),
+        outcome: z.string().nullable(),
+      }),
+    ),
+    avoidMachineId: z.string().nullable(),
+    avoidLabels: z.record(z.string(), z.string()).nullable(),
+    cancelRequested: z.boolean(),
+    tracking: Tracking,
+    entryReleasedAt: NullableDate,
+    createdAt: DateString,
+    updatedAt: DateString,
+    startedAt: NullableDate,
+    finishedAt: NullableDate,
+  })
+  .meta({ id: 'Task' });
+
+export const Outcome = z.enum(['created', 'existing', 'retried', 'retry_refused']);
+export const TaskPage = z.object({ items: z.array(TaskOut), nextCursor: z.string().nullable() });
+export const Counts = z.record(z.string(), z.number());
+export const BulkResultOut = z.object({ matched: z.number(), changed: z.number(), ids: z.array(z.string()) });
+
+export const TaskEventOut = z.object({
+  id: z.number(),
+  taskId: z.string(),
+  attempt: z.number(),
+  kind: z.string(),
+  at: DateString,
+  workerId: z.string().nullable(),
+  data: JsonObject.nullable(),
+});
+
+export const TaskTypeOut = z
+  .object({
+    type: z.string(),
+    tracking: Tracking,
+    maxAttempts: z.number().nullable(),
+    timeoutMs: z.number().nullable(),
+    backoff: JsonObject.nullable(),
+    payloadSchema: JsonValue,
+    updatedAt: DateString,
+  })
+  .meta({ id: 'TaskType' });
+
+export const SessionOut = z
+  .object({
+    id: z.string(),
+    key: z.string().nullable(),
+    userId: z.string().nullable(),
+    metadata: JsonObject,
+    status: z.enum(['active', 'completed', 'failed', 'cancelled']),
+    taskCount: z.number(),
+    counts: z.record(z.string(), z.number()),
+    progress: z.number(),
+    createdAt: DateString,
+    updatedAt: DateString,
+  })
+  .meta({ id: 'Session' });
+
+export const EntryOut = z
+  .object({
+    short_id: z.string(),
+    task_type: z.string(),
+    task_id: z.string(),
+    user_id: z.string().nullable(),
+    status: z.enum(['active', 'completed', 'failed', 'cancelled']),
+    created_at: z.string(),
+    updated_at: z.string(),
+  })
+  .meta({ id: 'SessionEntry' });
+
+export const WorkerOut = z
+  .object({
+    id: z.string(),
+    name: z.string().nullable(),
+    machineId: z.string(),
+    hostname: z.string().nullable(),
+    pid: z.number().nullable(),
+    version: z.string().nullable(),
+    types: z.array(z.string()),
+    queues: z.array(z.string()),
+    concurrency: z.number(),
+    labels: z.record(z.string(), z.string()),
+    state: JsonValue,
+    stats: z
+      .object({ processed: z.number(), failed: z.number(), startedAt: z.string().optional() })
+      .nullable(),
+    stale: z.boolean(),
+    staleReason: z.string().nullable(),
+    registeredAt: DateString,
+    lastHeartbeatAt: DateString,
+    staleAt: NullableDate,
+    deregisteredAt: NullableDate,
+  })
+  .meta({ id: 'Worker' });
+
+export const WorkerEventOut = z.object({
+  id: z.number(),
+  workerId: z.string(),
+  kind: z.string(),
+  at: DateString,
+  data: JsonValue,
+});
+
+export const QueueStatOut = z.object({
+  queue: z.string(),
+  status: Status,
+  count: z.number(),
+  oldestAgeMs: z.number().nullable(),
+});
+
+export const Problem = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number(),
+    detail: z.string(),
+    code: z.string(),
+    field: z.string().optional(),
+  })
+  .meta({ id: 'Problem', description: 'RFC 9457 problem details' });
+
+/** Answers 204 No Content (typed loosely: a 204 route's schema lists only its problems). */
+export function noContent(reply: FastifyReply): FastifyReply {
+  return reply.code(204).send();
+}
+
+/** Error answers a route may give, for the OpenAPI document. */
+export function problems(...statuses: number[]): Record<number, typeof Problem> {
+  return Object.fromEntries(statuses.map((s) => [s, Problem]));
+}

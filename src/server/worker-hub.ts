@@ -1,0 +1,136 @@
+import { Batcher } from '../engine/batcher.js';
+import type { Store } from '../store/store.js';
+import type { CompleteItem, HeartbeatParams, HeartbeatResult, Task } from '../store/types.js';
+
+export interface ClaimRequest {
+  workerId: string;
+  types?: string[];
+  queues?: string[];
+  limit: number;
+  waitMs: number;
+  /** Aborts the wait (the client went away). */
+  signal?: AbortSignal;
+}
+
+interface Waiter {
+  queues: Set<string> | null;
+  wake: () => void;
+}
+
+/** Heartbeats of one flush run this many at a time, so a burst cannot take every pooled connection. */
+const HEARTBEAT_PARALLELISM = 4;
+
+/**
+ * The server side of the worker protocol's hot paths. Claims long-poll: a
+ * claim that finds nothing waits for a wake-up from the store (a commit that
+ * made work runnable, on this node or, through LISTEN/NOTIFY, another) and
+ * claims again at once; a slow poll covers delayed tasks and backoffs, which
+ * become runnable without a commit. Completions from many workers are
+ * group-committed: one UPDATE per flush, each caller answered after it commits.
+ */
+export class WorkerHub {
+  private readonly waiters = new Set<Waiter>();
+  private readonly completer: Batcher<CompleteItem, boolean>;
+  private readonly beats: Batcher<HeartbeatParams, HeartbeatResult>;
+  private readonly offWake: () => void;
+  private readonly closing = new AbortController();
+
+  constructor(
+    private readonly store: Store,
+    private readonly pollIntervalMs = 1000,
+  ) {
+    this.completer = new Batcher(async (items) => {
+      const res = await store.completeTasks(items);
+      const done = new Set(res.completed);
+      return items.map((i) => done.has(i.taskId));
+    });
+    // Heartbeats are one statement each (the store has no multi-worker heartbeat yet);
+    // batching bounds their concurrency and keeps the pool free for claims.
+    this.beats = new Batcher(async (items) => {
+      const out: HeartbeatResult[] = new Array(items.length);
+      for (let i = 0; i < items.length; i += HEARTBEAT_PARALLELISM) {
+        const chunk = items.slice(i, i + HEARTBEAT_PARALLELISM);
+        const res = await Promise.allSettled(chunk.map((p) => store.heartbeat(p)));
+        res.forEach((r, j) => {
+          if (r.status === 'rejected') throw r.reason;
+          out[i + j] = r.value;
+        });
+      }
+      return out;
+    }, 256);
+    this.offWake = store.onWake((queue) => {
+      for (const w of this.waiters) if (!queue || !w.queues || w.queues.has(queue)) w.wake();
+    });
+  }
+
+  get waiting(): number {
+    return this.waiters.size;
+  }
+
+  complete(item: CompleteItem): Promise<boolean> {
+    return this.completer.add(item);
+  }
+
+  heartbeat(p: HeartbeatParams): Promise<HeartbeatResult> {
+    return this.beats.add(p);
+  }
+
+  /** Claims up to `limit` tasks, waiting up to `waitMs` for some to arrive. */
+  async claim(req: ClaimRequest): Promise<Task[]> {
+    const deadline = Date.now() + req.waitMs;
+    const params = { workerId: req.workerId, types: req.types, queues: req.queues, limit: req.limit };
+    for (;;) {
+      // Listen before claiming, so a commit between an empty claim and the wait is not missed.
+      let woken = false;
+      let resolve: () => void = () => {};
+      const woke = new Promise<void>((r) => {
+        resolve = r;
+      });
+      const waiter: Waiter = {
+        queues: req.queues?.length ? new Set(req.queues) : null,
+        wake: () => {
+          woken = true;
+          resolve();
+        },
+      };
+      this.waiters.add(waiter);
+      const onAbort = () => waiter.wake();
+      req.signal?.addEventListener('abort', onAbort, { once: true });
+      this.closing.signal.addEventListener('abort', onAbort, { once: true });
+      try {
+        const tasks = await this.store.claimTasks(params);
+        const left = deadline - Date.now();
+        if (tasks.length > 0 || left <= 0 || req.signal?.aborted || this.closing.signal.aborted) return tasks;
+        if (!woken) {
+          let timer: NodeJS.Timeout | undefined;
+          const timeout = new Promise<void>((r) => {
+            timer = setTimeout(r, Math.min(left, this.pollIntervalMs));
+          });
+          await Promise.race([woke, timeout]);
+          clearTimeout(timer);
+        }
+        if (req.signal?.aborted || this.closing.signal.aborted) return [];
+      } finally {
+        this.waiters.delete(waiter);
+        req.signal?.removeEventListener('abort', onAbort);
+        this.closing.signal.removeEventListener('abort', onAbort);
+      }
+    }
+  }
+
+  /** Resolves once every completion and heartbeat received so far is committed. */
+  async idle(): Promise<void> {
+    await Promise.all([this.completer.idle(), this.beats.idle()]);
+  }
+
+  /** Ends every waiting claim (they answer with no tasks) so the server can close at once. */
+  wakeAllForClose(): void {
+    this.closing.abort();
+  }
+
+  async close(): Promise<void> {
+    this.wakeAllForClose();
+    this.offWake();
+    await Promise.all([this.completer.idle(), this.beats.idle()]);
+  }
+}
