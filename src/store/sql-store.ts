@@ -2,10 +2,14 @@ import { NotFoundError } from '../core/errors.js';
 import type { SessionStatus } from '../core/states.js';
 import type { Db, Queryable } from './db.js';
 import { migrate } from './migrate.js';
+import type * as O from './observability.js';
+import * as alerts from './sql/alerts.js';
 import { cancelLocked, cancelMatching, deleteTaskRows, retryMatching } from './sql/admin.js';
 import * as claims from './sql/claims.js';
 import { insertTasks } from './sql/create.js';
+import { bindEvents, claimedEvent, completedEvent, eventSink } from './sql/events.js';
 import * as maintenance from './sql/maintenance.js';
+import { metricsSnapshot } from './sql/metrics.js';
 import * as queries from './sql/queries.js';
 import { retryLocked } from './sql/retry.js';
 import { rowToTaskType } from './sql/rows.js';
@@ -22,6 +26,7 @@ export class SqlStore implements Store {
   readonly kind: 'postgres' | 'pglite';
   private readonly channel: string;
   private readonly wakeListeners = new Set<T.WakeListener>();
+  private readonly eventListeners = new Set<O.StoreEventListener>();
   private unlisten: (() => Promise<void>) | null = null;
 
   constructor(
@@ -39,13 +44,36 @@ export class SqlStore implements Store {
     });
   }
 
-  private tx<R>(fn: (tx: Queryable) => Promise<R>): Promise<R> {
-    return this.db.transaction((tx) => fn(bindWake(tx, this.db, this.channel)));
+  private async tx<R>(fn: (tx: Queryable) => Promise<R>): Promise<R> {
+    // Events are collected only while someone listens, and published only after commit.
+    if (this.eventListeners.size === 0) return this.db.transaction((tx) => fn(bindWake(tx, this.db, this.channel)));
+    const events: O.StoreEvent[] = [];
+    const out = await this.db.transaction((tx) => fn(bindEvents(bindWake(tx, this.db, this.channel), events)));
+    this.publish(events);
+    return out;
   }
 
   onWake(listener: T.WakeListener): () => void {
     this.wakeListeners.add(listener);
     return () => this.wakeListeners.delete(listener);
+  }
+
+  onEvent(listener: O.StoreEventListener): () => void {
+    this.eventListeners.add(listener);
+    return () => this.eventListeners.delete(listener);
+  }
+
+  /** An observer's failure must never fail the store call that already committed. */
+  private publish(events: O.StoreEvent[]): void {
+    for (const ev of events) {
+      for (const l of this.eventListeners) {
+        try {
+          l(ev);
+        } catch {
+          // Observers log and count; losing one event beats failing a committed write.
+        }
+      }
+    }
   }
 
   // Tasks
@@ -178,16 +206,24 @@ export class SqlStore implements Store {
 
   // Claiming and reporting
 
-  claimTasks(p: T.ClaimTasksParams): Promise<T.Task[]> {
-    return claims.claimTasks(this.db, p, this.options.leaseMs, this.options.staleAfterMs);
+  async claimTasks(p: T.ClaimTasksParams): Promise<T.Task[]> {
+    const tasks = await claims.claimTasks(this.db, p, this.options.leaseMs, this.options.staleAfterMs);
+    if (this.eventListeners.size > 0 && tasks.length > 0) this.publish(tasks.map(claimedEvent));
+    return tasks;
   }
 
-  claimSessionTask(p: T.ClaimSessionTaskParams): Promise<T.Task> {
-    return claims.claimSessionTask(this.db, p, this.options.leaseMs, this.options.staleAfterMs);
+  async claimSessionTask(p: T.ClaimSessionTaskParams): Promise<T.Task> {
+    const task = await claims.claimSessionTask(this.db, p, this.options.leaseMs, this.options.staleAfterMs);
+    if (this.eventListeners.size > 0) this.publish([claimedEvent(task)]);
+    return task;
   }
 
-  completeTasks(items: T.CompleteItem[]): Promise<T.CompleteTasksResult> {
-    return claims.completeTasks(this.db, items);
+  async completeTasks(items: T.CompleteItem[]): Promise<T.CompleteTasksResult> {
+    const { rows, ...out } = await claims.completeTasks(this.db, items);
+    if (this.eventListeners.size > 0 && rows.length > 0) {
+      this.publish(rows.map(completedEvent));
+    }
+    return out;
   }
 
   failTask(p: T.FailTaskParams): Promise<T.Task> {
@@ -322,6 +358,7 @@ export class SqlStore implements Store {
       await workers.markStale(tx, [p.workerId], 'deregistered', null);
       await tx.query('update workers set deregistered_at = now() where id = $1', [p.workerId]);
       await workers.lapseLeasesOf(tx, [p.workerId], 'worker deregistered while holding the task');
+      eventSink(tx)?.push({ event: 'worker_deregistered', workerId: p.workerId, reason: 'deregistered' });
     });
   }
 
@@ -343,6 +380,7 @@ export class SqlStore implements Store {
       await workers.markStale(tx, [id], 'deleted', null);
       await workers.lapseLeasesOf(tx, [id], 'worker deleted while holding the task');
       await tx.query('delete from workers where id = $1', [id]);
+      eventSink(tx)?.push({ event: 'worker_deregistered', workerId: id, reason: 'deleted' });
     });
   }
 
@@ -414,6 +452,20 @@ export class SqlStore implements Store {
 
   getWorkerTokenId(workerId: string): Promise<string | null | undefined> {
     return tokens.getWorkerTokenId(this.db, workerId);
+  }
+
+  // Observability
+
+  metricsSnapshot(p: { now?: Date } = {}): Promise<O.MetricsSnapshot> {
+    return metricsSnapshot(this.db, p.now ?? null, this.options.staleAfterMs);
+  }
+
+  listAlerts(p: { status?: O.AlertStatus; limit?: number } = {}): Promise<O.Alert[]> {
+    return alerts.listAlerts(this.db, p);
+  }
+
+  syncAlerts(p: O.SyncAlertsParams): Promise<O.SyncAlertsResult> {
+    return this.db.transaction((tx) => alerts.syncAlerts(tx, p));
   }
 
   migrate(): Promise<string[]> {

@@ -1,5 +1,13 @@
 import type { SessionStatus } from '../core/states.js';
 import type {
+  Alert,
+  AlertStatus,
+  MetricsSnapshot,
+  StoreEventListener,
+  SyncAlertsParams,
+  SyncAlertsResult,
+} from './observability.js';
+import type {
   AttemptRef,
   BulkResult,
   ClaimSessionTaskParams,
@@ -126,6 +134,19 @@ export interface Store {
 
   /** Wake-ups: called when runnable work may have appeared in a queue (in-process and, on PostgreSQL, cross-process). */
   onWake(listener: WakeListener): () => void;
+
+  // Observability (R7)
+  /**
+   * Domain events of this process's store calls, delivered after commit (see observability.ts).
+   * In process only: other nodes' work is not seen. Returns the unsubscribe.
+   */
+  onEvent(listener: StoreEventListener): () => void;
+  /** Depth, waiting work, dead letters and workers in one statement: the gauges and alert rules read this. */
+  metricsSnapshot(params?: { now?: Date }): Promise<MetricsSnapshot>;
+  /** Alerts, firing first, newest first. */
+  listAlerts(params?: { status?: AlertStatus; limit?: number }): Promise<Alert[]>;
+  /** Records one evaluation of the alert rules: new findings fire, firing alerts not found resolve. */
+  syncAlerts(params: SyncAlertsParams): Promise<SyncAlertsResult>;
 
   migrate(): Promise<string[]>;
   close(): Promise<void>;

@@ -3,6 +3,7 @@ import { TRANSITIONS } from '../../core/states.js';
 import type { Queryable } from '../db.js';
 import type { BulkResult, Task, TaskFilter } from '../types.js';
 import { CLOSE_RETRY_HISTORY } from './attempts.js';
+import { eventSink } from './events.js';
 import { filterParams, SELECT_FILTERED_IDS, TASK_FILTER } from './queries.js';
 import { type RetryOptions, retryLocked } from './retry.js';
 import { rowToTask, TASK_COLUMNS, type TaskRow } from './rows.js';
@@ -32,6 +33,16 @@ export async function cancelLocked(tx: Queryable, taskId: string, by: string, re
   if (before.includes(task.status)) {
     const res = await tx.query<TaskRow>(CANCEL_NOW, [taskId, before]);
     await tx.query(EVENT, [taskId, task.attempt, 'cancelled', null, by, reason]);
+    eventSink(tx)?.push({
+      event: 'task_cancelled',
+      taskId,
+      type: task.type,
+      queue: task.queue,
+      sessionId: task.sessionId,
+      attempt: task.attempt,
+      by,
+      reason,
+    });
     return rowToTask(res.rows[0]!);
   }
   if (task.status === 'running') {

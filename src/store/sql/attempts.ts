@@ -2,6 +2,7 @@ import { backoffDelayMs } from '../../core/backoff.js';
 import type { AttemptOutcome } from '../../core/states.js';
 import type { Queryable } from '../db.js';
 import type { Task, TaskError } from '../types.js';
+import { eventSink } from './events.js';
 import { rowToTask, TASK_COLUMNS, type TaskRow } from './rows.js';
 
 /** Sets the outcome of the newest manual-retry history entry, if it has none yet. */
@@ -19,7 +20,10 @@ update tasks t set status = $3, error = $4::jsonb, run_at = case when $5::int is
   finished_at = case when $3 in ('failed', 'cancelled') then now() else null end,
   retry_history = case when $3 in ('failed', 'cancelled') then ${CLOSE_RETRY_HISTORY('$3')} else t.retry_history end
 where t.id = $1 and t.attempt = $2 and t.status = 'running'
-returning ${TASK_COLUMNS}`;
+returning ${TASK_COLUMNS},
+  (extract(epoch from coalesce($6::timestamptz, now()) - t.started_at) * 1000)::float8 as duration_ms,
+  (extract(epoch from coalesce($6::timestamptz, now()) - (t.retry_history -> -1 ->> 'at')::timestamptz) * 1000)::float8
+    as since_retry_ms`;
 
 const ATTEMPT_EVENTS = `
 insert into task_events (task_id, attempt, kind, worker_id, data)
@@ -45,7 +49,7 @@ export async function endFailedAttempt(
   else next = 'retrying';
   const delay = next === 'retrying' ? backoffDelayMs(task.backoff, spent) : 0;
   const stored: TaskError = { ...error, kind };
-  const res = await tx.query<TaskRow>(END_ATTEMPT, [
+  const res = await tx.query<TaskRow & { duration_ms: number | null; since_retry_ms: number | null }>(END_ATTEMPT, [
     task.id,
     task.attempt,
     next,
@@ -53,7 +57,8 @@ export async function endFailedAttempt(
     next === 'retrying' ? delay : null,
     now,
   ]);
-  const updated = rowToTask(res.rows[0]!);
+  const row = res.rows[0]!;
+  const updated = rowToTask(row);
   const events: Array<[string, unknown]> = [];
   if (kind === 'lost') events.push(['lease_lost', { message: error.message }]);
   else if (kind === 'timeout') events.push(['timed_out', { message: error.message }]);
@@ -70,5 +75,29 @@ export async function endFailedAttempt(
     events.map((e) => e[0]),
     events.map((e) => JSON.stringify(e[1])),
   ]);
+  const sink = eventSink(tx);
+  if (sink) {
+    const ref = { taskId: task.id, type: task.type, queue: task.queue, sessionId: task.sessionId };
+    const attempt = task.attempt;
+    // The newest manual retry is still open (no outcome yet): a final end closes it.
+    const last = task.retryHistory[task.retryHistory.length - 1];
+    const closesRetry = next !== 'retrying' && last !== undefined && last.outcome === null;
+    if (kind === 'lost') sink.push({ event: 'lease_lost', ...ref, attempt, workerId: task.workerId, reason: error.message });
+    sink.push({
+      event: 'task_failed',
+      ...ref,
+      attempt,
+      workerId: task.workerId,
+      durationMs: row.duration_ms,
+      error: error.message,
+      outcome: kind,
+      status: next,
+      final: next !== 'retrying',
+      manualRetryMs: closesRetry ? row.since_retry_ms : null,
+    });
+    if (next === 'retrying') sink.push({ event: 'retry_scheduled', ...ref, attempt, delayMs: delay, runAt: updated.runAt });
+    else if (next === 'failed') sink.push({ event: 'dead_lettered', ...ref, attempt, error: error.message, attempts: spent });
+    else sink.push({ event: 'task_cancelled', ...ref, attempt, by: null, reason: error.message });
+  }
   return updated;
 }

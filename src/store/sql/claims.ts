@@ -82,13 +82,16 @@ done as (
   from input i
   where t.id = i.id and t.attempt = i.attempt and t.status = 'running'
     and (i.worker_id is null or t.worker_id = i.worker_id)
-  returning t.id, t.attempt, t.worker_id
+  returning t.id, t.attempt, t.worker_id, t.type, t.queue, t.session_id,
+    (extract(epoch from now() - t.started_at) * 1000)::float8 as duration_ms,
+    case when t.manual_retries > 0
+      then (extract(epoch from now() - (t.retry_history -> -1 ->> 'at')::timestamptz) * 1000)::float8 end as retry_ms
 ),
 ev as (
   insert into task_events (task_id, attempt, kind, worker_id)
   select id, attempt, 'completed', worker_id from done
 )
-select id from done`;
+select * from done`;
 
 /** The running attempt, locked; null if the writer no longer holds it. */
 const LOCK_ATTEMPT = `
@@ -195,9 +198,25 @@ async function assertLive(db: Queryable, workerId: string, now: Date | undefined
   );
 }
 
-export async function completeTasks(db: Queryable, items: CompleteItem[]): Promise<CompleteTasksResult> {
-  if (items.length === 0) return { completed: [], refused: [] };
-  const res = await db.query<{ id: string }>(COMPLETE_TASKS, [
+/** A completed row as the completion statement returns it (for the store's events). */
+export interface CompletedRow {
+  id: string;
+  attempt: number;
+  worker_id: string | null;
+  type: string;
+  queue: string;
+  session_id: string | null;
+  duration_ms: number | null;
+  /** Completed is final, so on a task retried by hand this ends its newest retry: time since it was asked for. */
+  retry_ms: number | null;
+}
+
+export async function completeTasks(
+  db: Queryable,
+  items: CompleteItem[],
+): Promise<CompleteTasksResult & { rows: CompletedRow[] }> {
+  if (items.length === 0) return { completed: [], refused: [], rows: [] };
+  const res = await db.query<CompletedRow>(COMPLETE_TASKS, [
     items.map((i) => i.taskId),
     items.map((i) => i.attempt),
     items.map((i) => i.workerId ?? null),
@@ -207,6 +226,7 @@ export async function completeTasks(db: Queryable, items: CompleteItem[]): Promi
   return {
     completed: [...done],
     refused: items.filter((i) => !done.has(i.taskId)).map(({ taskId, attempt, workerId }) => ({ taskId, attempt, workerId })),
+    rows: res.rows,
   };
 }
 

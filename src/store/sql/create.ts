@@ -5,6 +5,7 @@ import type { TrackingPolicy } from '../../core/states.js';
 import type { Queryable } from '../db.js';
 import type { StoreOptions } from '../store.js';
 import type { CreateOutcome, NewTask, Task, TaskTypeConfig } from '../types.js';
+import { eventSink } from './events.js';
 import { retryLocked } from './retry.js';
 import { rowToTask, rowToTaskType, TASK_COLUMNS, type TaskRow } from './rows.js';
 import { checkNewTask } from './validate.js';
@@ -100,6 +101,12 @@ export async function insertTasks(
   const byId = new Map<string, Task>();
   for (const row of inserted.rows) byId.set(row.id, rowToTask(row));
   if (byId.size > 0) await tx.query(INSERT_CREATED_EVENTS, [[...byId.keys()]]);
+  const sink = eventSink(tx);
+  if (sink) {
+    for (const t of byId.values()) {
+      sink.push({ event: 'task_created', taskId: t.id, type: t.type, queue: t.queue, sessionId: t.sessionId });
+    }
+  }
 
   const outcomes: CreateOutcome[] = [];
   const tasks: Task[] = [];

@@ -1,6 +1,7 @@
 import type { Queryable } from '../db.js';
 import type { PruneResult, QueueStat, RescueResult } from '../types.js';
 import { endFailedAttempt } from './attempts.js';
+import { eventSink } from './events.js';
 import { rowToTask, TASK_COLUMNS, type TaskRow } from './rows.js';
 import { markStale } from './workers.js';
 
@@ -43,12 +44,16 @@ export async function rescueLeases(tx: Queryable, now: Date | null, batch = 1000
 
 export async function markStaleWorkers(tx: Queryable, now: Date | null, staleAfterMs: number): Promise<string[]> {
   const res = await tx.query<{ id: string }>(LAPSED_WORKERS, [now, staleAfterMs]);
-  return markStale(
+  const reason = `no heartbeat for over ${Math.round(staleAfterMs / 1000)} s`;
+  const marked = await markStale(
     tx,
     res.rows.map((r) => r.id),
-    `no heartbeat for over ${Math.round(staleAfterMs / 1000)} s`,
+    reason,
     now,
   );
+  const sink = eventSink(tx);
+  if (sink) for (const workerId of marked) sink.push({ event: 'worker_stale', workerId, reason });
+  return marked;
 }
 
 /** Deletes up to `batch` rows per statement until none are left, so no statement holds many locks. */

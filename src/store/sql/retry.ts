@@ -2,6 +2,7 @@ import { ConflictError, GafferError, NotFoundError } from '../../core/errors.js'
 import { TRANSITIONS } from '../../core/states.js';
 import type { Queryable } from '../db.js';
 import type { Task } from '../types.js';
+import { eventSink } from './events.js';
 import { rowToTask, TASK_COLUMNS, type TaskRow } from './rows.js';
 import { notifyQueue } from './wake.js';
 
@@ -80,6 +81,17 @@ export async function retryLocked(tx: Queryable, taskId: string, opts: RetryOpti
   ]);
   const updated = rowToTask(res.rows[0]!);
   await tx.query(RETRIED_EVENT, [taskId, task.attempt, opts.by, opts.reason ?? null, updated.manualRetries]);
+  eventSink(tx)?.push({
+    event: 'task_retried_by_hand',
+    taskId,
+    type: updated.type,
+    queue: updated.queue,
+    sessionId: updated.sessionId,
+    attempt: updated.attempt + 1,
+    by: opts.by,
+    reason: opts.reason ?? null,
+    manualRetries: updated.manualRetries,
+  });
   await notifyQueue(tx, updated.queue);
   return updated;
 }

@@ -11,6 +11,7 @@ import type {
   WorkerEvent,
 } from '../types.js';
 import { endFailedAttempt } from './attempts.js';
+import { eventSink } from './events.js';
 import { rowToTask, rowToWorker, rowToWorkerEvent, TASK_COLUMNS, type TaskRow, WORKER_COLUMNS, type WorkerRow } from './rows.js';
 import { checkName } from './validate.js';
 
@@ -102,6 +103,18 @@ export async function registerWorker(tx: Queryable, p: RegisterWorkerParams): Pr
     JSON.stringify(p.labels ?? {}),
   ]);
   await tx.query(WORKER_EVENT, [id, 'registered', JSON.stringify({ replaced })]);
+  const sink = eventSink(tx);
+  if (sink) {
+    for (const r of replaced) sink.push({ event: 'worker_stale', workerId: r, reason: `replaced by worker ${id}` });
+    sink.push({
+      event: 'worker_registered',
+      workerId: id,
+      machineId: p.machineId,
+      name: p.name ?? null,
+      types: p.types ?? [],
+      replaced,
+    });
+  }
   return { ...rowToWorker(res.rows[0]!, Number.POSITIVE_INFINITY), replaced };
 }
 
