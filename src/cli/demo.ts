@@ -8,11 +8,13 @@ import { Worker } from '../worker/worker.js';
 
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
+    const done = () => {
       clearTimeout(t);
+      signal?.removeEventListener('abort', done);
       resolve();
-    });
+    };
+    const t = setTimeout(done, ms);
+    signal?.addEventListener('abort', done);
   });
 
 /**
@@ -47,16 +49,20 @@ export async function startDemo(store: Store, logger: Logger): Promise<{ stop():
           return { url: p.url.replace('.png', `-${p.width}.png`) };
         },
       })
-      .handle('report.generate', async (p: unknown, ctx) => {
+      .handle('report.generate', async (p: { broken?: boolean }, ctx) => {
         await sleep(400, ctx.signal);
-        if ((p as { broken?: boolean }).broken) throw new NonRetryableError('report template is missing');
+        if (p.broken) throw new NonRetryableError('report template is missing');
         if (Math.random() < 0.3) throw new Error('warehouse query timed out');
         return { rows: Math.round(Math.random() * 1000) };
       })
       .handle('study.assignment', {
         schema: z.object({ split: z.number() }),
         handler: async (p, ctx) => {
-          await ctx.setState({ study: ctx.task.sessionId, assignment: ctx.task.sessionIndex, phase: 'simulating' });
+          await ctx.setState({
+            study: ctx.task.sessionId,
+            assignment: ctx.task.sessionIndex,
+            phase: 'simulating',
+          });
           for (let i = 1; i <= 4; i++) {
             await sleep(500, ctx.signal);
             await ctx.progress(i / 4);
@@ -66,8 +72,24 @@ export async function startDemo(store: Store, logger: Logger): Promise<{ stop():
       });
 
   const workers = [
-    handlers(new Worker({ transport: new DirectTransport(store), machineId: 'demo-machine-a', name: 'slot-1', concurrency: 4, logger })),
-    handlers(new Worker({ transport: new DirectTransport(store), machineId: 'demo-machine-b', name: 'slot-1', concurrency: 4, logger })),
+    handlers(
+      new Worker({
+        transport: new DirectTransport(store),
+        machineId: 'demo-machine-a',
+        name: 'slot-1',
+        concurrency: 4,
+        logger,
+      }),
+    ),
+    handlers(
+      new Worker({
+        transport: new DirectTransport(store),
+        machineId: 'demo-machine-b',
+        name: 'slot-1',
+        concurrency: 4,
+        logger,
+      }),
+    ),
   ];
   for (const w of workers) await w.start();
 
@@ -78,7 +100,8 @@ export async function startDemo(store: Store, logger: Logger): Promise<{ stop():
       n++;
       try {
         await client.enqueue('email.send', { to: `user${n}@example.com` }, { userId: `user${n % 7}` });
-        if (n % 3 === 0) await client.enqueue('image.resize', { url: `https://img.example/${n}.png`, width: 320 });
+        if (n % 3 === 0)
+          await client.enqueue('image.resize', { url: `https://img.example/${n}.png`, width: 320 });
         if (n % 10 === 0) {
           await client.enqueue('report.generate', { broken: n % 20 === 0 }, { key: `short_${n % 4}` });
         }

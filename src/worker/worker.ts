@@ -102,7 +102,14 @@ export class Worker {
   }
 
   /** Registers the handler of a task type; a payload that fails `schema` fails the task as non-retryable. */
-  handle<S extends z.ZodType>(type: string, def: HandlerDefinition<S> | HandlerDefinition<S>['handler']): this {
+  handle<S extends z.ZodType>(type: string, def: HandlerDefinition<S> & { schema: S }): this;
+  /** Without a schema the payload is not checked: the handler states the type it expects. */
+  // biome-ignore lint/suspicious/noExplicitAny: an unchecked payload is whatever the handler declares
+  handle<P = any>(
+    type: string,
+    def: ((payload: P, ctx: TaskContext) => unknown) | { handler: (payload: P, ctx: TaskContext) => unknown },
+  ): this;
+  handle(type: string, def: HandlerDefinition | HandlerDefinition['handler']): this {
     const d = typeof def === 'function' ? { handler: def } : def;
     this.handlers.set(type, d as unknown as HandlerDefinition);
     return this;
@@ -131,11 +138,17 @@ export class Worker {
 
   /** Registers and starts claiming. Resolves once registered. */
   async start(): Promise<void> {
-    if (this.handlers.size === 0) throw new Error('register at least one handler with worker.handle(type, fn) before start()');
+    if (this.handlers.size === 0)
+      throw new Error('register at least one handler with worker.handle(type, fn) before start()');
     this.startedAt = Date.now();
     await this.register();
     this.log.info(
-      { event: 'worker_startup', workerId: this.workerId, types: this.types, concurrency: this.options.concurrency },
+      {
+        event: 'worker_startup',
+        workerId: this.workerId,
+        types: this.types,
+        concurrency: this.options.concurrency,
+      },
       'worker started',
     );
     this.heartbeatTimer = setInterval(() => void this.beat(), this.options.heartbeatMs);
@@ -155,8 +168,15 @@ export class Worker {
       this.heartbeatTimer = setInterval(() => void this.beat(), this.options.heartbeatMs);
       this.heartbeatTimer.unref();
     }
-    const task = await this.options.transport.claimSessionTask({ workerId: this.workerId!, sessionId, index });
-    this.log.info({ event: 'task_claimed', taskId: task.id, sessionId, index: task.sessionIndex }, 'assignment claimed');
+    const task = await this.options.transport.claimSessionTask({
+      workerId: this.workerId!,
+      sessionId,
+      index,
+    });
+    this.log.info(
+      { event: 'task_claimed', taskId: task.id, sessionId, index: task.sessionIndex },
+      'assignment claimed',
+    );
     await this.run(task);
     return task;
   }
@@ -176,7 +196,10 @@ export class Worker {
     this.workerId = reg.workerId;
     // Heartbeat well inside the lease so one missed beat does not lose tasks.
     this.options.heartbeatMs = Math.min(this.options.heartbeatMs, Math.floor(reg.leaseMs / 3));
-    this.log.info({ event: 'worker_registered', workerId: this.workerId, machineId: this.options.machineId }, 'registered');
+    this.log.info(
+      { event: 'worker_registered', workerId: this.workerId, machineId: this.options.machineId },
+      'registered',
+    );
   }
 
   private freeSlots(): number {
@@ -204,14 +227,18 @@ export class Worker {
           await this.options.transport.handBack(tasks.map((t) => this.ref(t)));
           break;
         }
-        for (const t of tasks) this.log.debug({ event: 'task_claimed', taskId: t.id, type: t.type }, 'claimed');
+        for (const t of tasks)
+          this.log.debug({ event: 'task_claimed', taskId: t.id, type: t.type }, 'claimed');
         this.buffer.push(...tasks);
         this.dispatch();
       } catch (err) {
         if (this.stopping) break;
         const code = (err as { code?: string }).code;
         if (code === 'worker_not_live') {
-          this.log.warn({ event: 'worker_stale', workerId: this.workerId }, 'worker went stale; registering again');
+          this.log.warn(
+            { event: 'worker_stale', workerId: this.workerId },
+            'worker went stale; registering again',
+          );
           await this.reRegister();
           continue;
         }
@@ -250,7 +277,12 @@ export class Worker {
     const def = this.handlers.get(task.type);
     const entry: Running = { task, controller: new AbortController(), lost: false };
     this.running.set(task.id, entry);
-    const log = this.log.child({ taskId: task.id, type: task.type, sessionId: task.sessionId ?? undefined, attempt: task.attempt });
+    const log = this.log.child({
+      taskId: task.id,
+      type: task.type,
+      sessionId: task.sessionId ?? undefined,
+      attempt: task.attempt,
+    });
     if (task.timeoutMs) {
       entry.timer = setTimeout(
         () => entry.controller.abort(new TimeoutAbort(`task ran past its timeout of ${task.timeoutMs} ms`)),
@@ -266,7 +298,9 @@ export class Worker {
         if (!parsed.success) {
           const issue = parsed.error.issues[0];
           const where = issue?.path.length ? issue.path.join('.') : 'payload';
-          throw new NonRetryableError(`payload is invalid at ${where}: ${issue?.message ?? 'does not match the schema'}`);
+          throw new NonRetryableError(
+            `payload is invalid at ${where}: ${issue?.message ?? 'does not match the schema'}`,
+          );
         }
         payload = parsed.data;
       }
@@ -281,11 +315,18 @@ export class Worker {
       else {
         const error = toTaskError(err, entry.controller.signal);
         const ok = await this.options.transport.fail({ ...this.ref(task), error }).catch((e: unknown) => {
-          log.warn({ event: 'report_error', err: String(e) }, 'could not report the failure; the lease will lapse');
+          log.warn(
+            { event: 'report_error', err: String(e) },
+            'could not report the failure; the lease will lapse',
+          );
           return false;
         });
         outcome = ok ? 'failed' : 'lost';
-        if (ok) log.warn({ event: 'task_failed', error: error.message, retryable: error.retryable !== false }, 'task failed');
+        if (ok)
+          log.warn(
+            { event: 'task_failed', error: error.message, retryable: error.retryable !== false },
+            'task failed',
+          );
       }
     } finally {
       if (entry.timer) clearTimeout(entry.timer);
@@ -334,7 +375,11 @@ export class Worker {
       const res = await this.options.transport.heartbeat({
         workerId: this.workerId,
         held,
-        stats: { processed: s.processed, failed: s.failed, startedAt: new Date(this.startedAt).toISOString() },
+        stats: {
+          processed: s.processed,
+          failed: s.failed,
+          startedAt: new Date(this.startedAt).toISOString(),
+        },
       });
       for (const c of res.cancelled) {
         const r = this.running.get(c.taskId);
@@ -344,7 +389,8 @@ export class Worker {
       }
       for (const l of res.lost) {
         const r = this.running.get(l.taskId);
-        if (r && r.task.attempt === l.attempt) this.markLost(r, 'the lease lapsed or the task was taken away');
+        if (r && r.task.attempt === l.attempt)
+          this.markLost(r, 'the lease lapsed or the task was taken away');
       }
       if (!res.live && !this.stopping) {
         this.log.warn({ event: 'worker_stale', workerId: this.workerId }, 'server says this worker is stale');
@@ -390,7 +436,8 @@ export class Worker {
       await this.loopDone;
       const deadline = Date.now() + this.options.shutdownGraceMs;
       while (this.running.size > 0 && Date.now() < deadline) await sleep(Math.min(50, deadline - Date.now()));
-      for (const r of this.running.values()) r.controller.abort(new ShutdownAbort('the worker is shutting down'));
+      for (const r of this.running.values())
+        r.controller.abort(new ShutdownAbort('the worker is shutting down'));
       const settle = Date.now() + 5000;
       while (this.running.size > 0 && Date.now() < settle) await sleep(20);
       if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
@@ -419,9 +466,12 @@ class ShutdownAbort extends Error {
 
 function toTaskError(err: unknown, signal: AbortSignal): TaskError {
   const reason = signal.aborted ? signal.reason : undefined;
-  if (reason instanceof CancelAbort) return { message: reason.message, name: 'CancelledError', kind: 'cancelled' };
-  if (reason instanceof TimeoutAbort) return { message: reason.message, name: 'TimeoutError', retryable: true, kind: 'timeout' };
-  if (reason instanceof ShutdownAbort) return { message: reason.message, name: 'ShutdownError', retryable: true };
+  if (reason instanceof CancelAbort)
+    return { message: reason.message, name: 'CancelledError', kind: 'cancelled' };
+  if (reason instanceof TimeoutAbort)
+    return { message: reason.message, name: 'TimeoutError', retryable: true, kind: 'timeout' };
+  if (reason instanceof ShutdownAbort)
+    return { message: reason.message, name: 'ShutdownError', retryable: true };
   const e = err instanceof Error ? err : new Error(String(err));
   const retryable = !(e instanceof NonRetryableError) && (e as { retryable?: boolean }).retryable !== false;
   return { message: e.message.slice(0, 4000), name: e.name, retryable, stack: e.stack?.slice(0, 4000) };

@@ -1,0 +1,139 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import cliProgress from 'cli-progress';
+import type { Command } from 'commander';
+import type { GafferClient } from '../../client/client.js';
+import type { Json, NewTask } from '../../store/types.js';
+import { action, addConnectionOptions, openClient, printJson } from '../context.js';
+
+interface EnqueueFlags {
+  file?: string;
+  queue?: string;
+  id?: string;
+  idempotencyKey?: string;
+  key?: string;
+  session?: string;
+  user?: string;
+  priority?: string;
+  delay?: string;
+  maxAttempts?: string;
+  batch: string;
+  json?: boolean;
+}
+
+function parseJson(text: string, where: string): Json {
+  try {
+    return JSON.parse(text) as Json;
+  } catch (err) {
+    throw new Error(`${where} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+function optionalInt(v: string | undefined, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new Error(`${name} must be an integer, not ${JSON.stringify(v)}`);
+  return n;
+}
+
+/** Streams a JSONL file in batches; each batch is one all-or-nothing call. Progress by bytes read. */
+async function enqueueFile(
+  client: GafferClient,
+  file: string,
+  f: EnqueueFlags,
+  defaultType?: string,
+): Promise<void> {
+  const size = (await stat(file)).size;
+  const batchSize = optionalInt(f.batch, '--batch') ?? 1000;
+  const bar = new cliProgress.SingleBar(
+    { format: 'enqueue |{bar}| {percentage}% | {tasks} tasks | {rate}/s', hideCursor: true },
+    cliProgress.Presets.shades_classic,
+  );
+  const show = process.stderr.isTTY && !f.json;
+  if (show) bar.start(size, 0, { tasks: 0, rate: 0 });
+  const started = Date.now();
+  let bytes = 0;
+  let line = 0;
+  let created = 0;
+  let existing = 0;
+  let batch: NewTask[] = [];
+  const flush = async () => {
+    if (batch.length === 0) return;
+    const res = await client.enqueueMany(batch);
+    created += res.outcomes.filter((o) => o === 'created').length;
+    existing += res.outcomes.filter((o) => o !== 'created').length;
+    batch = [];
+    const total = created + existing;
+    if (show)
+      bar.update(bytes, { tasks: total, rate: Math.round(total / ((Date.now() - started) / 1000 || 1)) });
+  };
+  const rl = createInterface({ input: createReadStream(file), crlfDelay: Number.POSITIVE_INFINITY });
+  for await (const text of rl) {
+    line++;
+    bytes += Buffer.byteLength(text) + 1;
+    if (text.trim() === '') continue;
+    const obj = parseJson(text, `${file}:${line}`) as Record<string, Json>;
+    if (typeof obj !== 'object' || obj === null || Array.isArray(obj))
+      throw new Error(`${file}:${line} must be a JSON object`);
+    const task = { type: defaultType, queue: f.queue, ...obj } as NewTask;
+    if (!task.type) throw new Error(`${file}:${line} has no "type" (or pass the type as the first argument)`);
+    batch.push(task);
+    if (batch.length >= batchSize) await flush();
+  }
+  await flush();
+  if (show) bar.stop();
+  const summary = { created, existing, seconds: (Date.now() - started) / 1000 };
+  if (f.json) printJson(summary);
+  else
+    process.stdout.write(
+      `created ${created} tasks (${existing} already existed) in ${summary.seconds.toFixed(1)}s\n`,
+    );
+}
+
+export function registerEnqueueCommand(program: Command): void {
+  addConnectionOptions(
+    program
+      .command('enqueue [type] [payload]')
+      .description('Create one task (payload as JSON), or many from a JSONL file with --file')
+      .option('-f, --file <path>', 'JSONL file: one task object per line ({"type", "payload", ...})')
+      .option('-q, --queue <queue>', 'queue (default "default")')
+      .option('--id <id>', 'task id of your choosing (idempotent)')
+      .option('--idempotency-key <key>', 'idempotency key')
+      .option('--key <key>', 'session key (short_id)')
+      .option('--session <id>', 'session id')
+      .option('--user <id>', 'user id')
+      .option('-p, --priority <n>', 'higher runs first')
+      .option('--delay <ms>', 'run no earlier than this many milliseconds from now')
+      .option('--max-attempts <n>', 'attempts before it is dead-lettered')
+      .option('--batch <n>', 'tasks per call with --file', '1000')
+      .option('--json', 'print JSON'),
+  ).action(
+    action(async (type: string | undefined, payload: string | undefined, f: EnqueueFlags) => {
+      const { client, close } = await openClient(f);
+      try {
+        if (f.file) return await enqueueFile(client, f.file, f, type);
+        if (!type) throw new Error('name the task type: gaffer enqueue <type> [payload-json]');
+        const task = await client.enqueue(
+          type,
+          payload === undefined ? null : parseJson(payload, 'payload'),
+          {
+            queue: f.queue,
+            id: f.id,
+            idempotencyKey: f.idempotencyKey,
+            key: f.key,
+            sessionId: f.session,
+            userId: f.user,
+            priority: optionalInt(f.priority, '--priority'),
+            delayMs: optionalInt(f.delay, '--delay'),
+            maxAttempts: optionalInt(f.maxAttempts, '--max-attempts'),
+          },
+        );
+        if (f.json) printJson(task);
+        else process.stdout.write(`${task.id} ${task.status}\n`);
+      } finally {
+        await close();
+      }
+    }),
+  );
+}

@@ -1,0 +1,124 @@
+import type { Command } from 'commander';
+import { createLogger } from '../../engine/logger.js';
+import { DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT } from '../../server/app.js';
+import { startServer } from '../../server/serve.js';
+import { openStore } from '../../store/index.js';
+import { action } from '../context.js';
+import { startDemo } from '../demo.js';
+
+interface ServeFlags {
+  host: string;
+  port: string;
+  dataDir: string;
+  databaseUrl?: string;
+  schema?: string;
+  demo?: boolean;
+  retentionDays: string;
+  leaseMs?: string;
+  staleAfterMs?: string;
+  auth?: boolean;
+}
+
+function int(v: string | undefined, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0)
+    throw new Error(`${name} must be a non-negative number, not ${JSON.stringify(v)}`);
+  return n;
+}
+
+export function registerServeCommand(program: Command): void {
+  program
+    .command('serve')
+    .description(
+      'Run the server: API, worker protocol, dashboard and maintenance (flags win over environment)',
+    )
+    .option(
+      '--host <host>',
+      'address to listen on (env GAFFER_HOST)',
+      process.env.GAFFER_HOST ?? DEFAULT_HOST,
+    )
+    .option('--port <port>', 'port (env GAFFER_PORT)', process.env.GAFFER_PORT ?? String(DEFAULT_PORT))
+    .option(
+      '--data-dir <dir>',
+      'embedded store directory (env GAFFER_DATA_DIR)',
+      process.env.GAFFER_DATA_DIR ?? DEFAULT_DATA_DIR,
+    )
+    .option(
+      '--database-url <url>',
+      'use PostgreSQL instead (env GAFFER_DATABASE_URL)',
+      process.env.GAFFER_DATABASE_URL,
+    )
+    .option('--schema <name>', 'database schema (env GAFFER_SCHEMA)', process.env.GAFFER_SCHEMA)
+    .option(
+      '--retention-days <days>',
+      'remove finished tasks, closed sessions and stale workers older than this',
+      process.env.GAFFER_RETENTION_DAYS ?? '7',
+    )
+    .option(
+      '--lease-ms <ms>',
+      'lease of a claimed task, renewed by heartbeats (env GAFFER_LEASE_MS)',
+      process.env.GAFFER_LEASE_MS,
+    )
+    .option(
+      '--stale-after-ms <ms>',
+      'a worker without heartbeat this long is stale (env GAFFER_STALE_AFTER_MS)',
+      process.env.GAFFER_STALE_AFTER_MS,
+    )
+    .option('--no-auth', 'never require tokens (only allowed on a loopback address)')
+    .option('--demo', 'also run sample workers and a sample workload (what `npm start` does)')
+    .action(
+      action(async (f: ServeFlags) => {
+        const logger = createLogger({ name: 'gaffer-server' });
+        const store = await openStore({
+          databaseUrl: f.databaseUrl,
+          dataDir: f.dataDir,
+          schema: f.schema,
+          leaseMs: int(f.leaseMs, '--lease-ms'),
+          staleAfterMs: int(f.staleAfterMs, '--stale-after-ms'),
+        });
+        const server = await startServer({
+          store,
+          host: f.host,
+          port: int(f.port, '--port'),
+          logger,
+          auth: f.auth === false ? false : undefined,
+          maintenance: { retentionMs: (int(f.retentionDays, '--retention-days') ?? 7) * 86_400_000 },
+        }).catch(async (err) => {
+          await store.close();
+          throw err;
+        });
+        const demo = f.demo ? await startDemo(store, logger) : null;
+        const where =
+          store.kind === 'pglite'
+            ? `embedded store in ${f.dataDir} (survives a crash of this process, not power loss: PGlite does not fsync; use --database-url for PostgreSQL)`
+            : 'PostgreSQL';
+        process.stderr.write(
+          [
+            '',
+            `Gaffer is running on ${where}`,
+            `  dashboard   ${server.url}/`,
+            `  API docs    ${server.url}/api/docs`,
+            `  metrics     ${server.url}/metrics`,
+            `  health      ${server.url}/healthz`,
+            demo
+              ? '  sample workload: two workers, tasks that succeed, retry, report progress and dead-letter'
+              : '',
+            '  try         npx gaffer tasks --status failed   ·   npx gaffer workers   ·   npx gaffer stats',
+            '',
+          ].join('\n'),
+        );
+        let stopping = false;
+        const stop = async () => {
+          if (stopping) return;
+          stopping = true;
+          process.stderr.write('stopping…\n');
+          await demo?.stop();
+          await server.close();
+          await store.close();
+        };
+        process.once('SIGINT', () => void stop());
+        process.once('SIGTERM', () => void stop());
+      }),
+    );
+}

@@ -1,0 +1,126 @@
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Command } from 'commander';
+import { createLogger } from '../../engine/logger.js';
+import { MaintenanceService } from '../../engine/maintenance.js';
+import { openStore } from '../../store/index.js';
+import { DirectTransport } from '../../worker/direct-transport.js';
+import { HttpTransport } from '../../worker/http-transport.js';
+import type { WorkerTransport } from '../../worker/transport.js';
+import { formatSummary, type HandlerDefinition, Worker } from '../../worker/worker.js';
+import { action, addConnectionOptions, DEFAULT_URL } from '../context.js';
+
+interface WorkerFlags {
+  handlers?: string;
+  url?: string;
+  token?: string;
+  databaseUrl?: string;
+  concurrency: string;
+  prefetch: string;
+  queue?: string;
+  machine?: string;
+  name?: string;
+  label?: string[];
+  grace: string;
+}
+
+/** A handlers module: default export maps task type → handler function or {schema, handler}. */
+export type HandlersModule = Record<string, HandlerDefinition | HandlerDefinition['handler']>;
+
+export async function loadHandlers(file: string): Promise<HandlersModule> {
+  const path = resolve(file);
+  if (/\.(c|m)?tsx?$/.test(path)) {
+    // Loading TypeScript needs tsx's loader when we run from the built JavaScript.
+    const { register } = await import('tsx/esm/api');
+    register();
+  }
+  const mod = (await import(pathToFileURL(path).href)) as { default?: unknown; handlers?: unknown };
+  const handlers = (mod.default ?? mod.handlers) as HandlersModule | undefined;
+  if (!handlers || typeof handlers !== 'object' || Object.keys(handlers).length === 0) {
+    throw new Error(
+      `${file} must export default an object mapping task types to handlers, e.g. export default { email: async (payload) => {...} }`,
+    );
+  }
+  return handlers;
+}
+
+function labelsOf(list: string[] = []): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const l of list) {
+    const i = l.indexOf('=');
+    if (i <= 0) throw new Error(`--label must look like key=value, not ${JSON.stringify(l)}`);
+    out[l.slice(0, i)] = l.slice(i + 1);
+  }
+  return out;
+}
+
+export function registerWorkerCommand(program: Command): void {
+  addConnectionOptions(
+    program
+      .command('worker <args...>')
+      .description(
+        'Run handlers from a TS/JS file: `gaffer worker handlers.ts`, or claim assignment N of a session: `gaffer worker N <session> --handlers handlers.ts`',
+      )
+      .option(
+        '--handlers <file>',
+        'handlers module (for the `worker N <session>` form)',
+        process.env.GAFFER_HANDLERS,
+      )
+      .option('-c, --concurrency <n>', 'handlers running at once', '10')
+      .option('--prefetch <n>', 'extra tasks claimed ahead of free slots', '0')
+      .option('-q, --queue <list>', 'queues to claim from (comma-separated; default all)')
+      .option('--machine <id>', 'machine id (default: hostname; env GAFFER_MACHINE_ID)')
+      .option('--name <slot>', 'slot name: a new worker with the same machine and name replaces this one')
+      .option('--label <key=value...>', 'labels, e.g. --label provider=openai')
+      .option('--grace <ms>', 'how long SIGTERM waits for running handlers', '30000'),
+  ).action(
+    action(async (args: string[], f: WorkerFlags) => {
+      const assignment = args.length === 2 && /^\d+$/.test(args[0]!);
+      const file = assignment ? f.handlers : args[0];
+      if (!file) throw new Error('name the handlers file: gaffer worker N <session> --handlers handlers.ts');
+      const handlers = await loadHandlers(file);
+      const logger = createLogger({ name: 'gaffer-worker' });
+      let transport: WorkerTransport;
+      let maintenance: MaintenanceService | null = null;
+      if (f.databaseUrl && !f.url) {
+        const store = await openStore({ databaseUrl: f.databaseUrl });
+        // Direct workers sweep lapsed leases themselves (one node at a time), so no server is needed.
+        maintenance = new MaintenanceService(store, { logger, retentionIntervalMs: 0 });
+        maintenance.start();
+        transport = new DirectTransport(store, { ownsStore: true });
+      } else {
+        transport = new HttpTransport({ url: f.url ?? DEFAULT_URL, token: f.token });
+      }
+      const worker = new Worker({
+        transport,
+        logger,
+        concurrency: Number(f.concurrency),
+        prefetch: Number(f.prefetch),
+        queues: f.queue?.split(','),
+        machineId: f.machine ?? process.env.GAFFER_MACHINE_ID,
+        name: f.name,
+        labels: labelsOf(f.label),
+        shutdownGraceMs: Number(f.grace),
+        handleSignals: !assignment,
+      });
+      for (const [type, def] of Object.entries(handlers)) worker.handle(type, def);
+      if (assignment) {
+        const task = await worker.runSessionTask(args[1]!, Number(args[0]));
+        const summary = await worker.stop();
+        await maintenance?.stop();
+        process.stderr.write(
+          `assignment ${task.sessionIndex} of session ${task.sessionId}: task ${task.id}\n`,
+        );
+        process.stderr.write(formatSummary(summary));
+        if (summary.failed > 0) process.exitCode = 1;
+        return;
+      }
+      await worker.start();
+      process.stderr.write(
+        `gaffer worker ${worker.id} running ${worker.types.join(', ')} (concurrency ${f.concurrency}); Ctrl-C to stop\n`,
+      );
+      process.once('SIGTERM', () => void maintenance?.stop());
+      process.once('SIGINT', () => void maintenance?.stop());
+    }),
+  );
+}

@@ -1,0 +1,102 @@
+import Table from 'cli-table3';
+import type { Command } from 'commander';
+import { GafferClient } from '../client/client.js';
+import { HttpBackend } from '../client/http-backend.js';
+import { openStore, type Store } from '../store/index.js';
+
+/** Connection flags shared by every command that talks to Gaffer. */
+export interface ConnectionFlags {
+  url?: string;
+  token?: string;
+  databaseUrl?: string;
+  dataDir?: string;
+  json?: boolean;
+}
+
+export function addConnectionOptions(cmd: Command): Command {
+  return cmd
+    .option('--url <url>', 'Gaffer server to talk to (env GAFFER_URL)', process.env.GAFFER_URL)
+    .option(
+      '--token <token>',
+      'API token when the server has auth on (env GAFFER_TOKEN)',
+      process.env.GAFFER_TOKEN,
+    )
+    .option(
+      '--database-url <url>',
+      'talk to PostgreSQL directly instead of a server (env GAFFER_DATABASE_URL)',
+      process.env.GAFFER_DATABASE_URL,
+    );
+}
+
+export const DEFAULT_URL = 'http://127.0.0.1:7700';
+
+/** The client a command uses: straight to PostgreSQL when --database-url is given, else over HTTP. */
+export async function openClient(
+  flags: ConnectionFlags,
+): Promise<{ client: GafferClient; close(): Promise<void> }> {
+  if (flags.databaseUrl && !flags.url) {
+    const store = await openStore({ databaseUrl: flags.databaseUrl });
+    return { client: new GafferClient(store), close: () => store.close() };
+  }
+  const backend = new HttpBackend({ url: flags.url ?? DEFAULT_URL, token: flags.token });
+  return { client: new GafferClient(backend), close: async () => {} };
+}
+
+/** A store for commands that must reach the database itself (migrate, token). */
+export async function openStoreFor(flags: {
+  databaseUrl?: string;
+  dataDir?: string;
+  schema?: string;
+  migrate?: boolean;
+}): Promise<Store> {
+  return openStore({
+    databaseUrl: flags.databaseUrl,
+    schema: flags.schema,
+    migrate: flags.migrate,
+    dataDir: flags.dataDir ?? process.env.GAFFER_DATA_DIR ?? '.gaffer',
+  });
+}
+
+export function printTable(head: string[], rows: Array<Array<string | number | null | undefined>>): void {
+  if (rows.length === 0) {
+    process.stdout.write('(none)\n');
+    return;
+  }
+  const table = new Table({ head, style: { head: ['cyan'] } });
+  for (const r of rows) table.push(r.map((c) => (c === null || c === undefined ? '' : String(c))));
+  process.stdout.write(`${table.toString()}\n`);
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+export function ago(d: Date | string | null | undefined): string {
+  if (!d) return '';
+  const ms = Date.now() - new Date(d).getTime();
+  if (ms < 0) return `in ${Math.round(-ms / 1000)}s`;
+  if (ms < 60_000) return `${Math.round(ms / 1000)}s ago`;
+  if (ms < 3600_000) return `${Math.round(ms / 60_000)}m ago`;
+  if (ms < 86_400_000) return `${Math.round(ms / 3600_000)}h ago`;
+  return `${Math.round(ms / 86_400_000)}d ago`;
+}
+
+export function short(s: string | null | undefined, n = 40): string {
+  if (!s) return '';
+  return s.length > n ? `${s.slice(0, n - 1)}…` : s;
+}
+
+/** Runs a command body, printing a GafferError's message (not a stack) and exiting non-zero. */
+export function action<A extends unknown[]>(
+  fn: (...args: A) => Promise<void>,
+): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      await fn(...args);
+    } catch (err) {
+      const e = err as { code?: string; message?: string };
+      process.stderr.write(`error${e.code ? ` (${e.code})` : ''}: ${e.message ?? String(err)}\n`);
+      process.exitCode = 1;
+    }
+  };
+}
