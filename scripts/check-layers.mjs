@@ -1,7 +1,7 @@
 // Dependencies point one way: core ← store ← engine ← client/worker/server ← cli.
 // Fails when a file imports from a layer above its own.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative, resolve, dirname } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 
 const ORDER = ['core', 'store', 'engine', 'client', 'worker', 'server', 'cli'];
 const RANK = { core: 0, store: 1, engine: 2, client: 3, worker: 3, server: 4, cli: 5 };

@@ -82,7 +82,6 @@ export class Worker {
   private claimAbort = new AbortController();
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private slotWaiters: Array<() => void> = [];
-  private state: Json | undefined;
   private stopPromise: Promise<WorkerSummary> | null = null;
   private signalHandler: (() => void) | null = null;
 
@@ -355,7 +354,6 @@ export class Worker {
         if (!ok) this.markLost(entry, 'the lease was lost');
       },
       setState: async (state) => {
-        this.state = state;
         await this.options.transport.setState({ workerId: this.workerId!, state });
       },
     };

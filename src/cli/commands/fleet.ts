@@ -29,7 +29,10 @@ export function registerFleetCommands(program: Command): void {
               limit: Number(f.limit),
               cursor: f.cursor,
             });
-            if (f.json) return printJson(page);
+            if (f.json) {
+              printJson(page);
+              return;
+            }
             printTable(
               ['id', 'key', 'status', 'tasks', 'progress', 'failed', 'created'],
               page.items.map((s) => [
@@ -59,7 +62,10 @@ export function registerFleetCommands(program: Command): void {
         const { client, close } = await openClient(f);
         try {
           const [session, tasks] = await Promise.all([client.session(id), client.sessionTasks(id)]);
-          if (f.json) return printJson({ session, tasks });
+          if (f.json) {
+            printJson({ session, tasks });
+            return;
+          }
           process.stdout.write(
             `session ${session.id}  key=${session.key ?? '-'}  status=${session.status}  progress=${Math.round(session.progress * 100)}%\n`,
           );
@@ -91,7 +97,10 @@ export function registerFleetCommands(program: Command): void {
         const { client, close } = await openClient(f);
         try {
           const workers = await client.workers({ includeStale: f.stale });
-          if (f.json) return printJson(workers);
+          if (f.json) {
+            printJson(workers);
+            return;
+          }
           printTable(
             ['id', 'machine', 'name', 'state', 'types', 'processed', 'failed', 'heartbeat', 'registered'],
             workers.map((w) => [
@@ -126,7 +135,10 @@ export function registerFleetCommands(program: Command): void {
             client.workers({ includeStale: true }),
           ]);
           const live = workers.filter((w) => !w.stale).length;
-          if (f.json) return printJson({ counts, queues, workers: { live, stale: workers.length - live } });
+          if (f.json) {
+            printJson({ counts, queues, workers: { live, stale: workers.length - live } });
+            return;
+          }
           printTable(
             [
               'queued',

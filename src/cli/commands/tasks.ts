@@ -49,7 +49,10 @@ function withFilters(cmd: Command): Command {
 }
 
 function printTasks(items: Task[], nextCursor: string | null, json?: boolean): void {
-  if (json) return printJson({ items, nextCursor });
+  if (json) {
+    printJson({ items, nextCursor });
+    return;
+  }
   printTable(
     ['id', 'type', 'queue', 'status', 'attempt', 'session#', 'worker', 'updated', 'error'],
     items.map((t) => [
@@ -102,7 +105,10 @@ export function registerTaskCommands(program: Command): void {
         try {
           const task = await client.get(id);
           const events = await client.events(id);
-          if (f.json) return printJson({ task, events });
+          if (f.json) {
+            printJson({ task, events });
+            return;
+          }
           const { payload, result, error, progress, retryHistory, ...rest } = task;
           printJson({ ...rest, payload, result, error, progress, retryHistory });
           printTable(

@@ -36,7 +36,10 @@ export function registerTokenCommands(program: Command): void {
           const store = await openStoreFor(f);
           try {
             const created = await store.createToken({ name: f.name, role: f.role as TokenRole });
-            if (f.json) return printJson(created);
+            if (f.json) {
+              printJson(created);
+              return;
+            }
             process.stdout.write(
               `created ${created.role} token ${created.id} (${created.name}). Its secret, shown only now:\n\n  ${created.token}\n\nSend it as: Authorization: Bearer <secret>\n`,
             );
@@ -52,7 +55,10 @@ export function registerTokenCommands(program: Command): void {
       const store = await openStoreFor(f);
       try {
         const tokens = await store.listTokens();
-        if (f.json) return printJson(tokens);
+        if (f.json) {
+          printJson(tokens);
+          return;
+        }
         printTable(
           ['id', 'name', 'role', 'created', 'last used', 'revoked'],
           tokens.map((t) => [t.id, t.name, t.role, ago(t.createdAt), ago(t.lastUsedAt), ago(t.revokedAt)]),
