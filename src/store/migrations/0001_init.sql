@@ -41,7 +41,7 @@ create table tasks (
   attempt_floor int not null default 0,
   timeout_ms int,
   backoff jsonb not null,
-  idempotency_key text unique,
+  idempotency_key text,
   session_id text references sessions (id) on delete cascade,
   session_index int,
   key text,
@@ -64,9 +64,13 @@ create table tasks (
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now(),
   started_at timestamptz,
-  finished_at timestamptz,
-  unique (session_id, session_index)
+  finished_at timestamptz
 ) with (fillfactor = 80);
+
+-- Uniqueness of idempotency keys and session slots. Partial, so the many tasks without
+-- them add no index entries: every create, claim and completion writes fewer index tuples.
+create unique index tasks_idempotency_key on tasks (idempotency_key) where idempotency_key is not null;
+create unique index tasks_session_index on tasks (session_id, session_index) where session_id is not null;
 
 -- Claim order: priority, then run-at, then creation; only runnable rows are indexed.
 create index tasks_runnable on tasks (priority desc, run_at, seq) where status in ('queued', 'retrying');
@@ -78,9 +82,13 @@ create index tasks_key on tasks (key) where key is not null;
 create index tasks_user on tasks (user_id) where user_id is not null;
 create index tasks_finished on tasks (finished_at) where finished_at is not null;
 
+-- History of every task. task_id is not a foreign key: events are only ever written by the
+-- statement that changes their task, and a row-level RI check per event costs as much as the
+-- event itself on the claim and complete paths. Deleting tasks still deletes their history,
+-- once per statement (tasks_delete_events below).
 create table task_events (
   id bigint generated always as identity primary key,
-  task_id text not null references tasks (id) on delete cascade,
+  task_id text not null,
   attempt int not null,
   kind text not null,
   at timestamptz not null default now(),
@@ -88,6 +96,14 @@ create table task_events (
   data jsonb
 );
 create index task_events_task on task_events (task_id, id);
+
+create function tasks_delete_events() returns trigger language plpgsql set search_path from current as $$
+begin
+  delete from task_events e using deleted_tasks d where e.task_id = d.id;
+  return null;
+end $$;
+create trigger tasks_delete_events after delete on tasks
+  referencing old table as deleted_tasks for each statement execute function tasks_delete_events();
 
 create table workers (
   id text primary key,

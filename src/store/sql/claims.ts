@@ -49,7 +49,7 @@ picked as (
 ),
 claimed as (
   update tasks t set ${START_ATTEMPT}
-  from picked where t.id = picked.id
+  where t.id = any(array(select id from picked))
   returning ${TASK_COLUMNS}
 ), ${CLAIMED_EVENTS}
 select * from claimed`;
