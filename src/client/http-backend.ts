@@ -213,6 +213,13 @@ export class HttpBackend implements ClientBackend {
   }
 
   async createTasks(p: T.CreateTasksParams): Promise<T.CreateTasksResult> {
+    if (p.tasks.length === 1) {
+      // One task goes to POST /tasks, whose errors name fields as the direct store does ("type", not "tasks[0].type").
+      const one = await this.http.call<{ task: T.Task; outcome: T.CreateOutcome }>('POST', '/tasks', {
+        body: { ...p.tasks[0], retry: p.retry },
+      });
+      return { tasks: [reviveTask(one.task)], outcomes: [one.outcome] };
+    }
     const res = await this.http.call<T.CreateTasksResult>('POST', '/tasks/bulk', {
       body: { tasks: p.tasks, retry: p.retry },
     });

@@ -106,7 +106,14 @@ async function assemble(
     return503OnClosing: true,
     forceCloseConnections: 'idle',
   }) as unknown as FastifyInstance;
-  app.setValidatorCompiler(validatorCompiler);
+  // Fastify hands a missing body to the validator as null; a POST with no body (curl -X POST)
+  // is the same as one with none of the optional fields, so null reads as "absent" there.
+  app.setValidatorCompiler((route) => {
+    const validate = validatorCompiler(route as Parameters<typeof validatorCompiler>[0]);
+    return route.httpPart === 'body'
+      ? (data: unknown) => validate(data === null ? undefined : data)
+      : validate;
+  });
   // Response schemas document the API; answers are plain JSON.stringify (fast, and Dates become ISO strings).
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
 

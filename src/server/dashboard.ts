@@ -27,7 +27,8 @@ const NOT_BUILT = `<!doctype html>
 <style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#222}code{background:#eee;padding:.1rem .3rem}</style>
 </head><body>
 <h1>Gaffer</h1>
-<p>The server is running, but the dashboard is not built: run <code>npm run build:web</code>, then reload.</p>
+<p>The server is running, but the dashboard is missing.</p>
+<p><strong>dashboard not built: run npm run build:web</strong>, then reload this page.</p>
 <p>Meanwhile: the API is under <a href="/api/v1/stats">/api/v1</a>, its docs at <a href="/api/docs">/api/docs</a>,
 health at <a href="/healthz">/healthz</a>.</p>
 </body></html>`;
