@@ -48,6 +48,18 @@ export class PostgresDb implements Db {
 
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
+    // A checked-out client has no pool listener: a connection that dies between two statements
+    // (terminated backend, database restart) would emit an unhandled 'error' and crash the
+    // process. Note it instead (the next statement fails anyway) and drop the client on release.
+    let broken = false;
+    const onError = () => {
+      broken = true;
+    };
+    client.on('error', onError);
+    const release = (destroy: boolean) => {
+      client.release(destroy || broken);
+      client.off('error', onError);
+    };
     try {
       await client.query('begin');
       const tx: Queryable = {
@@ -61,14 +73,14 @@ export class PostgresDb implements Db {
       };
       const out = await fn(tx);
       await client.query('commit');
-      client.release();
+      release(false);
       return out;
     } catch (err) {
       try {
         await client.query('rollback');
-        client.release();
+        release(false);
       } catch {
-        client.release(true);
+        release(true);
       }
       throw err;
     }
