@@ -1,42 +1,53 @@
 import { DEFAULT_BACKOFF } from '../../core/backoff.js';
 import { ValidationError } from '../../core/errors.js';
 import { newId } from '../../core/ids.js';
-import type { TrackingPolicy } from '../../core/states.js';
 import type { Queryable } from '../db.js';
 import type { StoreOptions } from '../store.js';
-import type { CreateOutcome, NewTask, Task, TaskTypeConfig } from '../types.js';
+import type { CreateOutcome, NewTask, Task } from '../types.js';
 import { eventSink } from './events.js';
 import { retryLocked } from './retry.js';
-import { rowToTask, rowToTaskType, TASK_COLUMNS, type TaskRow } from './rows.js';
+import { rowToTask, TASK_COLUMNS, type TaskRow } from './rows.js';
 import { checkNewTask } from './validate.js';
 
+/**
+ * One statement per batch: the rows, their defaults from the task type (joined here rather
+ * than read first), and their `created` events. Backoff merges like object spread: the
+ * defaults, then the type's, then the task's own keys.
+ */
 const INSERT_TASKS = `
-insert into tasks (id, type, queue, payload, priority, run_at, max_attempts, timeout_ms, backoff,
-  idempotency_key, session_id, session_index, key, user_id, metadata, tracking)
-select i.id, i.type, i.queue, i.payload::jsonb, i.priority,
-  coalesce(i.run_at, now() + make_interval(secs => coalesce(i.delay_ms, 0) / 1000.0)),
-  i.max_attempts, i.timeout_ms, i.backoff::jsonb, i.idempotency_key, i.session_id, i.session_index, i.key,
-  i.user_id, i.metadata::jsonb, i.tracking
-from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::timestamptz[], $7::int[], $8::int[],
-  $9::int[], $10::text[], $11::text[], $12::text[], $13::int[], $14::text[], $15::text[], $16::text[], $17::text[])
-  with ordinality as i(id, type, queue, payload, priority, run_at, delay_ms, max_attempts, timeout_ms, backoff,
-    idempotency_key, session_id, session_index, key, user_id, metadata, tracking, ord)
-order by i.ord
-on conflict do nothing
-returning ${TASK_COLUMNS.replaceAll('t.', '')}`;
+with i as (
+  select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::timestamptz[], $7::int[],
+    $8::int[], $9::int[], $10::text[], $11::text[], $12::text[], $13::int[], $14::text[], $15::text[], $16::text[])
+    with ordinality as i(id, type, queue, payload, priority, run_at, delay_ms, max_attempts, timeout_ms, backoff,
+      idempotency_key, session_id, session_index, key, user_id, metadata, ord)
+),
+ins as (
+  insert into tasks (id, type, queue, payload, priority, run_at, max_attempts, timeout_ms, backoff,
+    idempotency_key, session_id, session_index, key, user_id, metadata, tracking)
+  select i.id, i.type, i.queue, i.payload::jsonb, i.priority,
+    coalesce(i.run_at, now() + make_interval(secs => coalesce(i.delay_ms, 0) / 1000.0)),
+    coalesce(i.max_attempts, tt.max_attempts, $17::int), coalesce(i.timeout_ms, tt.timeout_ms),
+    $18::jsonb || (case when jsonb_typeof(tt.backoff) = 'object' then tt.backoff else '{}' end)
+      || coalesce(i.backoff::jsonb, '{}'),
+    i.idempotency_key, i.session_id, i.session_index, i.key, i.user_id, i.metadata::jsonb,
+    coalesce(tt.tracking, 'track')
+  from i left join task_types tt on tt.type = i.type
+  order by i.ord
+  on conflict do nothing
+  returning ${TASK_COLUMNS.replaceAll('t.', '')}
+),
+ev as (
+  insert into task_events (task_id, attempt, kind, data)
+  select id, 0, 'created', null from ins order by seq
+)
+select * from ins`;
 
-const INSERT_CREATED_EVENTS = `
-insert into task_events (task_id, attempt, kind, data)
-select id, 0, 'created', null from unnest($1::text[]) as id`;
+const DEFAULT_BACKOFF_JSON = JSON.stringify(DEFAULT_BACKOFF);
 
 const FIND_EXISTING = `
 select ${TASK_COLUMNS} from tasks t
 where t.id = any($1::text[]) or t.idempotency_key = any($2::text[])
   or (t.session_id = $3 and t.session_index = any($4::int[]))`;
-
-const TASK_TYPES_OF = `
-select type, tracking, max_attempts, timeout_ms, backoff, payload_schema, updated_at
-from task_types where type = any($1::text[])`;
 
 export interface InsertContext {
   options: StoreOptions;
@@ -63,21 +74,13 @@ export async function insertTasks(
   if (!Array.isArray(input) || input.length === 0) {
     throw new ValidationError('tasks must be a non-empty array', { field: 'tasks' });
   }
-  input.forEach((t, i) => checkNewTask(t, input.length === 1 && !session ? '' : `tasks[${i}].`));
+  for (const [i, t] of input.entries()) checkNewTask(t, input.length === 1 && !session ? '' : `tasks[${i}].`);
   const prepared: Prepared[] = input.map((t, i) => ({
     task: { ...t, id: t.id ?? newId() },
     sessionIndex: session ? session.startIndex + i : null,
   }));
 
-  const typeNames = [...new Set(input.map((t) => t.type))];
-  const types = new Map<string, TaskTypeConfig>();
-  for (const row of (await tx.query(TASK_TYPES_OF, [typeNames])).rows) {
-    const cfg = rowToTaskType(row as Parameters<typeof rowToTaskType>[0]);
-    types.set(cfg.type, cfg);
-  }
-
-  const col = <T>(f: (p: Prepared, cfg: TaskTypeConfig | undefined) => T) =>
-    prepared.map((p) => f(p, types.get(p.task.type)));
+  const col = <T>(f: (p: Prepared) => T) => prepared.map(f);
   const inserted = await tx.query<TaskRow>(INSERT_TASKS, [
     col((p) => p.task.id),
     col((p) => p.task.type),
@@ -86,25 +89,31 @@ export async function insertTasks(
     col((p) => p.task.priority ?? 0),
     col((p) => p.task.runAt ?? null),
     col((p) => p.task.delayMs ?? null),
-    col((p, c) => p.task.maxAttempts ?? c?.maxAttempts ?? ctx.options.maxAttempts),
-    col((p, c) => p.task.timeoutMs ?? c?.timeoutMs ?? null),
-    col((p, c) => JSON.stringify({ ...DEFAULT_BACKOFF, ...(c?.backoff ?? {}), ...(p.task.backoff ?? {}) })),
+    col((p) => p.task.maxAttempts ?? null),
+    col((p) => p.task.timeoutMs ?? null),
+    col((p) => (p.task.backoff ? JSON.stringify(p.task.backoff) : null)),
     col((p) => p.task.idempotencyKey ?? null),
     col((p) => (session ? session.id : (p.task.sessionId ?? null))),
     col((p) => p.sessionIndex),
     col((p) => p.task.key ?? null),
     col((p) => p.task.userId ?? null),
     col((p) => JSON.stringify(p.task.metadata ?? {})),
-    col((_p, c): TrackingPolicy => c?.tracking ?? 'track'),
+    ctx.options.maxAttempts,
+    DEFAULT_BACKOFF_JSON,
   ]);
 
   const byId = new Map<string, Task>();
   for (const row of inserted.rows) byId.set(row.id, rowToTask(row));
-  if (byId.size > 0) await tx.query(INSERT_CREATED_EVENTS, [[...byId.keys()]]);
   const sink = eventSink(tx);
   if (sink) {
     for (const t of byId.values()) {
-      sink.push({ event: 'task_created', taskId: t.id, type: t.type, queue: t.queue, sessionId: t.sessionId });
+      sink.push({
+        event: 'task_created',
+        taskId: t.id,
+        type: t.type,
+        queue: t.queue,
+        sessionId: t.sessionId,
+      });
     }
   }
 
@@ -133,11 +142,17 @@ export async function insertTasks(
     const found =
       fresh ??
       existing.find((t) => t.id === p.task.id) ??
-      existing.find((t) => p.task.idempotencyKey !== undefined && t.idempotencyKey === p.task.idempotencyKey) ??
-      existing.find((t) => session !== undefined && t.sessionId === session.id && t.sessionIndex === p.sessionIndex);
+      existing.find(
+        (t) => p.task.idempotencyKey !== undefined && t.idempotencyKey === p.task.idempotencyKey,
+      ) ??
+      existing.find(
+        (t) => session !== undefined && t.sessionId === session.id && t.sessionIndex === p.sessionIndex,
+      );
     if (!found) {
       // The row that blocked the insert was deleted in between: treat as a conflict the caller may retry.
-      throw new ValidationError(`task ${p.task.id} conflicts with a task that no longer exists; send it again`);
+      throw new ValidationError(
+        `task ${p.task.id} conflicts with a task that no longer exists; send it again`,
+      );
     }
     if (ctx.retry && (found.status === 'failed' || found.status === 'cancelled')) {
       const r = await retryLocked(tx, found.id, {
