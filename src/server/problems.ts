@@ -64,6 +64,7 @@ export function problem(
 }
 
 export function sendProblem(reply: FastifyReply, body: ProblemBody): FastifyReply {
+  if (body.status === 401) reply.header('www-authenticate', 'Bearer realm="gaffer"');
   return reply.code(body.status).type('application/problem+json').send(JSON.stringify(body));
 }
 
