@@ -8,7 +8,10 @@ export class ChildWorker implements WorkerHandle {
   private constructor(private readonly child: Child) {}
 
   static async start(driver: SystemDriver, cfg: BenchConfig): Promise<ChildWorker> {
-    const child = new Child('worker-main.ts', [driver.name], { BENCH_CONFIG: JSON.stringify(cfg) });
+    const child = new Child('worker-main.ts', [driver.name], {
+      ...driver.childEnv?.(),
+      BENCH_CONFIG: JSON.stringify(cfg),
+    });
     await child.ready;
     return new ChildWorker(child);
   }

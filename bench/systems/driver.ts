@@ -31,6 +31,8 @@ export interface SystemDriver {
   reset(): Promise<void>;
   producer(): Promise<Producer>;
   worker(handler: Handler): Promise<WorkerSide>;
+  /** Environment a worker child needs to reach what reset() started (e.g. the server's URL). */
+  childEnv?(): Record<string, string>;
   /** Pid of a server process this system runs, for its peak RSS. */
   serverPid?(): number | undefined;
   /** Releases what reset() started (servers, databases). */
