@@ -1,5 +1,7 @@
+import type { SyncAlertsResult } from '../store/observability.js';
 import type { Store } from '../store/store.js';
 import type { PruneResult, RescueResult } from '../store/types.js';
+import type { AlertService } from './alerts.js';
 import type { Logger } from './logger.js';
 import { silentLogger } from './logger.js';
 
@@ -12,6 +14,8 @@ export interface MaintenanceOptions {
   retentionMs: number;
   retentionBatch: number;
   logger?: Logger;
+  /** Alert rules evaluated by the leader every `alerts.intervalMs` (see alerts.ts); omitted: no alerts. */
+  alerts?: AlertService | null;
 }
 
 export const DEFAULT_MAINTENANCE: MaintenanceOptions = {
@@ -33,6 +37,7 @@ export interface SweepResult extends RescueResult {
 export class MaintenanceService {
   private sweepTimer: NodeJS.Timeout | null = null;
   private retentionTimer: NodeJS.Timeout | null = null;
+  private alertTimer: NodeJS.Timeout | null = null;
   private readonly log: Logger;
   private running: Promise<unknown> = Promise.resolve();
   readonly options: MaintenanceOptions;
@@ -52,17 +57,28 @@ export class MaintenanceService {
     this.sweepTimer = setInterval(() => this.schedule(() => this.sweep()), this.options.sweepIntervalMs);
     this.sweepTimer.unref();
     if (this.options.retentionIntervalMs > 0) {
-      this.retentionTimer = setInterval(() => this.schedule(() => this.retain()), this.options.retentionIntervalMs);
+      this.retentionTimer = setInterval(
+        () => this.schedule(() => this.retain()),
+        this.options.retentionIntervalMs,
+      );
       this.retentionTimer.unref();
+    }
+    const alerts = this.options.alerts;
+    if (alerts) {
+      this.alertTimer = setInterval(() => this.schedule(() => this.evaluateAlerts()), alerts.intervalMs);
+      this.alertTimer.unref();
     }
   }
 
   async stop(): Promise<void> {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     if (this.retentionTimer) clearInterval(this.retentionTimer);
+    if (this.alertTimer) clearInterval(this.alertTimer);
     this.sweepTimer = null;
     this.retentionTimer = null;
+    this.alertTimer = null;
     await this.running.catch(() => {});
+    await this.options.alerts?.idle();
   }
 
   /** Rounds never overlap on one node. */
@@ -80,21 +96,38 @@ export class MaintenanceService {
       return { ...rescue, staleWorkers };
     });
     if (out) {
-      for (const id of out.staleWorkers) this.log.warn({ event: 'worker_stale', workerId: id }, 'worker went stale');
-      if (out.lost + out.timedOut > 0) {
-        this.log.warn({ event: 'lease_lost', lost: out.lost, timedOut: out.timedOut }, 'lapsed attempts returned');
+      // One summary per round that changed something; the per-worker worker_stale and per-task
+      // lease_lost lines come from the store's events (engine/event-log.ts), with their ids.
+      if (out.staleWorkers.length + out.lost + out.timedOut > 0) {
+        this.log.info({ event: 'maintenance_run', job: 'sweep', ...out }, 'sweep returned lapsed work');
       }
       this.onSweep?.(out);
     }
     return out;
   }
 
+  /** One evaluation of the alert rules (leader only); null without alerts or when another node leads. */
+  async evaluateAlerts(): Promise<SyncAlertsResult | null> {
+    const out = (await this.options.alerts?.evaluate()) ?? null;
+    if (out && out.fired.length + out.resolved.length > 0) {
+      this.log.info(
+        { event: 'maintenance_run', job: 'alerts', fired: out.fired.length, resolved: out.resolved.length },
+        'alerts evaluated',
+      );
+    }
+    return out;
+  }
+
   async retain(now?: Date): Promise<PruneResult | null> {
     const out = await this.store.tryLeadership('retention', () =>
-      this.store.prune({ olderThanMs: this.options.retentionMs, batchSize: this.options.retentionBatch, now }),
+      this.store.prune({
+        olderThanMs: this.options.retentionMs,
+        batchSize: this.options.retentionBatch,
+        now,
+      }),
     );
     if (out) {
-      this.log.info({ event: 'maintenance_run', ...out }, 'retention removed old rows');
+      this.log.info({ event: 'maintenance_run', job: 'retention', ...out }, 'retention removed old rows');
       this.onPrune?.(out);
     }
     return out;

@@ -71,6 +71,8 @@ export class Worker {
     Pick<WorkerOptions, 'labels' | 'name' | 'queues'>;
   private readonly handlers = new Map<string, HandlerDefinition>();
   private readonly running = new Map<string, Running>();
+  /** Handler returned, completion not yet durable: the slot is free, the lease is still held. */
+  private readonly completing = new Map<string, Running>();
   private readonly buffer: Task[] = [];
   private readonly log: Logger;
   private workerId: string | null = null;
@@ -173,7 +175,15 @@ export class Worker {
       index,
     });
     this.log.info(
-      { event: 'task_claimed', taskId: task.id, sessionId, index: task.sessionIndex },
+      {
+        event: 'task_claimed',
+        taskId: task.id,
+        type: task.type,
+        sessionId,
+        index: task.sessionIndex,
+        workerId: this.workerId,
+        attempt: task.attempt,
+      },
       'assignment claimed',
     );
     await this.run(task);
@@ -205,10 +215,28 @@ export class Worker {
     return this.options.concurrency + this.options.prefetch - this.running.size - this.buffer.length;
   }
 
+  /**
+   * Whether to claim now. Completions are group-committed after the slot is freed, so the
+   * next claim overlaps them; a full load of completions in flight is the limit. While
+   * prefetched tasks still wait here, claims wait for half the room, so they come in batches.
+   */
+  private shouldClaim(): boolean {
+    const room = this.options.concurrency + this.options.prefetch;
+    if (this.completing.size >= room) return false;
+    const free = this.freeSlots();
+    return this.buffer.length === 0 ? free > 0 : free >= Math.ceil(room / 2);
+  }
+
+  private wakeClaimer(): void {
+    const waiters = this.slotWaiters;
+    this.slotWaiters = [];
+    for (const w of waiters) w();
+  }
+
   private async claimLoop(): Promise<void> {
     let backoff = 100;
     while (!this.stopping) {
-      if (this.freeSlots() <= 0) {
+      if (!this.shouldClaim()) {
         await new Promise<void>((r) => this.slotWaiters.push(r));
         continue;
       }
@@ -226,8 +254,19 @@ export class Worker {
           await this.options.transport.handBack(tasks.map((t) => this.ref(t)));
           break;
         }
-        for (const t of tasks)
-          this.log.debug({ event: 'task_claimed', taskId: t.id, type: t.type }, 'claimed');
+        for (const t of tasks) {
+          this.log.info(
+            {
+              event: 'task_claimed',
+              taskId: t.id,
+              type: t.type,
+              sessionId: t.sessionId ?? undefined,
+              workerId: this.workerId,
+              attempt: t.attempt,
+            },
+            'task claimed',
+          );
+        }
         this.buffer.push(...tasks);
         this.dispatch();
       } catch (err) {
@@ -276,10 +315,12 @@ export class Worker {
     const def = this.handlers.get(task.type);
     const entry: Running = { task, controller: new AbortController(), lost: false };
     this.running.set(task.id, entry);
+    const began = Date.now();
     const log = this.log.child({
       taskId: task.id,
       type: task.type,
       sessionId: task.sessionId ?? undefined,
+      workerId: this.workerId,
       attempt: task.attempt,
     });
     if (task.timeoutMs) {
@@ -306,7 +347,9 @@ export class Worker {
       const result = await def.handler(payload, this.context(task, entry, log));
       if (entry.lost) outcome = 'lost';
       else {
-        const ok = await this.options.transport.complete({ ...this.ref(task), result: toJson(result) });
+        const applied = this.options.transport.complete({ ...this.ref(task), result: toJson(result) });
+        this.release(task, entry);
+        const ok = await applied;
         outcome = ok ? 'completed' : 'lost';
       }
     } catch (err) {
@@ -323,22 +366,37 @@ export class Worker {
         outcome = ok ? 'failed' : 'lost';
         if (ok)
           log.warn(
-            { event: 'task_failed', error: error.message, retryable: error.retryable !== false },
+            {
+              event: 'task_failed',
+              error: error.message,
+              kind: error.kind ?? 'failed',
+              retryable: error.retryable !== false,
+              durationMs: Date.now() - began,
+            },
             'task failed',
           );
       }
     } finally {
       if (entry.timer) clearTimeout(entry.timer);
       this.running.delete(task.id);
+      this.completing.delete(task.id);
     }
     if (outcome === 'completed') {
       this.completed++;
-      log.debug({ event: 'task_completed' }, 'task completed');
+      log.info({ event: 'task_completed', durationMs: Date.now() - began }, 'task completed');
     } else if (outcome === 'failed') this.failed++;
     else log.warn({ event: 'lease_lost' }, 'the lease was lost; the result was not applied');
-    const waiters = this.slotWaiters;
-    this.slotWaiters = [];
-    for (const w of waiters) w();
+    this.wakeClaimer();
+    this.dispatch();
+  }
+
+  /** The handler is done: its slot takes the next task while the completion commits. */
+  private release(task: Task, entry: Running): void {
+    if (entry.timer) clearTimeout(entry.timer);
+    entry.timer = undefined;
+    this.running.delete(task.id);
+    this.completing.set(task.id, entry);
+    this.wakeClaimer();
     this.dispatch();
   }
 
@@ -368,7 +426,7 @@ export class Worker {
   private async beat(): Promise<void> {
     if (!this.workerId) return;
     try {
-      const held = [...this.running.values()].map((r) => this.ref(r.task));
+      const held = [...this.running.values(), ...this.completing.values()].map((r) => this.ref(r.task));
       const s = this.summary();
       const res = await this.options.transport.heartbeat({
         workerId: this.workerId,
