@@ -118,7 +118,7 @@ export function registerTaskCommands(program: Command): void {
               e.attempt,
               e.kind,
               short(e.workerId, 12),
-              short(JSON.stringify(e.data ?? ''), 60),
+              e.data ? short(JSON.stringify(e.data), 60) : '',
             ]),
           );
         } finally {

@@ -52,7 +52,7 @@ export async function retryLocked(tx: Queryable, taskId: string, opts: RetryOpti
     // caller won the race: that is a conflict. Otherwise the task simply is not retryable.
     const pending = task.retryHistory.length > 0 && task.retryHistory[task.retryHistory.length - 1]!.outcome === null;
     if (pending && task.status !== 'completed') {
-      throw new ConflictError(`task ${taskId} is already ${task.status} after a retry; it was retried concurrently`, {
+      throw new ConflictError(`task ${taskId} was already retried and is ${task.status} now; wait for that run to end before retrying again`, {
         taskId,
         status: task.status,
       });
