@@ -1,20 +1,39 @@
+import { z } from 'zod';
 import type { ServerContext, ZodApp } from '../context.js';
+import { LiveFeed } from '../live-feed.js';
 import { problems } from '../schemas.js';
-import { snapshot } from './stats.js';
 
 /** How often the live stream sends a snapshot. */
 export const LIVE_INTERVAL_MS = 1000;
+/** A comment line this often keeps proxies from closing a quiet stream. */
+const KEEPALIVE_MS = 15_000;
+
+const ThroughputOut = z
+  .object({
+    bucketMs: z.number(),
+    since: z.string().describe('when this server started sampling; earlier minutes read zero'),
+    points: z.array(z.object({ at: z.string(), completed: z.number(), failed: z.number() })),
+  })
+  .meta({ id: 'Throughput' });
 
 /**
- * GET /api/v1/live: a server-sent-events stream for the dashboard. Every second
- * it sends a `snapshot` event with the same body as GET /api/v1/stats; when the
- * database is unreachable it sends an `unavailable` event instead and carries on.
+ * The dashboard's live side.
+ * - GET /api/v1/live: server-sent events. Every second a `snapshot` event with the
+ *   body of GET /api/v1/stats; when the database is unreachable an `unavailable`
+ *   event instead, and the stream carries on. Between snapshots, a `change` event
+ *   ({at}) when this process saw tasks or workers change. One shared feed reads the
+ *   snapshot once a tick for all open streams.
+ * - GET /api/v1/stats/throughput: tasks completed and failed per minute over the
+ *   last hour, sampled by the same feed (see ../throughput.ts).
  */
 export function registerLiveRoutes(app: ZodApp, ctx: ServerContext): void {
+  const feed = new LiveFeed(ctx.store, ctx.log, LIVE_INTERVAL_MS);
   const streams = new Set<() => void>();
+  feed.start();
   // A closing server ends the streams, so it does not wait on them.
   app.addHook('preClose', async () => {
     for (const end of streams) end();
+    feed.stop();
   });
 
   app.get(
@@ -22,7 +41,8 @@ export function registerLiveRoutes(app: ZodApp, ctx: ServerContext): void {
     {
       schema: {
         tags: ['stats'],
-        summary: 'Server-sent events: a `snapshot` event (the body of GET /stats) every second',
+        summary:
+          'Server-sent events: a `snapshot` event (the body of GET /stats) every second, `change` events between',
         response: problems(401, 403),
       },
       config: { access: 'read' },
@@ -37,21 +57,14 @@ export function registerLiveRoutes(app: ZodApp, ctx: ServerContext): void {
         'x-accel-buffering': 'no',
       });
       res.write('retry: 2000\n\n');
-      let closed = false;
-      let timer: NodeJS.Timeout | null = null;
-      const send = async () => {
-        if (closed) return;
-        try {
-          const snap = await snapshot(ctx.store);
-          if (!closed) res.write(`event: snapshot\ndata: ${JSON.stringify(snap)}\n\n`);
-        } catch (err) {
-          if (!closed) res.write(`event: unavailable\ndata: ${JSON.stringify({ detail: String(err) })}\n\n`);
-        }
-        if (!closed) timer = setTimeout(() => void send(), LIVE_INTERVAL_MS);
-      };
+      const unsubscribe = feed.subscribe((event, data) => {
+        res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      });
+      const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
+      keepalive.unref();
       const stop = () => {
-        closed = true;
-        if (timer) clearTimeout(timer);
+        unsubscribe();
+        clearInterval(keepalive);
         streams.delete(end);
       };
       const end = () => {
@@ -60,7 +73,19 @@ export function registerLiveRoutes(app: ZodApp, ctx: ServerContext): void {
       };
       streams.add(end);
       res.on('close', stop);
-      void send();
     },
+  );
+
+  app.get(
+    '/stats/throughput',
+    {
+      schema: {
+        tags: ['stats'],
+        summary: 'Tasks completed and failed per minute over the last hour (sampled by this server)',
+        response: { 200: ThroughputOut, ...problems(401, 403) },
+      },
+      config: { access: 'read' },
+    },
+    async () => feed.throughput.read(),
   );
 }

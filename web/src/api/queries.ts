@@ -57,14 +57,13 @@ export function useThroughput() {
   });
 }
 
-/** Active alerts; null when the server has no alerts endpoint. */
+/** Alerts firing now; null when the server has no alerts endpoint. */
 export function useAlerts() {
   return useQuery({
     queryKey: keys.alerts,
     queryFn: async ({ signal }) => {
       try {
-        const res = await api.get<{ items: Alert[] } | Alert[]>('/api/v1/alerts', undefined, signal);
-        return Array.isArray(res) ? res : (res.items ?? []);
+        return (await api.get<{ items: Alert[] }>('/api/v1/alerts', { status: 'firing' }, signal)).items;
       } catch (err) {
         if (err instanceof ApiError && err.status === 404) return null;
         throw err;

@@ -3,6 +3,7 @@
  * derived from src/store/types.ts so the dashboard cannot drift from the server.
  */
 import type { SessionStatus, TaskStatus } from '../../../src/core/states.js';
+import type * as O from '../../../src/store/observability.js';
 import type * as S from '../../../src/store/types.js';
 
 export type { SessionStatus, TaskStatus };
@@ -72,20 +73,13 @@ export interface ThroughputPoint {
 
 export interface Throughput {
   bucketMs: number;
+  /** When the server started sampling; earlier minutes read zero because they were not seen. */
+  since?: string;
   points: ThroughputPoint[];
 }
 
-export interface Alert {
-  id?: string;
-  rule?: string;
-  name?: string;
-  severity?: string;
-  message?: string;
-  detail?: string;
-  since?: string;
-  value?: number;
-  threshold?: number;
-}
+/** An alert the maintenance leader keeps (R7.3): a rule's finding, firing until it resolves. */
+export type Alert = Wire<O.Alert>;
 
 /** Filters shared by task lists, counts and dead letters (query-string names of the API). */
 export interface TaskFilter {

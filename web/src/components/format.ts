@@ -15,8 +15,9 @@ export function formatDuration(ms: number | null | undefined): string {
 export function formatAgo(iso: string | null | undefined, now = Date.now()): string {
   if (!iso) return '—';
   const ms = now - new Date(iso).getTime();
+  // Server and browser clocks differ by a little: a moment either side reads "just now".
+  if (Math.abs(ms) < 1500) return 'just now';
   if (ms < 0) return `in ${formatDuration(-ms)}`;
-  if (ms < 1500) return 'just now';
   return `${formatDuration(ms)} ago`;
 }
 

@@ -2,7 +2,13 @@ import { useAlerts } from '../../api/queries';
 import { Ago } from '../../components/Ago';
 import { EmptyState, ErrorState, Loading } from '../../components/States';
 
-/** Alerts that fire now (R7.3); an empty state when none fire or the server has no alert rules. */
+const RULES: Record<string, string> = {
+  dead_letters: 'Dead letters',
+  oldest_queued: 'Work waiting too long',
+  no_live_worker: 'No live worker',
+};
+
+/** Alerts firing now (R7.3); an empty state when none fire or the server has no alert rules. */
 export function AlertsPanel() {
   const q = useAlerts();
   if (q.isPending) return <Loading what="Loading alerts" />;
@@ -12,15 +18,17 @@ export function AlertsPanel() {
   if (q.data.length === 0) return <EmptyState title="All clear">No alert is firing.</EmptyState>;
   return (
     <ul className="alerts" data-testid="alerts">
-      {q.data.map((a, i) => (
-        <li key={a.id ?? a.rule ?? a.name ?? i} className={`alert alert-${a.severity ?? 'warning'}`}>
-          <strong>{a.name ?? a.rule ?? 'alert'}</strong>
-          <span>{a.message ?? a.detail ?? ''}</span>
-          {a.since && (
-            <span className="muted">
-              since <Ago at={a.since} />
-            </span>
-          )}
+      {q.data.map((a) => (
+        <li key={a.id} className={`alert alert-${a.severity}`}>
+          <div className="alert-head">
+            <strong>{RULES[a.rule] ?? a.rule}</strong>
+            {a.subject && <span className="mono small">{a.subject}</span>}
+            <span className={`badge badge-${a.severity}`}>{a.severity}</span>
+          </div>
+          <span>{a.summary}</span>
+          <span className="muted small">
+            firing since <Ago at={a.firedAt} />
+          </span>
         </li>
       ))}
     </ul>

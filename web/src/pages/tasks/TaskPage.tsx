@@ -56,6 +56,44 @@ function Details({ t }: { t: Task }) {
   );
 }
 
+function ErrorBox({ t }: { t: Task }) {
+  if (!t.error) return <p className="muted">none</p>;
+  const earlier = t.status !== 'failed' && t.status !== 'retrying' && t.status !== 'cancelled';
+  return (
+    <div className="error-box" data-testid="task-error">
+      {earlier && <div className="muted small">From an earlier attempt:</div>}
+      <strong>{t.error.name ?? 'Error'}</strong>: {t.error.message}
+      <div className="muted">
+        {t.error.kind && `${t.error.kind} · `}
+        {t.error.retryable === false ? 'not retryable' : 'retryable'}
+      </div>
+      {t.error.stack && (
+        <details>
+          <summary>Stack</summary>
+          <pre className="json">{t.error.stack}</pre>
+        </details>
+      )}
+    </div>
+  );
+}
+
+function RetryHistory({ t }: { t: Task }) {
+  if (t.retryHistory.length === 0) return null;
+  return (
+    <>
+      <h3>Manual retries</h3>
+      <ul className="plain-list" data-testid="retry-history">
+        {t.retryHistory.map((r) => (
+          <li key={`${r.attempt}-${r.at}`}>
+            attempt {r.attempt} by {r.by}, {formatTime(r.at)}
+            {r.reason && ` — ${r.reason}`} → {r.outcome ?? 'pending'}
+          </li>
+        ))}
+      </ul>
+    </>
+  );
+}
+
 export function TaskPage() {
   const { id = '' } = useParams();
   const task = useTask(id);
@@ -111,81 +149,57 @@ export function TaskPage() {
         }
       />
       <ActionError error={retry.error ?? cancel.error} />
-      <div className="grid-2">
-        <section className="card">
-          <h2>Details</h2>
-          <Details t={t} />
-        </section>
-        <section className="card">
-          <h2>Progress</h2>
-          <div className="progress-large" data-testid="task-progress">
-            <Progress value={t.progress} />
-          </div>
-          <h2>Error</h2>
-          {t.error ? (
-            <div className="error-box" data-testid="task-error">
-              <strong>{t.error.name ?? 'Error'}</strong>: {t.error.message}
-              <div className="muted">
-                {t.error.kind && `${t.error.kind} · `}
-                {t.error.retryable === false ? 'not retryable' : 'retryable'}
-              </div>
-              {t.error.stack && (
-                <details>
-                  <summary>Stack</summary>
-                  <pre className="json">{t.error.stack}</pre>
-                </details>
-              )}
-            </div>
-          ) : (
-            <p className="muted">none</p>
-          )}
-        </section>
-        <section className="card">
-          <h2>Payload</h2>
-          <JsonView value={t.payload} />
-        </section>
-        <section className="card">
-          <h2>Result</h2>
-          <JsonView value={t.result} empty={t.status === 'completed' ? 'no result' : 'not finished'} />
-        </section>
-        <section className="card">
-          <h2>Attempts</h2>
-          {events.data ? (
-            <AttemptsTimeline events={events.data} live={t.status === 'running'} />
-          ) : (
-            <Loading />
-          )}
-          {t.retryHistory.length > 0 && (
-            <>
-              <h3>Manual retries</h3>
-              <ul className="plain-list">
-                {t.retryHistory.map((r) => (
-                  <li key={`${r.attempt}-${r.at}`}>
-                    attempt {r.attempt} by {r.by} {formatTime(r.at)}
-                    {r.reason && ` — ${r.reason}`} → {r.outcome ?? 'pending'}
-                  </li>
-                ))}
-              </ul>
-            </>
-          )}
-        </section>
-        {Object.keys(t.metadata).length > 0 && (
+      <div className="split">
+        <div className="col">
           <section className="card">
-            <h2>Metadata</h2>
-            <JsonView value={t.metadata} />
+            <h2>Details</h2>
+            <Details t={t} />
           </section>
-        )}
-        <section className="card card-wide">
-          <h2>Event history</h2>
-          {events.isError ? (
-            <ErrorState error={events.error} />
-          ) : events.data ? (
-            <EventHistory events={events.data} />
-          ) : (
-            <Loading />
+          <section className="card">
+            <h2>Payload</h2>
+            <JsonView value={t.payload} />
+          </section>
+          <section className="card">
+            <h2>Result</h2>
+            <JsonView value={t.result} empty={t.status === 'completed' ? 'no result' : 'not finished'} />
+          </section>
+          {Object.keys(t.metadata).length > 0 && (
+            <section className="card">
+              <h2>Metadata</h2>
+              <JsonView value={t.metadata} />
+            </section>
           )}
-        </section>
+        </div>
+        <div className="col">
+          <section className="card">
+            <h2>Progress</h2>
+            <div className="progress-large" data-testid="task-progress">
+              <Progress value={t.progress} />
+            </div>
+            <h2>Last error</h2>
+            <ErrorBox t={t} />
+          </section>
+          <section className="card">
+            <h2>Attempts</h2>
+            {events.data ? (
+              <AttemptsTimeline events={events.data} live={t.status === 'running'} />
+            ) : (
+              <Loading />
+            )}
+            <RetryHistory t={t} />
+          </section>
+        </div>
       </div>
+      <section className="card">
+        <h2>Event history</h2>
+        {events.isError ? (
+          <ErrorState error={events.error} />
+        ) : events.data ? (
+          <EventHistory events={events.data} />
+        ) : (
+          <Loading />
+        )}
+      </section>
     </>
   );
 }

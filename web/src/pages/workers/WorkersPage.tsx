@@ -1,3 +1,4 @@
+import { useEffect, useState } from 'react';
 import { Link, useSearchParams } from 'react-router';
 import { useDeleteWorker } from '../../api/actions';
 import { useWorkers } from '../../api/queries';
@@ -22,7 +23,7 @@ function Row({ w, now }: { w: Worker; now: number }) {
         {w.name && <div className="muted small">slot {w.name}</div>}
       </td>
       <td>
-        {w.machineId}
+        <span className="machine">{w.machineId}</span>
         {w.hostname && w.hostname !== w.machineId && <div className="muted small">{w.hostname}</div>}
       </td>
       <td>
@@ -57,10 +58,14 @@ function Row({ w, now }: { w: Worker; now: number }) {
 
 export function WorkersPage() {
   const [params, setParams] = useSearchParams();
-  const showStale = params.get('stale') === '1';
+  const inUrl = params.get('stale') === '1';
+  // The checkbox answers at once; the URL (shareable, survives a reload) follows.
+  const [showStale, setShowStale] = useState(inUrl);
+  useEffect(() => setShowStale(inUrl), [inUrl]);
   const q = useWorkers(showStale);
   const now = useNow();
   const toggle = (on: boolean) => {
+    setShowStale(on);
     const p = new URLSearchParams(params);
     if (on) p.set('stale', '1');
     else p.delete('stale');
