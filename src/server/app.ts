@@ -1,3 +1,5 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -9,8 +11,11 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import { GafferError } from '../core/errors.js';
+import { type AlertOptions, AlertService } from '../engine/alerts.js';
+import { logStoreEvents } from '../engine/event-log.js';
 import { createLogger, type Logger } from '../engine/logger.js';
 import { type MaintenanceOptions, MaintenanceService } from '../engine/maintenance.js';
+import { GafferMetrics, type MetricsOptions } from '../engine/metrics.js';
 import { openStore } from '../store/index.js';
 import type { Store, StoreOptions } from '../store/store.js';
 import { AuthGate } from './auth.js';
@@ -18,10 +23,12 @@ import type { ServerContext, ZodApp } from './context.js';
 import { registerDashboard } from './dashboard.js';
 import { PayloadValidator } from './payloads.js';
 import { installProblemHandlers } from './problems.js';
+import { registerAlertRoutes } from './routes/alerts.js';
 import { registerDeadLetterRoutes } from './routes/dead-letters.js';
 import { registerEntryRoutes } from './routes/entries.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerLiveRoutes } from './routes/live.js';
+import { registerMetricsRoutes } from './routes/metrics.js';
 import { registerSessionRoutes } from './routes/sessions.js';
 import { registerStatsRoutes } from './routes/stats.js';
 import { registerTaskTypeRoutes } from './routes/task-types.js';
@@ -47,6 +54,10 @@ export interface ServerOptions {
   logger?: Logger;
   /** Lease rescue, stale sweep (every second) and retention; false turns it off (tests drive it by hand). */
   maintenance?: Partial<MaintenanceOptions> | false;
+  /** Alert rules, webhook (GAFFER_ALERT_WEBHOOK_URL) and interval; evaluated by maintenance on the leader. */
+  alerts?: AlertOptions;
+  /** /metrics settings (snapshot cache, process metrics). */
+  metrics?: MetricsOptions;
   /** true: always require a token; false: never; omitted: as soon as any token exists. */
   auth?: boolean;
   /** Largest request body in bytes (default 1 MiB). */
@@ -63,6 +74,8 @@ export interface GafferServer {
   app: FastifyInstance;
   store: Store;
   maintenance: MaintenanceService | null;
+  metrics: GafferMetrics;
+  alerts: AlertService;
   close(): Promise<void>;
 }
 
@@ -71,6 +84,34 @@ export const DEFAULT_PORT = 7700;
 export const DEFAULT_DATA_DIR = './.gaffer';
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 export const DEFAULT_RATE_LIMIT = 6000;
+
+/**
+ * At close, destroys connections with no request in flight, and each one as its
+ * last answer goes out. Node's closeIdleConnections misses a connection that never
+ * sent a request (fetch leaves one behind when it aborts just after connecting),
+ * and close would wait for the client's keep-alive timeout on it.
+ */
+function dropQuietConnectionsOnClose(app: FastifyInstance): void {
+  const active = new Map<Socket, number>();
+  let closing = false;
+  app.server.on('connection', (socket: Socket) => {
+    active.set(socket, 0);
+    socket.once('close', () => active.delete(socket));
+  });
+  app.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const socket = req.socket;
+    active.set(socket, (active.get(socket) ?? 0) + 1);
+    res.once('close', () => {
+      const left = (active.get(socket) ?? 1) - 1;
+      active.set(socket, left);
+      if (closing && left === 0) socket.destroy();
+    });
+  });
+  app.addHook('preClose', async () => {
+    closing = true;
+    for (const [socket, n] of active) if (n === 0) socket.destroy();
+  });
+}
 
 /** Builds the Fastify app over a store (opening one if none is given); startServer listens. */
 export async function buildServer(opts: ServerOptions = {}): Promise<GafferServer> {
@@ -166,6 +207,15 @@ async function assemble(
   const api = app.withTypeProvider<ZodTypeProvider>() as unknown as ZodApp;
   api.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   registerHealthRoutes(api, ctx);
+  // Observability (R7): counters from this node's store events, one log line per event.
+  const metrics = new GafferMetrics(store, { logger: log, ...opts.metrics }).attach();
+  // Routes already log these two with the caller's identity; the store's line would repeat them.
+  const unlogEvents = logStoreEvents(store, log, {
+    task_retried_by_hand: 'debug',
+    worker_registered: 'debug',
+  });
+  const alerts = new AlertService(store, { logger: log, ...opts.alerts });
+  registerMetricsRoutes(api, metrics);
   await app.register(
     async (scope) => {
       const v1 = scope.withTypeProvider<ZodTypeProvider>() as unknown as ZodApp;
@@ -176,6 +226,7 @@ async function assemble(
       registerEntryRoutes(v1, ctx);
       registerWorkerRoutes(v1, ctx);
       registerStatsRoutes(v1, ctx);
+      registerAlertRoutes(v1, ctx);
       registerLiveRoutes(v1, ctx);
       registerTokenRoutes(v1, ctx);
       registerWorkerProtocolRoutes(v1, ctx);
@@ -185,12 +236,13 @@ async function assemble(
 
   // Waiting long-polls answer at once (with no tasks) so closing does not wait up to 20 s on them.
   app.addHook('preClose', async () => ctx.hub.wakeAllForClose());
+  dropQuietConnectionsOnClose(app);
   await app.ready();
 
   const maintenance =
     opts.maintenance === false
       ? null
-      : new MaintenanceService(store, { logger: log, ...(opts.maintenance ?? {}) });
+      : new MaintenanceService(store, { logger: log, alerts, ...(opts.maintenance ?? {}) });
   maintenance?.start();
 
   let closing: Promise<void> | null = null;
@@ -198,9 +250,14 @@ async function assemble(
     app,
     store,
     maintenance,
+    metrics,
+    alerts,
     close() {
       closing ??= (async () => {
         await maintenance?.stop();
+        metrics.close();
+        unlogEvents();
+        await alerts.idle();
         await app.close();
         await ctx.hub.close();
         if (ownsStore) await store.close();
