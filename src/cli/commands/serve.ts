@@ -17,6 +17,7 @@ interface ServeFlags {
   leaseMs?: string;
   staleAfterMs?: string;
   auth?: boolean;
+  alertWebhookUrl?: string;
 }
 
 function int(v: string | undefined, name: string): number | undefined {
@@ -66,10 +67,15 @@ export function registerServeCommand(program: Command): void {
       process.env.GAFFER_STALE_AFTER_MS,
     )
     .option('--no-auth', 'never require tokens (only allowed on a loopback address)')
+    .option(
+      '--alert-webhook-url <url>',
+      'POST firing and resolved alerts here as JSON (env GAFFER_ALERT_WEBHOOK_URL)',
+      process.env.GAFFER_ALERT_WEBHOOK_URL,
+    )
     .option('--demo', 'also run sample workers and a sample workload (what `npm start` does)')
     .action(
       action(async (f: ServeFlags) => {
-        const logger = createLogger({ name: 'gaffer-server' });
+        const logger = createLogger({ name: 'gaffer-server', pretty: 'auto' });
         const store = await openStore({
           databaseUrl: f.databaseUrl,
           dataDir: f.dataDir,
@@ -84,6 +90,7 @@ export function registerServeCommand(program: Command): void {
           logger,
           auth: f.auth === false ? false : undefined,
           maintenance: { retentionMs: (int(f.retentionDays, '--retention-days') ?? 7) * 86_400_000 },
+          alerts: { webhookUrl: f.alertWebhookUrl || undefined },
         }).catch(async (err) => {
           await store.close();
           throw err;

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Command } from 'commander';
+import { logStoreEvents } from '../../engine/event-log.js';
 import { createLogger } from '../../engine/logger.js';
 import { MaintenanceService } from '../../engine/maintenance.js';
 import { openStore } from '../../store/index.js';
@@ -79,7 +80,7 @@ export function registerWorkerCommand(program: Command): void {
       const file = assignment ? f.handlers : args[0];
       if (!file) throw new Error('name the handlers file: gaffer worker N <session> --handlers handlers.ts');
       const handlers = await loadHandlers(file);
-      const logger = createLogger({ name: 'gaffer-worker' });
+      const logger = createLogger({ name: 'gaffer-worker', pretty: 'auto' });
       let transport: WorkerTransport;
       let maintenance: MaintenanceService | null = null;
       if (f.databaseUrl && !f.url) {
@@ -87,6 +88,13 @@ export function registerWorkerCommand(program: Command): void {
         // Direct workers sweep lapsed leases themselves (one node at a time), so no server is needed.
         maintenance = new MaintenanceService(store, { logger, retentionIntervalMs: 0 });
         maintenance.start();
+        // Retries, dead letters, lapsed leases and stale workers this process causes; the Worker
+        // logs its own claims, completions and failures, so those store lines stay at debug.
+        logStoreEvents(store, logger, {
+          task_failed: 'debug',
+          worker_registered: 'debug',
+          worker_deregistered: 'debug',
+        });
         transport = new DirectTransport(store, { ownsStore: true });
       } else {
         transport = new HttpTransport({ url: f.url ?? DEFAULT_URL, token: f.token });
