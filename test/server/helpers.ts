@@ -18,7 +18,9 @@ export function uniqueSchema(): string {
 }
 
 /** A PostgreSQL store in a schema of its own (a fresh one unless `schema` is given). */
-export async function openTestStore(opts: Partial<StoreOptions> & { url?: string; poolSize?: number } = {}) {
+export async function openTestStore(
+  opts: Partial<StoreOptions> & { url?: string; poolSize?: number; applicationName?: string } = {},
+) {
   const { url, ...rest } = opts;
   try {
     return await openPostgresStore({
