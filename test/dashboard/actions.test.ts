@@ -99,7 +99,7 @@ describe('dashboard: actions', () => {
     const { page } = d;
     await page.goto(`${d.url}/workers/${gone.id}`);
     await page.getByRole('button', { name: 'Delete' }).click();
-    await d.screenshot('confirm-delete');
+    await d.screenshot('confirm-delete', { fullPage: false });
     await page.getByRole('dialog').getByRole('button', { name: 'Delete worker' }).click();
     await page.waitForURL(`${d.url}/workers`);
     const res = await fetch(`${d.url}/api/v1/workers/${gone.id}`);

@@ -36,7 +36,7 @@ export interface Dashboard {
   /** A Worker straight on the server's store (DirectTransport), started; stopped by close(). */
   startWorker(opts: Partial<WorkerOptions>, handlers: Record<string, WorkerHandler>): Promise<Worker>;
   /** Saves a screenshot of the page to docs/screenshots/<name>.png. */
-  screenshot(name: string, page?: Page): Promise<void>;
+  screenshot(name: string, opts?: { page?: Page; fullPage?: boolean }): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -90,7 +90,7 @@ export async function startDashboard(opts: DashboardOptions = {}): Promise<Dashb
       await w.start();
       return w;
     },
-    async screenshot(name, p = page) {
+    async screenshot(name, { page: p = page, fullPage = true } = {}) {
       mkdirSync(SCREENSHOTS, { recursive: true });
       // From the top, with nothing hovered: a sticky header mid-page would cover content.
       await p.mouse.move(0, 0);
@@ -98,7 +98,7 @@ export async function startDashboard(opts: DashboardOptions = {}): Promise<Dashb
       await p.evaluate(() =>
         (globalThis as unknown as { scrollTo(x: number, y: number): void }).scrollTo(0, 0),
       );
-      await p.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true, animations: 'disabled' });
+      await p.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage, animations: 'disabled' });
     },
     async close() {
       await Promise.all(workers.map((w) => w.stop().catch(() => {})));
