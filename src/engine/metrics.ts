@@ -2,6 +2,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 import type { MetricsSnapshot, StoreEvent } from '../store/observability.js';
 import type { Store } from '../store/store.js';
 import { unservedWork } from './alerts.js';
+import { HotCounter, HotHistogram } from './hot-metrics.js';
 import type { Logger } from './logger.js';
 import { silentLogger } from './logger.js';
 
@@ -48,16 +49,17 @@ export class GafferMetrics {
   private detach: (() => void) | null = null;
 
   // From events
-  private readonly created: Counter<'type' | 'queue'>;
-  private readonly attempts: Counter<'type' | 'outcome'>;
+  // Once per task: Hot* (see hot-metrics.ts) keep these off prom-client's per-call label hashing.
+  private readonly created: HotCounter;
+  private readonly attempts: HotCounter;
   private readonly retriesScheduled: Counter<'type'>;
   private readonly deadLettered: Counter<'type'>;
   private readonly retryAttempts: Counter<'type'>;
   private readonly retrySuccess: Counter<'type'>;
   private readonly retryFailure: Counter<'type'>;
   private readonly retryDuration: Histogram<'type' | 'outcome'>;
-  private readonly duration: Histogram<'type' | 'outcome'>;
-  private readonly pickup: Histogram<'type' | 'queue'>;
+  private readonly duration: HotHistogram;
+  private readonly pickup: HotHistogram;
   // From the database
   private readonly depth: Gauge<'queue' | 'status'>;
   private readonly oldestAge: Gauge<'queue'>;
@@ -86,14 +88,15 @@ export class GafferMetrics {
     const histogram = <L extends string>(name: string, help: string, labelNames: L[], buckets: number[]) =>
       new Histogram<L>({ name, help, labelNames, buckets, registers });
 
-    this.created = counter('gaffer_tasks_created_total', 'Tasks created through this node', [
-      'type',
-      'queue',
-    ]);
-    this.attempts = counter(
+    this.created = new HotCounter(
+      'gaffer_tasks_created_total',
+      'Tasks created through this node',
+      this.registry,
+    );
+    this.attempts = new HotCounter(
       'gaffer_task_attempts_total',
       'Attempts ended, by outcome: completed, failed, timeout, lost (lease lapsed), cancelled',
-      ['type', 'outcome'],
+      this.registry,
     );
     this.retriesScheduled = counter(
       'gaffer_retries_scheduled_total',
@@ -120,17 +123,17 @@ export class GafferMetrics {
       ['type', 'outcome'],
       RETRY_BUCKETS,
     );
-    this.duration = histogram(
+    this.duration = new HotHistogram(
       'gaffer_task_duration_seconds',
       'Attempt run time, from claim to its end',
-      ['type', 'outcome'],
       DURATION_BUCKETS,
+      this.registry,
     );
-    this.pickup = histogram(
+    this.pickup = new HotHistogram(
       'gaffer_task_pickup_latency_seconds',
       'Wait of runnable work: claimed-at minus the later of created-at and run-at',
-      ['type', 'queue'],
       PICKUP_BUCKETS,
+      this.registry,
     );
 
     this.depth = gauge('gaffer_queue_depth', 'Unfinished tasks by queue and status', ['queue', 'status']);
@@ -195,26 +198,37 @@ export class GafferMetrics {
   private initType(type: string): void {
     if (this.seenTypes.has(type)) return;
     this.seenTypes.add(type);
-    for (const outcome of ATTEMPT_OUTCOMES) this.attempts.inc({ type, outcome }, 0);
+    for (const outcome of ATTEMPT_OUTCOMES) this.countAttempt(type, outcome, 0);
     this.retryAttempts.inc({ type }, 0);
     this.retrySuccess.inc({ type }, 0);
     this.retryFailure.inc({ type }, 0);
+  }
+
+  private countAttempt(type: string, outcome: string, by = 1): void {
+    this.attempts.inc(`${type}\u0000${outcome}`, () => ({ type, outcome }), by);
+  }
+
+  private observeDuration(type: string, outcome: string, ms: number): void {
+    this.duration.observe(`${type}\u0000${outcome}`, () => ({ type, outcome }), sec(ms));
   }
 
   observe(e: StoreEvent): void {
     switch (e.event) {
       case 'task_created':
         this.initType(e.type);
-        this.created.inc({ type: e.type, queue: e.queue });
+        this.created.inc(`${e.type}\u0000${e.queue}`, () => ({ type: e.type, queue: e.queue }));
         return;
       case 'task_claimed':
-        this.pickup.observe({ type: e.type, queue: e.queue }, sec(e.pickupMs));
+        this.pickup.observe(
+          `${e.type}\u0000${e.queue}`,
+          () => ({ type: e.type, queue: e.queue }),
+          sec(e.pickupMs),
+        );
         return;
       case 'task_completed':
         this.initType(e.type);
-        this.attempts.inc({ type: e.type, outcome: 'completed' });
-        if (e.durationMs !== null)
-          this.duration.observe({ type: e.type, outcome: 'completed' }, sec(e.durationMs));
+        this.countAttempt(e.type, 'completed');
+        if (e.durationMs !== null) this.observeDuration(e.type, 'completed', e.durationMs);
         if (e.manualRetryMs !== null) {
           this.retrySuccess.inc({ type: e.type });
           this.retryDuration.observe({ type: e.type, outcome: 'success' }, sec(e.manualRetryMs));
@@ -222,9 +236,8 @@ export class GafferMetrics {
         return;
       case 'task_failed':
         this.initType(e.type);
-        this.attempts.inc({ type: e.type, outcome: e.outcome });
-        if (e.durationMs !== null)
-          this.duration.observe({ type: e.type, outcome: e.outcome }, sec(e.durationMs));
+        this.countAttempt(e.type, e.outcome);
+        if (e.durationMs !== null) this.observeDuration(e.type, e.outcome, e.durationMs);
         // A manual retry that ends cancelled is neither a success nor a failure of the retry.
         if (e.manualRetryMs !== null && e.status === 'failed') {
           this.retryFailure.inc({ type: e.type });
