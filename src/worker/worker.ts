@@ -58,9 +58,15 @@ export interface WorkerSummary {
 
 interface Running {
   task: Task;
-  controller: AbortController;
+  /** Made when the handler first reads ctx.signal or the task is aborted; most tasks never need one. */
+  controller: AbortController | null;
   lost: boolean;
   timer?: NodeJS.Timeout;
+}
+
+function controllerOf(entry: Running): AbortController {
+  entry.controller ??= new AbortController();
+  return entry.controller;
 }
 
 const VERSION = '0.1.0';
@@ -222,7 +228,7 @@ export class Worker {
    */
   private shouldClaim(): boolean {
     const room = this.options.concurrency + this.options.prefetch;
-    if (this.completing.size >= room) return false;
+    if (this.completing.size >= 2 * room) return false;
     const free = this.freeSlots();
     return this.buffer.length === 0 ? free > 0 : free >= Math.ceil(room / 2);
   }
@@ -290,7 +296,7 @@ export class Worker {
   private async reRegister(): Promise<void> {
     for (const r of this.running.values()) {
       r.lost = true;
-      r.controller.abort(new Error('worker went stale; its leases lapsed'));
+      controllerOf(r).abort(new Error('worker went stale; its leases lapsed'));
     }
     try {
       await this.register();
@@ -313,19 +319,23 @@ export class Worker {
 
   private async run(task: Task): Promise<void> {
     const def = this.handlers.get(task.type);
-    const entry: Running = { task, controller: new AbortController(), lost: false };
+    const entry: Running = { task, controller: null, lost: false };
     this.running.set(task.id, entry);
     const began = Date.now();
-    const log = this.log.child({
-      taskId: task.id,
-      type: task.type,
-      sessionId: task.sessionId ?? undefined,
-      workerId: this.workerId,
-      attempt: task.attempt,
-    });
+    // The task's logger is made on first use: a pino child per task costs more than a no-op handler.
+    let taskLog: Logger | undefined;
+    const log = () =>
+      (taskLog ??= this.log.child({
+        taskId: task.id,
+        type: task.type,
+        sessionId: task.sessionId ?? undefined,
+        workerId: this.workerId,
+        attempt: task.attempt,
+      }));
     if (task.timeoutMs) {
       entry.timer = setTimeout(
-        () => entry.controller.abort(new TimeoutAbort(`task ran past its timeout of ${task.timeoutMs} ms`)),
+        () =>
+          controllerOf(entry).abort(new TimeoutAbort(`task ran past its timeout of ${task.timeoutMs} ms`)),
         task.timeoutMs,
       );
     }
@@ -355,9 +365,9 @@ export class Worker {
     } catch (err) {
       if (entry.lost) outcome = 'lost';
       else {
-        const error = toTaskError(err, entry.controller.signal);
+        const error = toTaskError(err, entry.controller?.signal);
         const ok = await this.options.transport.fail({ ...this.ref(task), error }).catch((e: unknown) => {
-          log.warn(
+          log().warn(
             { event: 'report_error', err: String(e) },
             'could not report the failure; the lease will lapse',
           );
@@ -365,7 +375,7 @@ export class Worker {
         });
         outcome = ok ? 'failed' : 'lost';
         if (ok)
-          log.warn(
+          log().warn(
             {
               event: 'task_failed',
               error: error.message,
@@ -383,9 +393,11 @@ export class Worker {
     }
     if (outcome === 'completed') {
       this.completed++;
-      log.info({ event: 'task_completed', durationMs: Date.now() - began }, 'task completed');
+      if (this.log.isLevelEnabled('info')) {
+        log().info({ event: 'task_completed', durationMs: Date.now() - began }, 'task completed');
+      }
     } else if (outcome === 'failed') this.failed++;
-    else log.warn({ event: 'lease_lost' }, 'the lease was lost; the result was not applied');
+    else log().warn({ event: 'lease_lost' }, 'the lease was lost; the result was not applied');
     this.wakeClaimer();
     this.dispatch();
   }
@@ -400,13 +412,17 @@ export class Worker {
     this.dispatch();
   }
 
-  private context(task: Task, entry: Running, log: Logger): TaskContext {
+  private context(task: Task, entry: Running, log: () => Logger): TaskContext {
     return {
       task,
       attempt: task.attempt,
       workerId: this.workerId!,
-      signal: entry.controller.signal,
-      log,
+      get signal() {
+        return controllerOf(entry).signal;
+      },
+      get log() {
+        return log();
+      },
       progress: async (value) => {
         const ok = await this.options.transport.progress({ ...this.ref(task), progress: value });
         if (!ok) this.markLost(entry, 'the lease was lost');
@@ -420,7 +436,7 @@ export class Worker {
   private markLost(entry: Running, why: string): void {
     if (entry.lost) return;
     entry.lost = true;
-    entry.controller.abort(new LeaseLostAbort(why));
+    controllerOf(entry).abort(new LeaseLostAbort(why));
   }
 
   private async beat(): Promise<void> {
@@ -439,8 +455,8 @@ export class Worker {
       });
       for (const c of res.cancelled) {
         const r = this.running.get(c.taskId);
-        if (r && r.task.attempt === c.attempt && !r.controller.signal.aborted) {
-          r.controller.abort(new CancelAbort('the task was cancelled'));
+        if (r && r.task.attempt === c.attempt && !r.controller?.signal.aborted) {
+          controllerOf(r).abort(new CancelAbort('the task was cancelled'));
         }
       }
       for (const l of res.lost) {
@@ -493,7 +509,7 @@ export class Worker {
       const deadline = Date.now() + this.options.shutdownGraceMs;
       while (this.running.size > 0 && Date.now() < deadline) await sleep(Math.min(50, deadline - Date.now()));
       for (const r of this.running.values())
-        r.controller.abort(new ShutdownAbort('the worker is shutting down'));
+        controllerOf(r).abort(new ShutdownAbort('the worker is shutting down'));
       const settle = Date.now() + 5000;
       while (this.running.size > 0 && Date.now() < settle) await sleep(20);
       if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
@@ -520,8 +536,8 @@ class ShutdownAbort extends Error {
   override name = 'ShutdownError';
 }
 
-function toTaskError(err: unknown, signal: AbortSignal): TaskError {
-  const reason = signal.aborted ? signal.reason : undefined;
+function toTaskError(err: unknown, signal: AbortSignal | undefined): TaskError {
+  const reason = signal?.aborted ? signal.reason : undefined;
   if (reason instanceof CancelAbort)
     return { message: reason.message, name: 'CancelledError', kind: 'cancelled' };
   if (reason instanceof TimeoutAbort)

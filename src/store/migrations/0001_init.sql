@@ -86,16 +86,18 @@ create index tasks_finished on tasks (finished_at) where finished_at is not null
 -- statement that changes their task, and a row-level RI check per event costs as much as the
 -- event itself on the claim and complete paths. Deleting tasks still deletes their history,
 -- once per statement (tasks_delete_events below).
+-- Keyed by task, then by order: the one index every read uses (a task's history), and one
+-- index entry per event rather than two.
 create table task_events (
-  id bigint generated always as identity primary key,
+  id bigint generated always as identity,
   task_id text not null,
   attempt int not null,
   kind text not null,
   at timestamptz not null default now(),
   worker_id text,
-  data jsonb
+  data jsonb,
+  primary key (task_id, id)
 );
-create index task_events_task on task_events (task_id, id);
 
 create function tasks_delete_events() returns trigger language plpgsql set search_path from current as $$
 begin
