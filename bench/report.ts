@@ -13,6 +13,8 @@ const LABELS: Record<MetricName, string> = {
   mixed_rate: 'mixed_rate (tasks/s)',
   mixed_p99: 'mixed_p99 (ms)',
   server_peak_rss: 'server_peak_rss (MB)',
+  drain_cpu_worker: 'drain CPU, worker (µs/task)',
+  drain_cpu_store: 'drain CPU, store (µs/task)',
 };
 
 /** Hand-written notes (what was tried, what limits the rest), included in the generated page. */

@@ -7,6 +7,10 @@ import type { WorkerHandle } from './worker-handle.js';
 export class ChildWorker implements WorkerHandle {
   private constructor(private readonly child: Child) {}
 
+  get pid(): number {
+    return this.child.pid ?? 0;
+  }
+
   static async start(driver: SystemDriver, cfg: BenchConfig): Promise<ChildWorker> {
     const child = new Child('worker-main.ts', [driver.name], {
       ...driver.childEnv?.(),

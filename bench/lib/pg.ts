@@ -63,6 +63,23 @@ export class Counter {
   }
 }
 
+/** ANALYZE of every table in a bench database. */
+export async function analyzeDatabase(baseUrl: string, database: string): Promise<void> {
+  checkBenchName(database);
+  await withClient(dbUrl(baseUrl, database), (c) => c.query('analyze'));
+}
+
+/** Server processes of the sessions connected to `database`, but for the bench's own counters. */
+export async function backendPids(baseUrl: string, database: string): Promise<number[]> {
+  return withClient(dbUrl(baseUrl, 'postgres'), async (c) => {
+    const res = await c.query<{ pid: number }>(
+      `select pid from pg_stat_activity where datname = $1 and application_name not like 'gaffer-bench%'`,
+      [database],
+    );
+    return res.rows.map((r) => r.pid);
+  });
+}
+
 export const PG_SETTINGS = [
   'server_version',
   'synchronous_commit',

@@ -22,6 +22,8 @@ export const METRICS = [
   'mixed_rate',
   'mixed_p99',
   'server_peak_rss',
+  'drain_cpu_worker',
+  'drain_cpu_store',
 ] as const;
 export type MetricName = (typeof METRICS)[number];
 
@@ -34,6 +36,8 @@ export const UNITS: Record<MetricName, string> = {
   mixed_rate: 'tasks/s',
   mixed_p99: 'ms',
   server_peak_rss: 'MB',
+  drain_cpu_worker: 'µs/task',
+  drain_cpu_store: 'µs/task',
 };
 
 /** Higher is better for rates, lower for latencies and memory. */
@@ -46,6 +50,8 @@ export const HIGHER_IS_BETTER: Record<MetricName, boolean> = {
   mixed_rate: true,
   mixed_p99: false,
   server_peak_rss: false,
+  drain_cpu_worker: false,
+  drain_cpu_store: false,
 };
 
 /** The payload every system carries: `t` is the wall-clock time (ms, sub-ms precision) just before the create call. */

@@ -3,6 +3,8 @@ import { now, type Payload } from './types.js';
 
 /** A worker under test, in this process or a child; the scenarios see only this. */
 export interface WorkerHandle {
+  /** The process running the worker. */
+  readonly pid: number;
   /** Starts claiming; resolves once started. */
   go(): Promise<void>;
   /** Resolves with the time the n-th handler call began; rejects after timeoutMs. */
@@ -14,6 +16,7 @@ export interface WorkerHandle {
 
 /** Runs the system's worker in this process with the bench's no-op handler. */
 export class LocalWorker implements WorkerHandle {
+  readonly pid = process.pid;
   private hits = 0;
   private lat: number[] = [];
   private waiters: Array<{ n: number; resolve: (at: number) => void }> = [];

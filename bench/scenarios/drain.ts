@@ -1,3 +1,4 @@
+import { CpuMeter } from '../lib/cpu.js';
 import { now, type Sample } from '../lib/types.js';
 import { awaitCompleted, createInBulk, type ScenarioContext, withProducer, withWorker } from './context.js';
 
@@ -12,12 +13,20 @@ export async function drain(ctx: ScenarioContext): Promise<Sample> {
   await ctx.driver.reset();
   return withProducer(ctx, async (producer) => {
     await createInBulk(producer, total, 1000);
+    if (process.env.BENCH_ANALYZE) await ctx.driver.analyze?.();
     return withWorker(ctx, async (worker) => {
+      const workerCpu = await CpuMeter.start(async () => [worker.pid]);
+      const storeCpu = await CpuMeter.start(() => ctx.driver.storePids?.() ?? Promise.resolve([]));
       const t0 = now();
       await worker.go();
       await worker.handled(total, TIMEOUT_MS);
       const t1 = await awaitCompleted(producer, total, TIMEOUT_MS);
-      return { drain: (total * 1000) / (t1 - t0) };
+      const us = (ms: number) => (ms * 1000) / total;
+      return {
+        drain: (total * 1000) / (t1 - t0),
+        drain_cpu_worker: us(await workerCpu.stop()),
+        drain_cpu_store: us(await storeCpu.stop()),
+      };
     });
   });
 }

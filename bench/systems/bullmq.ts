@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { Queue, Worker } from 'bullmq';
 import { Redis as IORedis } from 'ioredis';
 import { packageVersion } from '../lib/pg.js';
@@ -63,6 +64,16 @@ export default function bullmq(cfg: BenchConfig): SystemDriver {
           await w.close(true);
         },
       };
+    },
+    async storePids() {
+      try {
+        return execFileSync('pgrep', ['-x', 'redis-server'], { encoding: 'utf8' })
+          .split('\n')
+          .filter(Boolean)
+          .map(Number);
+      } catch {
+        return [];
+      }
     },
     async dispose() {
       const conn = connection();

@@ -3,7 +3,7 @@ import { silentLogger } from '../../src/engine/logger.js';
 import { openPostgresStore } from '../../src/store/index.js';
 import { DirectTransport } from '../../src/worker/direct-transport.js';
 import { Worker } from '../../src/worker/worker.js';
-import { Counter, dbUrl, dropDatabase, packageVersion, recreateDatabase } from '../lib/pg.js';
+import { analyzeDatabase, backendPids, Counter, dbUrl, dropDatabase, packageVersion, recreateDatabase } from '../lib/pg.js';
 import type { BenchConfig } from '../lib/types.js';
 import type { Handler, Producer, SystemDriver, WorkerSide } from './driver.js';
 
@@ -12,7 +12,10 @@ export const TASK_TYPE = 'bench_noop';
 
 /** Gaffer's worker settings in the bench; shared by the direct, HTTP and embedded variants. */
 export function gafferWorkerConfig(cfg: BenchConfig) {
-  return { concurrency: cfg.concurrency, prefetch: cfg.concurrency };
+  return {
+    concurrency: cfg.concurrency,
+    prefetch: Number(process.env.BENCH_GAFFER_PREFETCH ?? cfg.concurrency),
+  };
 }
 
 export function gafferVersions(): Record<string, string> {
@@ -77,6 +80,8 @@ export default function gaffer(cfg: BenchConfig): SystemDriver {
       worker.handle(TASK_TYPE, (payload) => handler(payload as never));
       return { start: () => worker.start(), stop: async () => void (await worker.stop()) };
     },
+    analyze: () => analyzeDatabase(cfg.pgUrl, DATABASE),
+    storePids: () => backendPids(cfg.pgUrl, DATABASE),
     dispose: () => dropDatabase(cfg.pgUrl, DATABASE),
   };
 }
