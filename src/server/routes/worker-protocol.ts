@@ -188,7 +188,14 @@ export function registerWorkerProtocolRoutes(app: ZodApp, ctx: ServerContext): v
       }
       for (const t of tasks)
         log.debug(
-          { event: 'task_claimed', taskId: t.id, type: t.type, workerId, attempt: t.attempt },
+          {
+            event: 'task_claimed',
+            taskId: t.id,
+            type: t.type,
+            sessionId: t.sessionId ?? undefined,
+            workerId,
+            attempt: t.attempt,
+          },
           'claimed',
         );
       return { tasks };

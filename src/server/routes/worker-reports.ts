@@ -213,6 +213,7 @@ export function registerWorkerReportRoutes(
         {
           event: task.status === 'failed' ? 'dead_lettered' : 'task_failed',
           ...ref,
+          sessionId: task.sessionId ?? undefined,
           status: task.status,
           error: req.body.error.message,
           retryable: req.body.error.retryable !== false,
