@@ -105,6 +105,17 @@ export async function startDemo(store: Store, logger: Logger): Promise<{ stop():
         if (n % 10 === 0) {
           await client.enqueue('report.generate', { broken: n % 20 === 0 }, { key: `short_${n % 4}` });
         }
+        if (n % 50 === 0) {
+          // An operator redriving a dead letter now and then (seed 004), so the manual-retry metrics move.
+          const dead = await client.deadLetters({ limit: 20 });
+          // Alternate: a poison task (fails again) and one that failed by chance (likely succeeds now).
+          const poison = n % 100 === 0;
+          const pick = dead.items.find(
+            (t) => t.manualRetries === 0 && (t.error?.retryable === false) === poison,
+          );
+          if (pick)
+            await client.retry(pick.id, { by: 'demo-operator', reason: 'redrive after the incident' });
+        }
         if (n % 40 === 1) {
           await client.createSession({
             key: `study-${Math.ceil(n / 40)}`,
