@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { vi } from 'vitest';
 import { GafferClient } from '../../src/client/client.js';
 import { silentLogger } from '../../src/engine/logger.js';
 import { buildServer, type GafferServer, type ServerOptions } from '../../src/server/app.js';
@@ -51,6 +52,8 @@ export interface DashboardOptions {
 }
 
 export async function startDashboard(opts: DashboardOptions = {}): Promise<Dashboard> {
+  // A browser, a server and workers share the machine with other test files: give polls and tests time.
+  vi.setConfig({ testTimeout: 60_000, expect: { poll: { timeout: 10_000, interval: 50 } } });
   await ensureDashboardBuilt();
   const store = await openPgliteStore({ ...opts.store });
   const server = await buildServer({

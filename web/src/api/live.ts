@@ -22,6 +22,25 @@ function refresh(qc: QueryClient): void {
 }
 
 const POLL_MS = 2000;
+/** Screens refresh at most this often, however busy the stream (a snapshot a second, change events between). */
+const MIN_REFRESH_MS = 1000;
+
+/** Runs fn at once, or at the end of the current interval if it ran less than `ms` ago; calls in between merge. */
+function throttle(fn: () => void, ms: number): () => void {
+  let last = 0;
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  const run = () => {
+    timer = null;
+    last = Date.now();
+    fn();
+  };
+  return () => {
+    if (timer) return;
+    const wait = last + ms - Date.now();
+    if (wait <= 0) run();
+    else timer = setTimeout(run, wait);
+  };
+}
 
 /** Reads the stream until it ends; each snapshot updates the overview numbers and refreshes what is on screen. */
 async function readStream(
@@ -35,6 +54,7 @@ async function readStream(
   });
   if (!res.ok || !res.body) throw new ApiError(res.status, `live stream answered ${res.status}`);
   const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  const changed = throttle(() => refresh(qc), MIN_REFRESH_MS);
   let buffer = '';
   for (;;) {
     const { value, done } = await reader.read();
@@ -52,7 +72,7 @@ async function readStream(
         const snap = safeJson(m.data);
         if (snap) qc.setQueryData(keys.stats, snap);
       }
-      refresh(qc);
+      changed();
     }
   }
 }
