@@ -137,3 +137,117 @@ create table worker_events (
   data jsonb
 );
 create index worker_events_worker on worker_events (worker_id, id);
+
+-- The hot path as functions: PostgreSQL keeps a function's plans for the life of the connection,
+-- so a claim or a create is planned once rather than per call (planning these statements costs
+-- more than running them for one task). Their planner settings pin the plans that stay right at
+-- any table size and with no statistics at all (a table loaded a moment ago has none): claims
+-- walk tasks_runnable in claim order and stop at the limit, rather than sorting every runnable row.
+
+-- Claims up to p_limit runnable tasks the worker may run (or one task of a session: the one at
+-- p_session_index, else its lowest free index), starts an attempt on each (attempt + 1 is the
+-- fencing token, the lease runs from now) and records `claimed`. Nothing if the worker is not live.
+create function claim_tasks(p_worker text, p_now timestamptz, p_stale_ms int, p_lease_ms int,
+  p_types text[], p_queues text[], p_limit int, p_session text, p_session_index int)
+returns setof tasks language plpgsql
+set search_path from current set plan_cache_mode = force_generic_plan
+set enable_seqscan = off set enable_bitmapscan = off set enable_sort = off as $$
+begin
+  if p_session is null then
+    return query
+    with worker as (
+      select w.machine_id, w.labels from workers w
+      where w.id = p_worker and w.stale_at is null
+        and w.last_heartbeat_at > coalesce(p_now, now()) - make_interval(secs => p_stale_ms / 1000.0)),
+    picked as (
+      select t.id from tasks t
+      where t.status in ('queued', 'retrying') and t.run_at <= coalesce(p_now, now())
+        and (p_types is null or t.type = any(p_types))
+        and (p_queues is null or t.queue = any(p_queues))
+        and exists (select 1 from worker)
+        and (t.avoid_machine_id is null or t.avoid_machine_id <> (select machine_id from worker))
+        and (t.avoid_labels is null or not ((select labels from worker) @> t.avoid_labels))
+      order by t.priority desc, t.run_at, t.seq
+      limit p_limit
+      for update skip locked),
+    claimed as (
+      update tasks t set status = 'running', attempt = t.attempt + 1, worker_id = p_worker,
+        machine_id = (select machine_id from worker),
+        lease_expires_at = coalesce(p_now, now()) + make_interval(secs => p_lease_ms / 1000.0),
+        deadline_at = case when t.timeout_ms is null then null
+          else coalesce(p_now, now()) + make_interval(secs => t.timeout_ms / 1000.0) end,
+        started_at = coalesce(p_now, now()), updated_at = now(), cancel_requested = false
+      where t.id = any(array(select id from picked))
+      returning t.*),
+    ev as (
+      insert into task_events (task_id, attempt, kind, worker_id)
+      select c.id, c.attempt, 'claimed', c.worker_id from claimed c)
+    select * from claimed;
+  else
+    return query
+    with worker as (
+      select w.machine_id, w.labels from workers w
+      where w.id = p_worker and w.stale_at is null
+        and w.last_heartbeat_at > coalesce(p_now, now()) - make_interval(secs => p_stale_ms / 1000.0)),
+    picked as (
+      select t.id from tasks t
+      where t.session_id = p_session and (p_session_index is null or t.session_index = p_session_index)
+        and t.status in ('queued', 'retrying') and t.run_at <= coalesce(p_now, now())
+        and exists (select 1 from worker)
+        and (t.avoid_machine_id is null or t.avoid_machine_id <> (select machine_id from worker))
+        and (t.avoid_labels is null or not ((select labels from worker) @> t.avoid_labels))
+      order by t.session_index
+      limit 1
+      for update skip locked),
+    claimed as (
+      update tasks t set status = 'running', attempt = t.attempt + 1, worker_id = p_worker,
+        machine_id = (select machine_id from worker),
+        lease_expires_at = coalesce(p_now, now()) + make_interval(secs => p_lease_ms / 1000.0),
+        deadline_at = case when t.timeout_ms is null then null
+          else coalesce(p_now, now()) + make_interval(secs => t.timeout_ms / 1000.0) end,
+        started_at = coalesce(p_now, now()), updated_at = now(), cancel_requested = false
+      where t.id = any(array(select id from picked))
+      returning t.*),
+    ev as (
+      insert into task_events (task_id, attempt, kind, worker_id)
+      select c.id, c.attempt, 'claimed', c.worker_id from claimed c)
+    select * from claimed;
+  end if;
+end $$;
+
+-- Inserts a batch of new tasks (skipping ids, idempotency keys and session slots that exist),
+-- with their defaults from the task type (backoff merges like object spread: the defaults, the
+-- type's, the task's own keys), and records `created` for each; returns the rows inserted.
+create function insert_tasks(p_ids text[], p_types text[], p_queues text[], p_payloads text[],
+  p_priorities int[], p_run_ats timestamptz[], p_delays int[], p_max_attempts int[], p_timeouts int[],
+  p_backoffs text[], p_idempotency_keys text[], p_session_ids text[], p_session_indexes int[],
+  p_keys text[], p_user_ids text[], p_metadata text[], p_default_max_attempts int, p_default_backoff jsonb)
+returns setof tasks language plpgsql
+set search_path from current set plan_cache_mode = force_generic_plan as $$
+begin
+  return query
+  with i as (
+    select * from unnest(p_ids, p_types, p_queues, p_payloads, p_priorities, p_run_ats, p_delays,
+      p_max_attempts, p_timeouts, p_backoffs, p_idempotency_keys, p_session_ids, p_session_indexes, p_keys,
+      p_user_ids, p_metadata)
+      with ordinality as u(id, type, queue, payload, priority, run_at, delay_ms, max_attempts, timeout_ms,
+        backoff, idempotency_key, session_id, session_index, key, user_id, metadata, ord)),
+  ins as (
+    insert into tasks (id, type, queue, payload, priority, run_at, max_attempts, timeout_ms, backoff,
+      idempotency_key, session_id, session_index, key, user_id, metadata, tracking)
+    select i.id, i.type, i.queue, i.payload::jsonb, i.priority,
+      coalesce(i.run_at, now() + make_interval(secs => coalesce(i.delay_ms, 0) / 1000.0)),
+      coalesce(i.max_attempts, tt.max_attempts, p_default_max_attempts), coalesce(i.timeout_ms, tt.timeout_ms),
+      p_default_backoff || (case when jsonb_typeof(tt.backoff) = 'object' then tt.backoff else '{}' end)
+        || coalesce(i.backoff::jsonb, '{}'),
+      i.idempotency_key, i.session_id, i.session_index, i.key, i.user_id, i.metadata::jsonb,
+      coalesce(tt.tracking, 'track')
+    from i left join task_types tt on tt.type = i.type
+    order by i.ord
+    on conflict do nothing
+    returning tasks.*),
+  ev as (
+    insert into task_events (task_id, attempt, kind, data)
+    select n.id, 0, 'created', null from ins n order by n.seq)
+  select * from ins;
+end $$;

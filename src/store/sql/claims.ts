@@ -20,57 +20,14 @@ const LIVE_WORKER = `
   where w.id = $1 and w.stale_at is null
     and w.last_heartbeat_at > coalesce($2::timestamptz, now()) - make_interval(secs => $3::int / 1000.0)`;
 
-/** Sets a picked row running for the worker: attempt + 1 is the new fencing token. */
-const START_ATTEMPT = `
-  status = 'running', attempt = t.attempt + 1, worker_id = $1, machine_id = (select machine_id from worker),
-  lease_expires_at = coalesce($2::timestamptz, now()) + make_interval(secs => $4::int / 1000.0),
-  deadline_at = case when t.timeout_ms is null then null
-    else coalesce($2::timestamptz, now()) + make_interval(secs => t.timeout_ms / 1000.0) end,
-  started_at = coalesce($2::timestamptz, now()), updated_at = now(), cancel_requested = false`;
+/**
+ * Claims run in the database function claim_tasks (migration 0001): PostgreSQL keeps its plans per
+ * connection, so a claim is not planned again on every call, and its planner settings keep the
+ * plan an ordered walk of the runnable index whatever the statistics say.
+ */
+const CLAIM_TASKS = `select ${TASK_COLUMNS} from claim_tasks($1, $2, $3, $4, $5, $6, $7, null, null) t`;
 
-const CLAIMED_EVENTS = `ins as (
-  insert into task_events (task_id, attempt, kind, worker_id)
-  select id, attempt, 'claimed', worker_id from claimed)`;
-
-const AVOIDS_WORKER = `(t.avoid_machine_id is null or t.avoid_machine_id <> (select machine_id from worker))
-  and (t.avoid_labels is null or not ((select labels from worker) @> t.avoid_labels))`;
-
-const CLAIM_TASKS = `
-with worker as (${LIVE_WORKER}),
-picked as (
-  select t.id from tasks t
-  where t.status in ('queued', 'retrying') and t.run_at <= coalesce($2::timestamptz, now())
-    and ($5::text[] is null or t.type = any($5::text[]))
-    and ($6::text[] is null or t.queue = any($6::text[]))
-    and exists (select 1 from worker) and ${AVOIDS_WORKER}
-  order by t.priority desc, t.run_at, t.seq
-  limit $7
-  for update skip locked
-),
-claimed as (
-  update tasks t set ${START_ATTEMPT}
-  where t.id = any(array(select id from picked))
-  returning ${TASK_COLUMNS}
-), ${CLAIMED_EVENTS}
-select * from claimed`;
-
-const CLAIM_SESSION_TASK = `
-with worker as (${LIVE_WORKER}),
-picked as (
-  select t.id from tasks t
-  where t.session_id = $5 and ($6::int is null or t.session_index = $6)
-    and t.status in ('queued', 'retrying') and t.run_at <= coalesce($2::timestamptz, now())
-    and exists (select 1 from worker) and ${AVOIDS_WORKER}
-  order by t.session_index
-  limit 1
-  for update skip locked
-),
-claimed as (
-  update tasks t set ${START_ATTEMPT}
-  from picked where t.id = picked.id
-  returning ${TASK_COLUMNS}
-), ${CLAIMED_EVENTS}
-select * from claimed`;
+const CLAIM_SESSION_TASK = `select ${TASK_COLUMNS} from claim_tasks($1, $2, $3, $4, null, null, 1, $5, $6) t`;
 
 const COMPLETE_TASKS = `
 with input as (
@@ -188,9 +145,10 @@ export async function claimSessionTask(
 async function assertLive(db: Queryable, workerId: string, now: Date | undefined, staleAfterMs: number) {
   const live = await db.query(LIVE_WORKER, [workerId, now ?? null, staleAfterMs]);
   if (live.rows.length > 0) return;
-  const known = await db.query<{ stale_reason: string | null }>('select stale_reason from workers where id = $1', [
-    workerId,
-  ]);
+  const known = await db.query<{ stale_reason: string | null }>(
+    'select stale_reason from workers where id = $1',
+    [workerId],
+  );
   const row = known.rows[0];
   throw new WorkerNotLiveError(
     workerId,
@@ -225,7 +183,9 @@ export async function completeTasks(
   const done = new Set(res.rows.map((r) => r.id));
   return {
     completed: [...done],
-    refused: items.filter((i) => !done.has(i.taskId)).map(({ taskId, attempt, workerId }) => ({ taskId, attempt, workerId })),
+    refused: items
+      .filter((i) => !done.has(i.taskId))
+      .map(({ taskId, attempt, workerId }) => ({ taskId, attempt, workerId })),
     rows: res.rows,
   };
 }
@@ -245,7 +205,8 @@ async function lostReason(db: Queryable, ref: AttemptRef): Promise<Error> {
   if (row.attempt !== ref.attempt) {
     return new LeaseLostError(ref.taskId, ref.attempt, `the task is on attempt ${row.attempt} now`);
   }
-  if (row.status !== 'running') return new LeaseLostError(ref.taskId, ref.attempt, `the task is ${row.status}`);
+  if (row.status !== 'running')
+    return new LeaseLostError(ref.taskId, ref.attempt, `the task is ${row.status}`);
   return new LeaseLostError(ref.taskId, ref.attempt, 'another worker holds it');
 }
 
@@ -255,7 +216,10 @@ export async function failTask(tx: Queryable, p: FailTaskParams): Promise<Task> 
   return endFailedAttempt(tx, task, kind, p.error, p.now ?? null);
 }
 
-export async function handBackTasks(db: Queryable, items: AttemptRef[]): Promise<Array<{ id: string; queue: string }>> {
+export async function handBackTasks(
+  db: Queryable,
+  items: AttemptRef[],
+): Promise<Array<{ id: string; queue: string }>> {
   if (items.length === 0) return [];
   const res = await db.query<{ id: string; queue: string }>(HAND_BACK, [
     items.map((i) => i.taskId),
@@ -278,7 +242,12 @@ export async function extendLease(db: Queryable, p: AttemptRef & { leaseMs: numb
 }
 
 export async function reportProgress(db: Queryable, p: AttemptRef & { progress: Json }): Promise<void> {
-  const res = await db.query(REPORT_PROGRESS, [p.taskId, p.attempt, p.workerId ?? null, JSON.stringify(p.progress)]);
+  const res = await db.query(REPORT_PROGRESS, [
+    p.taskId,
+    p.attempt,
+    p.workerId ?? null,
+    JSON.stringify(p.progress),
+  ]);
   if (res.rows.length === 0) throw await lostReason(db, p);
 }
 

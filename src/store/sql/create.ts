@@ -10,37 +10,12 @@ import { rowToTask, TASK_COLUMNS, type TaskRow } from './rows.js';
 import { checkNewTask } from './validate.js';
 
 /**
- * One statement per batch: the rows, their defaults from the task type (joined here rather
- * than read first), and their `created` events. Backoff merges like object spread: the
- * defaults, then the type's, then the task's own keys.
+ * One call per batch of the database function insert_tasks (migration 0001): the rows, their
+ * defaults from the task type, and their `created` events, planned once per connection.
  */
 const INSERT_TASKS = `
-with i as (
-  select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::timestamptz[], $7::int[],
-    $8::int[], $9::int[], $10::text[], $11::text[], $12::text[], $13::int[], $14::text[], $15::text[], $16::text[])
-    with ordinality as i(id, type, queue, payload, priority, run_at, delay_ms, max_attempts, timeout_ms, backoff,
-      idempotency_key, session_id, session_index, key, user_id, metadata, ord)
-),
-ins as (
-  insert into tasks (id, type, queue, payload, priority, run_at, max_attempts, timeout_ms, backoff,
-    idempotency_key, session_id, session_index, key, user_id, metadata, tracking)
-  select i.id, i.type, i.queue, i.payload::jsonb, i.priority,
-    coalesce(i.run_at, now() + make_interval(secs => coalesce(i.delay_ms, 0) / 1000.0)),
-    coalesce(i.max_attempts, tt.max_attempts, $17::int), coalesce(i.timeout_ms, tt.timeout_ms),
-    $18::jsonb || (case when jsonb_typeof(tt.backoff) = 'object' then tt.backoff else '{}' end)
-      || coalesce(i.backoff::jsonb, '{}'),
-    i.idempotency_key, i.session_id, i.session_index, i.key, i.user_id, i.metadata::jsonb,
-    coalesce(tt.tracking, 'track')
-  from i left join task_types tt on tt.type = i.type
-  order by i.ord
-  on conflict do nothing
-  returning ${TASK_COLUMNS.replaceAll('t.', '')}
-),
-ev as (
-  insert into task_events (task_id, attempt, kind, data)
-  select id, 0, 'created', null from ins order by seq
-)
-select * from ins`;
+select ${TASK_COLUMNS} from insert_tasks($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+  $17, $18) t`;
 
 const DEFAULT_BACKOFF_JSON = JSON.stringify(DEFAULT_BACKOFF);
 
