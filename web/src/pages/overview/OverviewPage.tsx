@@ -1,11 +1,15 @@
+import { lazy, Suspense } from 'react';
 import { useStats } from '../../api/queries';
 import { formatDuration } from '../../components/format';
 import { PageHeader } from '../../components/Layout';
 import { StatCard } from '../../components/StatCard';
 import { ErrorState, Loading } from '../../components/States';
+
+// The chart library is most of the bundle: it loads with the overview, not before every page.
+const ThroughputChart = lazy(() => import('./ThroughputChart').then((m) => ({ default: m.ThroughputChart })));
+
 import { AlertsPanel } from './AlertsPanel';
 import { QueueTable } from './QueueTable';
-import { ThroughputChart } from './ThroughputChart';
 
 export function OverviewPage() {
   const stats = useStats();
@@ -65,7 +69,9 @@ export function OverviewPage() {
       <div className="grid-2">
         <section className="card card-wide">
           <h2>Completed and failed per minute</h2>
-          <ThroughputChart />
+          <Suspense fallback={<Loading what="Loading the chart" />}>
+            <ThroughputChart />
+          </Suspense>
         </section>
         <section className="card">
           <h2>Queues</h2>
