@@ -15,6 +15,7 @@ exception fails the attempt and Gaffer retries it with backoff.
 """
 
 import argparse
+import importlib.util
 import json
 import os
 import signal
@@ -129,6 +130,10 @@ class TaskContext:
             self.worker.report(self.task, "progress", {"attempt": self.attempt, "progress": value})
         except LeaseLost:
             self.lost.set()
+
+    def set_state(self, value):
+        """The worker's free-form state (any JSON), shown live in the fleet view."""
+        self.worker.gaffer.call("PUT", "/worker/%s/state" % self.worker.worker_id, {"state": value})
 
 
 class Worker:
@@ -297,6 +302,18 @@ class Worker:
         for t in self.threads:
             t.start()
 
+    def run_assignment(self, session_id, index):
+        """`gaffer worker N <session>`: claim the task at index N of a session, run it, stop. True if it completed."""
+        self.register()
+        self.threads = []
+        threading.Thread(target=self.heartbeat_loop, name="heartbeat", daemon=True).start()
+        # 409 when another worker holds it, 404 when the session has no such index.
+        task = self.gaffer.call("POST", "/worker/%s/claim-session" % self.worker_id, {"sessionId": session_id, "index": index})["task"]
+        done = self.completed
+        self.run(task)
+        sys.stderr.write("assignment %d of session %s: task %s\n" % (task["sessionIndex"], session_id, task["id"]))
+        return self.completed > done
+
     def stop(self):
         """Stop claiming, let running tasks finish (up to the grace period), deregister, print the summary."""
         self.stopping.set()
@@ -344,7 +361,29 @@ def main():
     p.add_argument("--name", default=os.environ.get("GAFFER_WORKER_NAME"), help="slot name on this machine")
     p.add_argument("--wait-ms", type=int, default=5000, help="long-poll wait per claim (max 20000)")
     p.add_argument("--grace", type=float, default=30.0, help="seconds running tasks get to finish on shutdown")
+    p.add_argument("--handlers", help="a Python file whose HANDLERS dict is added to the built-in ones")
+    p.add_argument("--session", help="run one assignment of this session (with --index), then exit")
+    p.add_argument("--index", type=int, help="the assignment index to claim in --session")
     args = p.parse_args()
+
+    if args.handlers:
+        spec = importlib.util.spec_from_file_location("gaffer_handlers", args.handlers)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        HANDLERS.update(module.HANDLERS)
+        if "--types" not in sys.argv and "GAFFER_TYPES" not in os.environ:
+            args.types = ",".join(HANDLERS)
+    if args.session is not None:
+        if args.index is None:
+            p.error("--session needs --index N")
+        worker = Worker(args)
+        try:
+            ok = worker.run_assignment(args.session, args.index)
+        except GafferHTTPError as err:
+            sys.stderr.write("cannot claim assignment %d of %s: %s\n" % (args.index, args.session, err))
+            return 1
+        worker.stop()
+        return 0 if ok else 1
 
     unknown = [t for t in args.types.split(",") if t and t not in HANDLERS]
     if unknown:
