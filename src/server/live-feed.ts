@@ -1,7 +1,6 @@
 import type { Logger } from '../engine/logger.js';
 import type { Store } from '../store/store.js';
 import { snapshot } from './routes/stats.js';
-import { ThroughputSampler } from './throughput.js';
 
 export type LiveListener = (event: string, data: unknown) => void;
 
@@ -10,14 +9,12 @@ const CHANGE_DELAY_MS = 150;
 
 /**
  * One shared source for every live stream: it reads the overview snapshot once
- * a tick, whatever the number of open dashboards, feeds the throughput sampler,
- * and fans the snapshot out. With no dashboard open it keeps sampling, slower,
- * so the throughput chart has history when one opens. Between snapshots, the
+ * a tick, whatever the number of open dashboards, and fans the snapshot out.
+ * Between snapshots, the
  * store's in-process events (a task claimed, completed, failed, retried...)
  * become a `change` event, so screens refresh without waiting for the next tick.
  */
 export class LiveFeed {
-  readonly throughput = new ThroughputSampler();
   private readonly listeners = new Set<LiveListener>();
   private timer: NodeJS.Timeout | null = null;
   private ticking = false;
@@ -85,7 +82,6 @@ export class LiveFeed {
     this.ticking = true;
     try {
       const snap = await snapshot(this.store);
-      this.throughput.record(snap.counts);
       this.emit('snapshot', snap);
     } catch (err) {
       this.log.warn({ event: 'live_snapshot_failed', err: String(err) }, 'live snapshot failed');

@@ -420,6 +420,11 @@ export class SqlStore implements Store {
     });
   }
 
+  throughput(p: { minutes?: number; now?: Date } = {}): Promise<queries.ThroughputPoint[]> {
+    const minutes = Math.min(Math.max(Math.trunc(p.minutes ?? 60), 1), 24 * 60);
+    return queries.throughput(this.db, minutes, p.now ?? null);
+  }
+
   queueStats(): Promise<T.QueueStat[]> {
     return maintenance.queueStats(this.db);
   }

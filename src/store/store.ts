@@ -1,4 +1,5 @@
 import type { SessionStatus } from '../core/states.js';
+import type { ThroughputPoint } from './sql/queries.js';
 import type {
   Alert,
   AlertStatus,
@@ -118,6 +119,8 @@ export interface Store {
   /** Runs fn only if no other node holds the named lock; returns null when another node does. */
   tryLeadership<T>(name: string, fn: () => Promise<T>): Promise<T | null>;
   queueStats(): Promise<QueueStat[]>;
+  /** Tasks completed and failed per minute over the last `minutes` (default 60) minutes, oldest first. */
+  throughput(params?: { minutes?: number; now?: Date }): Promise<ThroughputPoint[]>;
 
   // API tokens (R9): only the sha256 of a secret is stored; the secret is returned once, at creation.
   createToken(params: { name: string; role: TokenRole }): Promise<CreatedToken>;

@@ -57,6 +57,25 @@ class WakeProbe {
 /** R3.6, R7, R8: retention, migrations, queue statistics, wake-ups and leadership. */
 export function maintenanceTests(ctx: ConformanceContext): void {
   describe('maintenance', () => {
+    it('throughput counts tasks completed and failed per minute over the window', async () => {
+      const store = ctx.store();
+      const fx = fixture(store);
+      const sum = (pts: Array<{ completed: number; failed: number }>) =>
+        pts.reduce((a, p) => ({ completed: a.completed + p.completed, failed: a.failed + p.failed }), {
+          completed: 0,
+          failed: 0,
+        });
+      const before = sum(await store.throughput({ minutes: 60 }));
+      await fx.complete((await fx.running()).task);
+      await fx.failed();
+      const points = await store.throughput({ minutes: 60 });
+      expect(points).toHaveLength(60);
+      expect(new Date(points[59]!.at).getTime()).toBe(Math.floor(Date.now() / 60_000) * 60_000);
+      const after = sum(points);
+      expect(after.completed - before.completed).toBeGreaterThanOrEqual(1);
+      expect(after.failed - before.failed).toBeGreaterThanOrEqual(1);
+    });
+
     it('prune removes finished tasks, closed sessions and stale workers past the age, never unfinished work', async () => {
       const store = ctx.store();
       const fx = fixture(store);

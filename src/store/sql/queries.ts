@@ -114,3 +114,37 @@ export async function getTaskEvents(
   );
   return res.rows.map(rowToEvent);
 }
+
+export interface ThroughputPoint {
+  /** Start of the minute, ISO 8601. */
+  at: string;
+  completed: number;
+  failed: number;
+}
+
+/**
+ * Tasks that finished completed or failed, per minute, over the last `minutes`
+ * minutes, read from the tasks themselves (index on finished_at), so every server
+ * node answers the same and history survives restarts.
+ */
+export async function throughput(db: Queryable, minutes: number, now: Date | null): Promise<ThroughputPoint[]> {
+  const res = await db.query<{ minute: Date; completed: number; failed: number; now: Date }>(
+    `select date_trunc('minute', t.finished_at) as minute,
+       count(*) filter (where t.status = 'completed')::int as completed,
+       count(*) filter (where t.status = 'failed')::int as failed
+     from tasks t
+     where t.finished_at >= date_trunc('minute', coalesce($1::timestamptz, now())) - make_interval(mins => $2::int - 1)
+       and t.status in ('completed', 'failed')
+     group by 1`,
+    [now, minutes],
+  );
+  const byMinute = new Map(res.rows.map((r) => [new Date(r.minute).getTime(), r]));
+  const current = Math.floor((now ?? new Date()).getTime() / 60_000) * 60_000;
+  const points: ThroughputPoint[] = [];
+  for (let i = minutes - 1; i >= 0; i--) {
+    const at = current - i * 60_000;
+    const r = byMinute.get(at);
+    points.push({ at: new Date(at).toISOString(), completed: r?.completed ?? 0, failed: r?.failed ?? 0 });
+  }
+  return points;
+}
