@@ -157,6 +157,8 @@ async function assemble(
   });
   // Response schemas document the API; answers are plain JSON.stringify (fast, and Dates become ISO strings).
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  // The API speaks JSON only: a text/plain body gets 415 with a clear message, not a confusing 400.
+  app.removeContentTypeParser('text/plain');
 
   const ctx: ServerContext = {
     store,

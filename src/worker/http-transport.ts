@@ -151,6 +151,7 @@ export class HttpTransport implements WorkerTransport {
 
   async close(): Promise<void> {
     await this.completer.idle();
+    this.http.close();
   }
 }
 

@@ -152,6 +152,14 @@ describe('creating tasks', () => {
     expect(bad.statusCode).toBe(400);
     expect(bad.json().code).toBe('validation');
     expect(bad.json().detail).toMatch(/not valid JSON/);
+    const text = await server.app.inject({
+      method: 'POST',
+      url: '/api/v1/tasks',
+      headers: { 'content-type': 'text/plain' },
+      payload: 'type=a',
+    });
+    expect(text.statusCode).toBe(415);
+    expect(text.json().detail).toMatch(/application\/json/);
   });
 
   it('refuses a body over the size limit with 413', async () => {
