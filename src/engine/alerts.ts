@@ -200,8 +200,19 @@ export class AlertService {
     return { source: 'gaffer', status: a.status, text: `${head}: ${a.summary}`, alert: a };
   }
 
-  /** Waits for webhook deliveries under way (shutdown, tests). */
-  async idle(): Promise<void> {
-    await this.webhook?.idle();
+  /**
+   * Waits for webhook deliveries under way, at most `maxWaitMs`: a receiver that is down
+   * (retries with backoff) must not hold up a shutdown for long.
+   */
+  async idle(maxWaitMs = 5000): Promise<void> {
+    if (!this.webhook) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.webhook.idle(),
+      new Promise<void>((r) => {
+        timer = setTimeout(r, maxWaitMs);
+      }),
+    ]);
+    clearTimeout(timer);
   }
 }
