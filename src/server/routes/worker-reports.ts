@@ -209,7 +209,9 @@ export function registerWorkerReportRoutes(
       const task = await guarded(req, ref, () =>
         store.failTask({ ...ref, error: req.body.error as TaskError }),
       );
-      log.warn(
+      // Debug: the store's event log (engine/event-log.ts) already writes task_failed, retry_scheduled and
+      // dead_lettered at warn/info for every failure, whoever reports it; this line only adds `retryable`.
+      log.debug(
         {
           event: task.status === 'failed' ? 'dead_lettered' : 'task_failed',
           ...ref,
