@@ -51,6 +51,19 @@ class SystemRunner {
   }
 }
 
+/**
+ * One retry per run: the database server is shared, and a run that fails for a reason outside the
+ * system under test (a connection terminated by someone else's fault test) should not leave a hole.
+ */
+async function runWithRetry(runner: SystemRunner, scenario: ScenarioName, label: string): Promise<Sample> {
+  try {
+    return await runner.run(scenario);
+  } catch (err) {
+    console.error(`retrying ${label} once: ${(err as Error).message}`);
+    return runner.run(scenario);
+  }
+}
+
 function fmt(s: Sample): string {
   return Object.entries(s)
     .map(([k, v]) => `${k}=${Math.round((v as number) * 100) / 100}`)
@@ -79,7 +92,11 @@ async function main(): Promise<void> {
       for (const name of order) {
         const t0 = Date.now();
         try {
-          const sample = await runners.get(name)!.run(scenario);
+          const sample = await runWithRetry(
+            runners.get(name)!,
+            scenario,
+            `run ${run + 1} ${scenario} ${name}`,
+          );
           for (const [metric, v] of Object.entries(sample) as Array<[MetricName, number]>) {
             if (metric === 'server_peak_rss') {
               const prev = values.server_peak_rss?.[name]?.[run];

@@ -17,16 +17,16 @@ const QUICK = {
   runs: 1,
   bulkTotal: 5_000,
   bulkBatch: 1_000,
-  singleTotal: 300,
+  singleTotal: 200,
   drainTotal: 5_000,
-  pickupTotal: 100,
+  pickupTotal: 60,
   pickupGapMs: 20,
   mixedRate: 1_000,
   mixedSeconds: 2,
 };
 
 export const USAGE = `usage: npm run bench -- [--quick] [--runs=N] [--only=gaffer,bullmq] [--scenarios=drain,pickup]
-  [--concurrency=50] [--drain=20000] [--out=bench/results/latest.json] [--no-docs]
+  [--concurrency=50] [--gaffer-prefetch=950] [--drain=20000] [--mixed-rate=1000] [--out=bench/results/latest.json] [--no-docs]
 systems:   ${SYSTEMS.join(', ')}
 scenarios: ${SCENARIOS.join(', ')}
 env: BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432/postgres), BENCH_REDIS_URL (default redis://127.0.0.1:6379),
@@ -68,6 +68,7 @@ export function parseArgs(argv: string[]): Invocation {
     systems,
     scenarios,
     concurrency: num('concurrency', 50),
+    gafferPrefetch: num('gaffer-prefetch', 950),
     bulkTotal: base.bulkTotal,
     bulkBatch: base.bulkBatch,
     singleTotal: base.singleTotal,

@@ -63,12 +63,6 @@ export class Counter {
   }
 }
 
-/** ANALYZE of every table in a bench database. */
-export async function analyzeDatabase(baseUrl: string, database: string): Promise<void> {
-  checkBenchName(database);
-  await withClient(dbUrl(baseUrl, database), (c) => c.query('analyze'));
-}
-
 /** Server processes of the sessions connected to `database`, but for the bench's own counters. */
 export async function backendPids(baseUrl: string, database: string): Promise<number[]> {
   return withClient(dbUrl(baseUrl, 'postgres'), async (c) => {

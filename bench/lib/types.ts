@@ -67,6 +67,8 @@ export interface BenchConfig {
   systems: SystemName[];
   scenarios: ScenarioName[];
   concurrency: number;
+  /** Gaffer's Worker prefetch: tasks claimed ahead of free slots (claims are up to concurrency + prefetch). */
+  gafferPrefetch: number;
   bulkTotal: number;
   bulkBatch: number;
   singleTotal: number;

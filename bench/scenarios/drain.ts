@@ -13,7 +13,6 @@ export async function drain(ctx: ScenarioContext): Promise<Sample> {
   await ctx.driver.reset();
   return withProducer(ctx, async (producer) => {
     await createInBulk(producer, total, 1000);
-    if (process.env.BENCH_ANALYZE) await ctx.driver.analyze?.();
     return withWorker(ctx, async (worker) => {
       const workerCpu = await CpuMeter.start(async () => [worker.pid]);
       const storeCpu = await CpuMeter.start(() => ctx.driver.storePids?.() ?? Promise.resolve([]));

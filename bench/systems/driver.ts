@@ -31,8 +31,6 @@ export interface SystemDriver {
   reset(): Promise<void>;
   producer(): Promise<Producer>;
   worker(handler: Handler): Promise<WorkerSide>;
-  /** Refreshes planner statistics, as autovacuum would in a running system. */
-  analyze?(): Promise<void>;
   /** Environment a worker child needs to reach what reset() started (e.g. the server's URL). */
   childEnv?(): Record<string, string>;
   /** Processes that serve the worker (server, database backends, Redis), for the drain's CPU cost. */

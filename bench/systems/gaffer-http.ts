@@ -6,7 +6,7 @@ import { HttpBackend } from '../../src/client/http-backend.js';
 import { silentLogger } from '../../src/engine/logger.js';
 import { HttpTransport } from '../../src/worker/http-transport.js';
 import { Worker } from '../../src/worker/worker.js';
-import { analyzeDatabase, backendPids, Counter, dbUrl, dropDatabase, recreateDatabase } from '../lib/pg.js';
+import { backendPids, Counter, dbUrl, dropDatabase, recreateDatabase } from '../lib/pg.js';
 import { type BenchConfig, sleep } from '../lib/types.js';
 import type { Handler, SystemDriver, WorkerSide } from './driver.js';
 import { clientProducer, gafferVersions, gafferWorkerConfig, TASK_TYPE } from './gaffer.js';
@@ -97,7 +97,6 @@ export default function gafferHttp(cfg: BenchConfig): SystemDriver {
       return { start: () => worker.start(), stop: async () => void (await worker.stop()) };
     },
     childEnv: () => ({ [URL_ENV]: url }),
-    analyze: () => analyzeDatabase(cfg.pgUrl, DATABASE),
     storePids: async () => [
       ...(server?.pid ? [server.pid] : []),
       ...(await backendPids(cfg.pgUrl, DATABASE)),

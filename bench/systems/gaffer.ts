@@ -3,7 +3,7 @@ import { silentLogger } from '../../src/engine/logger.js';
 import { openPostgresStore } from '../../src/store/index.js';
 import { DirectTransport } from '../../src/worker/direct-transport.js';
 import { Worker } from '../../src/worker/worker.js';
-import { analyzeDatabase, backendPids, Counter, dbUrl, dropDatabase, packageVersion, recreateDatabase } from '../lib/pg.js';
+import { backendPids, Counter, dbUrl, dropDatabase, packageVersion, recreateDatabase } from '../lib/pg.js';
 import type { BenchConfig } from '../lib/types.js';
 import type { Handler, Producer, SystemDriver, WorkerSide } from './driver.js';
 
@@ -14,7 +14,7 @@ export const TASK_TYPE = 'bench_noop';
 export function gafferWorkerConfig(cfg: BenchConfig) {
   return {
     concurrency: cfg.concurrency,
-    prefetch: Number(process.env.BENCH_GAFFER_PREFETCH ?? cfg.concurrency),
+    prefetch: cfg.gafferPrefetch,
   };
 }
 
@@ -49,7 +49,7 @@ export default function gaffer(cfg: BenchConfig): SystemDriver {
     config: {
       transport: 'DirectTransport (PostgreSQL)',
       ...workerCfg,
-      poolSize: 4,
+      pool: 'default (10)',
       synchronous_commit: 'on',
     },
     versions: gafferVersions(),
@@ -59,7 +59,7 @@ export default function gaffer(cfg: BenchConfig): SystemDriver {
       await store.close();
     },
     async producer() {
-      const store = await openPostgresStore({ connectionString: url, poolSize: 4, migrate: false });
+      const store = await openPostgresStore({ connectionString: url, migrate: false });
       const counter = new Counter(url, "select count(*) as n from gaffer.tasks where status = 'completed'");
       return clientProducer(
         new GafferClient(store),
@@ -71,7 +71,7 @@ export default function gaffer(cfg: BenchConfig): SystemDriver {
       );
     },
     async worker(handler: Handler): Promise<WorkerSide> {
-      const store = await openPostgresStore({ connectionString: url, poolSize: 4, migrate: false });
+      const store = await openPostgresStore({ connectionString: url, migrate: false });
       const worker = new Worker({
         transport: new DirectTransport(store, { ownsStore: true }),
         ...workerCfg,
@@ -80,7 +80,6 @@ export default function gaffer(cfg: BenchConfig): SystemDriver {
       worker.handle(TASK_TYPE, (payload) => handler(payload as never));
       return { start: () => worker.start(), stop: async () => void (await worker.stop()) };
     },
-    analyze: () => analyzeDatabase(cfg.pgUrl, DATABASE),
     storePids: () => backendPids(cfg.pgUrl, DATABASE),
     dispose: () => dropDatabase(cfg.pgUrl, DATABASE),
   };

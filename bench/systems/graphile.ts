@@ -1,5 +1,5 @@
 import { Logger, makeWorkerUtils, run, runMigrations } from 'graphile-worker';
-import { analyzeDatabase, backendPids, Counter, dbUrl, dropDatabase, packageVersion, recreateDatabase } from '../lib/pg.js';
+import { backendPids, Counter, dbUrl, dropDatabase, packageVersion, recreateDatabase } from '../lib/pg.js';
 import type { BenchConfig, Payload } from '../lib/types.js';
 import type { Handler, SystemDriver, WorkerSide } from './driver.js';
 
@@ -69,7 +69,6 @@ export default function graphile(cfg: BenchConfig): SystemDriver {
         },
       };
     },
-    analyze: () => analyzeDatabase(cfg.pgUrl, DATABASE),
     storePids: () => backendPids(cfg.pgUrl, DATABASE),
     dispose: () => dropDatabase(cfg.pgUrl, DATABASE),
   };

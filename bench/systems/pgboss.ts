@@ -1,5 +1,5 @@
 import PgBoss from 'pg-boss';
-import { analyzeDatabase, backendPids, Counter, dbUrl, dropDatabase, packageVersion, recreateDatabase } from '../lib/pg.js';
+import { backendPids, Counter, dbUrl, dropDatabase, packageVersion, recreateDatabase } from '../lib/pg.js';
 import type { BenchConfig, Payload } from '../lib/types.js';
 import type { Handler, SystemDriver, WorkerSide } from './driver.js';
 
@@ -69,7 +69,6 @@ export default function pgBoss(cfg: BenchConfig): SystemDriver {
         },
       };
     },
-    analyze: () => analyzeDatabase(cfg.pgUrl, DATABASE),
     storePids: () => backendPids(cfg.pgUrl, DATABASE),
     dispose: () => dropDatabase(cfg.pgUrl, DATABASE),
   };
