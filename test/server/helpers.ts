@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import { silentLogger } from '../../src/engine/logger.js';
@@ -51,6 +52,7 @@ export function testServer(store: SqlStore, opts: Partial<ServerOptions> = {}): 
   return buildServer({ store, logger: silentLogger, maintenance: false, claimPollIntervalMs: 50, ...opts });
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: answers are free-form JSON, checked by each test
 export interface Answer<T = any> {
   status: number;
   body: T;
@@ -60,6 +62,7 @@ export interface Answer<T = any> {
 
 /** app.inject with JSON in and out. */
 export function client(app: FastifyInstance, defaultHeaders: Record<string, string> = {}) {
+  // biome-ignore lint/suspicious/noExplicitAny: answers are free-form JSON, checked by each test
   return async function call<T = any>(
     method: 'GET' | 'POST' | 'PUT' | 'DELETE',
     url: string,
@@ -114,4 +117,25 @@ export async function waitFor<T>(
       throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+const require = createRequire(import.meta.url);
+const Ajv2020 = require('ajv/dist/2020').default;
+
+export type Conformance = (method: string, path: string, a: Answer) => void;
+
+/** Checks answers against the response schemas the OpenAPI document gives for them: the docs stay true. */
+export function conformance(openapi: object): Conformance {
+  const ajv = new Ajv2020({ strict: false, allErrors: true });
+  ajv.addFormat('date-time', true);
+  ajv.addSchema(openapi, 'openapi');
+  return (method, path, a) => {
+    const pointer = `/paths/${path.replace(/~/g, '~0').replace(/\//g, '~1')}/${method.toLowerCase()}/responses/${a.status}/content/application~1json/schema`;
+    const validate = ajv.compile({ $ref: `openapi#${pointer}` });
+    if (!validate(a.body)) {
+      throw new Error(
+        `${method} ${path} ${a.status} does not match its OpenAPI schema: ${ajv.errorsText(validate.errors)}`,
+      );
+    }
+  };
 }

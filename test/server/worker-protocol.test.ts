@@ -39,7 +39,7 @@ async function held(type = 'wp') {
   });
   const workerId = await register([type], { queues: [queue] });
   const claim = await call('POST', `${W}/${workerId}/claim`, { limit: 5 });
-  expect(claim.body.tasks.map((t: any) => t.id)).toEqual([created.body.task.id]);
+  expect(claim.body.tasks.map((t: { id: string }) => t.id)).toEqual([created.body.task.id]);
   const task = claim.body.tasks[0];
   return { workerId, taskId: task.id as string, attempt: task.attempt as number, queue };
 }
@@ -80,11 +80,11 @@ describe('registering and claiming', () => {
       ],
     });
     const a = await call('POST', `${W}/${workerId}/claim`, { limit: 2 });
-    expect(a.body.tasks.map((t: any) => t.payload)).toEqual([1, 2]);
+    expect(a.body.tasks.map((t: { payload: unknown }) => t.payload)).toEqual([1, 2]);
     expect(a.body.tasks[0]).toMatchObject({ status: 'running', attempt: 1, workerId });
     expect(new Date(a.body.tasks[0].leaseExpiresAt).getTime()).toBeGreaterThan(Date.now());
     const b = await call('POST', `${W}/${workerId}/claim`, {});
-    expect(b.body.tasks.map((t: any) => t.payload)).toEqual([3]);
+    expect(b.body.tasks.map((t: { payload: unknown }) => t.payload)).toEqual([3]);
     const c = await call('POST', `${W}/${workerId}/claim`, { waitMs: 0 });
     expect(c.body.tasks).toEqual([]);
   });
@@ -103,7 +103,7 @@ describe('registering and claiming', () => {
       const created = await api('POST', '/api/v1/tasks', { type: 'lp' });
       const claimed = await pending;
       const latency = Date.now() - createdAt;
-      expect(claimed.body.tasks.map((t: any) => t.id)).toEqual([created.body.task.id]);
+      expect(claimed.body.tasks.map((t: { id: string }) => t.id)).toEqual([created.body.task.id]);
       expect(latency).toBeLessThan(1000);
     } finally {
       await slow.close();
