@@ -28,9 +28,9 @@ out(
 );
 out(`  -> ${r.concurrent.after.status}`);
 out('\n(q2, Asia Pacific) fails every time:');
-r.limit.outcomes.forEach((o, i) =>
-  out(`  retry ${i + 1}: ${o.retryHistory[i]?.outcome} (${o.error?.message})`),
-);
+r.limit.outcomes.forEach((o, i) => {
+  out(`  retry ${i + 1}: ${o.retryHistory[i]?.outcome} (${o.error?.message})`);
+});
 out(`  retry 4: refused ${r.limit.refused.status} ${r.limit.refused.code}: ${r.limit.refused.message}`);
 out(`  history: ${JSON.stringify(r.limit.outcomes.at(-1)?.retryHistory)}`);
 out(`Retry of a completed question: ${r.notEligible.status} ${r.notEligible.code}: ${r.notEligible.message}`);

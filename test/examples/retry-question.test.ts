@@ -98,12 +98,12 @@ describe('examples/retry-question (seed 004)', () => {
 
   it('moves the retry metrics (GET /metrics) and logs each retry', () => {
     expect(r.metrics.available).toBe(true);
-    const before = (k: keyof typeof r.metrics.before) => r.metrics.before[k] ?? 0;
-    expect(r.metrics.after.gaffer_retry_attempts_total! - before('gaffer_retry_attempts_total')).toBe(5);
-    expect(r.metrics.after.gaffer_retry_success_total! - before('gaffer_retry_success_total')).toBe(2);
-    expect(r.metrics.after.gaffer_retry_failure_total! - before('gaffer_retry_failure_total')).toBe(3);
+    const base = (k: keyof typeof r.metrics.before) => r.metrics.before[k] ?? 0;
+    expect(r.metrics.after.gaffer_retry_attempts_total! - base('gaffer_retry_attempts_total')).toBe(5);
+    expect(r.metrics.after.gaffer_retry_success_total! - base('gaffer_retry_success_total')).toBe(2);
+    expect(r.metrics.after.gaffer_retry_failure_total! - base('gaffer_retry_failure_total')).toBe(3);
     expect(
-      r.metrics.after.gaffer_retry_duration_seconds_count! - before('gaffer_retry_duration_seconds_count'),
+      r.metrics.after.gaffer_retry_duration_seconds_count! - base('gaffer_retry_duration_seconds_count'),
     ).toBe(5);
     const retried = logs.filter((l) => l.event === 'task_retried_by_hand').map((l) => l.taskId);
     expect(retried).toContain(r.timeout.failed.id);
