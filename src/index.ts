@@ -1,12 +1,18 @@
+export { type EnqueueOptions, GafferClient, TaskFailedError, type TypeDefinition } from './client/client.js';
+export { enqueueInTransaction } from './client/transactional.js';
 export * from './core/backoff.js';
 export * from './core/errors.js';
 export * from './core/states.js';
-export { GafferClient, type EnqueueOptions, TaskFailedError, type TypeDefinition } from './client/client.js';
-export { enqueueInTransaction } from './client/transactional.js';
 export { Batcher } from './engine/batcher.js';
 export { createLogger, silentLogger } from './engine/logger.js';
-export { MaintenanceService, type MaintenanceOptions } from './engine/maintenance.js';
+export { type MaintenanceOptions, MaintenanceService } from './engine/maintenance.js';
 export * from './store/index.js';
 export { DirectTransport } from './worker/direct-transport.js';
 export type { WorkerTransport } from './worker/transport.js';
-export { formatSummary, type TaskContext, Worker, type WorkerOptions, type WorkerSummary } from './worker/worker.js';
+export {
+  formatSummary,
+  type TaskContext,
+  Worker,
+  type WorkerOptions,
+  type WorkerSummary,
+} from './worker/worker.js';

@@ -70,7 +70,10 @@ export class GafferClient {
    * Declares a task type: its payload schema (checked on every create, here and,
    * as JSON Schema, by the server), session tracking policy and defaults.
    */
-  async defineType<S extends z.ZodType>(type: string, def: TypeDefinition<S> = {}): Promise<T.TaskTypeConfig> {
+  async defineType<S extends z.ZodType>(
+    type: string,
+    def: TypeDefinition<S> = {},
+  ): Promise<T.TaskTypeConfig> {
     if (def.schema) this.schemas.set(type, def.schema);
     return this.backend.upsertTaskType({
       type,
@@ -78,7 +81,9 @@ export class GafferClient {
       maxAttempts: def.maxAttempts,
       timeoutMs: def.timeoutMs,
       backoff: def.backoff,
-      payloadSchema: def.schema ? (z.toJSONSchema(def.schema, { unrepresentable: 'any' }) as T.Json) : undefined,
+      payloadSchema: def.schema
+        ? (z.toJSONSchema(def.schema, { unrepresentable: 'any' }) as T.Json)
+        : undefined,
     });
   }
 
@@ -92,7 +97,9 @@ export class GafferClient {
         const issue = res.error.issues[0];
         const path = ['payload', ...(issue?.path ?? [])].join('.');
         const where = tasks.length > 1 ? `tasks[${i}].${path}` : path;
-        throw new ValidationError(`${where}: ${issue?.message ?? 'does not match the schema'}`, { field: where });
+        throw new ValidationError(`${where}: ${issue?.message ?? 'does not match the schema'}`, {
+          field: where,
+        });
       }
     });
   }
@@ -186,7 +193,10 @@ export class GafferClient {
    * Waits until the task finishes. Resolves with the completed task; rejects with
    * TaskFailedError if it ends failed or cancelled, or a timeout error.
    */
-  async waitFor(id: string, opts: { timeoutMs?: number; signal?: AbortSignal; pollMs?: number } = {}): Promise<T.Task> {
+  async waitFor(
+    id: string,
+    opts: { timeoutMs?: number; signal?: AbortSignal; pollMs?: number } = {},
+  ): Promise<T.Task> {
     const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
     let delay = opts.pollMs ?? 25;
     for (;;) {
@@ -195,7 +205,10 @@ export class GafferClient {
       if (task.status === 'failed' || task.status === 'cancelled') throw new TaskFailedError(task);
       if (opts.signal?.aborted) throw opts.signal.reason ?? new Error('aborted');
       if (Date.now() >= deadline) {
-        throw new GafferError('unavailable', `task ${id} did not finish within ${opts.timeoutMs ?? 60_000} ms (it is ${task.status})`);
+        throw new GafferError(
+          'unavailable',
+          `task ${id} did not finish within ${opts.timeoutMs ?? 60_000} ms (it is ${task.status})`,
+        );
       }
       await new Promise((r) => setTimeout(r, Math.min(delay, Math.max(0, deadline - Date.now()))));
       delay = Math.min(delay * 2, 1000);

@@ -9,7 +9,11 @@ export interface BackoffPolicy {
 
 export const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 1000, factor: 2, maxMs: 5 * 60_000, jitter: 1 };
 
-export function backoffDelayMs(policy: BackoffPolicy, failedAttempt: number, random: () => number = Math.random): number {
+export function backoffDelayMs(
+  policy: BackoffPolicy,
+  failedAttempt: number,
+  random: () => number = Math.random,
+): number {
   const exp = Math.max(0, failedAttempt - 1);
   const full = Math.min(policy.maxMs, policy.baseMs * policy.factor ** exp);
   const jitterSpan = (full / 2) * Math.min(1, Math.max(0, policy.jitter));

@@ -73,9 +73,13 @@ export class LeaseLostError extends GafferError {
 
 export class WorkerNotLiveError extends GafferError {
   constructor(workerId: string, why: string) {
-    super('worker_not_live', `worker ${workerId} cannot claim: ${why}; register again to get a new worker id`, {
-      workerId,
-    });
+    super(
+      'worker_not_live',
+      `worker ${workerId} cannot claim: ${why}; register again to get a new worker id`,
+      {
+        workerId,
+      },
+    );
     this.name = 'WorkerNotLiveError';
   }
 }

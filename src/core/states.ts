@@ -29,7 +29,9 @@ export type TransitionName = keyof typeof TRANSITIONS;
 
 /** Every legal (from, to) pair, derived from TRANSITIONS. */
 export function isLegalTransition(from: TaskStatus, to: TaskStatus): boolean {
-  return Object.values(TRANSITIONS).some((t) => t.to === to && (t.from as readonly TaskStatus[]).includes(from));
+  return Object.values(TRANSITIONS).some(
+    (t) => t.to === to && (t.from as readonly TaskStatus[]).includes(from),
+  );
 }
 
 export function isFinished(status: TaskStatus): boolean {

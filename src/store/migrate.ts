@@ -41,7 +41,10 @@ export async function migrate(db: Db, schema: string): Promise<string[]> {
     for (const m of migrations) {
       if (have.has(m.version)) continue;
       await tx.exec(m.sql);
-      await tx.query(`insert into ${q}.gaffer_migrations (version, name) values ($1, $2)`, [m.version, m.name]);
+      await tx.query(`insert into ${q}.gaffer_migrations (version, name) values ($1, $2)`, [
+        m.version,
+        m.name,
+      ]);
       applied.push(m.name);
     }
     return applied;

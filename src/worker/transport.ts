@@ -22,7 +22,12 @@ export interface Registration {
  */
 export interface WorkerTransport {
   register(p: RegisterWorkerParams): Promise<Registration>;
-  heartbeat(p: { workerId: string; held: AttemptRef[]; state?: Json; stats?: WorkerStats }): Promise<HeartbeatResult>;
+  heartbeat(p: {
+    workerId: string;
+    held: AttemptRef[];
+    state?: Json;
+    stats?: WorkerStats;
+  }): Promise<HeartbeatResult>;
   /** Claims up to `limit` tasks, waiting up to `waitMs` for work to arrive; returns early when `signal` aborts. */
   claim(p: {
     workerId: string;

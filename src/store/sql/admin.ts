@@ -25,7 +25,12 @@ const EVENT = `insert into task_events (task_id, attempt, kind, worker_id, data)
 values ($1, $2, $3, $4, jsonb_build_object('by', $5::text, 'reason', $6::text))`;
 
 /** Cancels one task inside `tx`: at once if it has not started, through its worker if it runs. */
-export async function cancelLocked(tx: Queryable, taskId: string, by: string, reason: string | null): Promise<Task> {
+export async function cancelLocked(
+  tx: Queryable,
+  taskId: string,
+  by: string,
+  reason: string | null,
+): Promise<Task> {
   const locked = await tx.query<TaskRow>(LOCK_TASK, [taskId]);
   if (!locked.rows[0]) throw new NotFoundError('task', taskId);
   const task = rowToTask(locked.rows[0]);
@@ -65,7 +70,10 @@ async function forEachMatching(
   const wanted = statuses.filter((s) => onlyStatuses.includes(s));
   if (wanted.length === 0) return { matched: 0, changed: 0, ids: [] };
   const scoped = { ...filter, status: wanted as TaskFilter['status'] };
-  const res = await tx.query<{ id: string }>(`${SELECT_FILTERED_IDS} order by t.seq limit 100000`, filterParams(scoped));
+  const res = await tx.query<{ id: string }>(
+    `${SELECT_FILTERED_IDS} order by t.seq limit 100000`,
+    filterParams(scoped),
+  );
   const ids: string[] = [];
   for (const { id } of res.rows) {
     try {
@@ -78,11 +86,15 @@ async function forEachMatching(
 }
 
 export function cancelMatching(tx: Queryable, filter: TaskFilter, by: string, reason: string | null) {
-  return forEachMatching(tx, filter, ['queued', 'retrying', 'running'], (id) => cancelLocked(tx, id, by, reason));
+  return forEachMatching(tx, filter, ['queued', 'retrying', 'running'], (id) =>
+    cancelLocked(tx, id, by, reason),
+  );
 }
 
 export function retryMatching(tx: Queryable, filter: TaskFilter, opts: RetryOptions) {
-  return forEachMatching(tx, filter, ['failed', 'cancelled'], (id) => retryLocked(tx, id, { ...opts, quiet: true }));
+  return forEachMatching(tx, filter, ['failed', 'cancelled'], (id) =>
+    retryLocked(tx, id, { ...opts, quiet: true }),
+  );
 }
 
 export async function deleteTaskRows(db: Queryable, filter: TaskFilter): Promise<number> {
