@@ -108,7 +108,8 @@ export async function runDemo(
         GAFFER_SCHEMA: schemas.gaffer,
         APP_SCHEMA: schemas.app,
         BUCKET_DIR: bucketDir,
-        PROCESS_DELAY_MS: '300',
+        // Long enough that the SIGTERM of test 4 lands while a prediction runs.
+        PROCESS_DELAY_MS: '600',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
