@@ -172,7 +172,7 @@ describe('registering and claiming', () => {
 });
 
 describe('reporting on a held attempt', () => {
-  it('completes once; a second completion is 409 lease_lost; an unknown task 404', async () => {
+  it('completes once; another worker completing it after is 409 lease_lost; an unknown task 404', async () => {
     const h = await held();
     const url = `${W}/${h.workerId}/tasks/${h.taskId}`;
     expect((await call('POST', `${url}/complete`, { attempt: h.attempt, result: { ok: true } })).status).toBe(
@@ -180,9 +180,13 @@ describe('reporting on a held attempt', () => {
     );
     const task = await store.getTask(h.taskId);
     expect(task).toMatchObject({ status: 'completed', result: { ok: true } });
-    expect(
-      expectProblem(await call('POST', `${url}/complete`, { attempt: h.attempt }), 409, 'lease_lost').detail,
-    ).toMatch(/completed/);
+    const other = await register(['wp']);
+    const late = await call('POST', `${W}/${other}/tasks/${h.taskId}/complete`, {
+      attempt: h.attempt,
+      result: 2,
+    });
+    expect(expectProblem(late, 409, 'lease_lost').detail).toMatch(/completed/);
+    expect((await store.getTask(h.taskId)).result).toEqual({ ok: true });
     expectProblem(
       await call('POST', `${W}/${h.workerId}/tasks/ghost/complete`, { attempt: 1 }),
       404,
