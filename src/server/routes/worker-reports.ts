@@ -71,6 +71,15 @@ export function registerWorkerReportRoutes(
     return new LeaseLostError(ref.taskId, ref.attempt, why);
   }
 
+  /**
+   * True when this very attempt of this worker already completed the task: the request is the
+   * repeat of one whose answer was lost after its commit, and is answered as the success it was.
+   */
+  async function alreadyCompleted(ref: AttemptRef): Promise<boolean> {
+    const task = await store.findTask(ref.taskId);
+    return task?.status === 'completed' && task.attempt === ref.attempt && task.workerId === ref.workerId;
+  }
+
   async function guarded<T>(req: FastifyRequest, ref: AttemptRef, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
@@ -146,7 +155,7 @@ export function registerWorkerReportRoutes(
     async (req, reply) => {
       const ref = { taskId: req.params.taskId, attempt: req.body.attempt, workerId: req.params.workerId };
       const ok = await hub.complete({ ...ref, result: req.body.result });
-      if (!ok) throw await refused(req, ref);
+      if (!ok && !(await alreadyCompleted(ref))) throw await refused(req, ref);
       log.debug({ event: 'task_completed', ...ref }, 'task completed');
       return noContent(reply);
     },
@@ -174,7 +183,9 @@ export function registerWorkerReportRoutes(
     async (req) => {
       const { workerId } = req.params;
       const items = req.body.items.map((i) => ({ ...i, workerId }));
-      const results = await Promise.all(items.map((i) => hub.complete(i)));
+      const results = await Promise.all(
+        items.map(async (i) => (await hub.complete(i)) || alreadyCompleted(i)),
+      );
       const completed: string[] = [];
       const refusedRefs: Array<{ taskId: string; attempt: number }> = [];
       results.forEach((ok, i) => {
