@@ -40,6 +40,7 @@ export class MaintenanceService {
   private alertTimer: NodeJS.Timeout | null = null;
   private readonly log: Logger;
   private running: Promise<unknown> = Promise.resolve();
+  private readonly queued = new Set<string>();
   readonly options: MaintenanceOptions;
   onSweep: ((r: SweepResult) => void) | null = null;
   onPrune: ((r: PruneResult) => void) | null = null;
@@ -54,18 +55,18 @@ export class MaintenanceService {
 
   start(): void {
     if (this.sweepTimer) return;
-    this.sweepTimer = setInterval(() => this.schedule(() => this.sweep()), this.options.sweepIntervalMs);
+    this.sweepTimer = setInterval(() => this.schedule('sweep', () => this.sweep()), this.options.sweepIntervalMs);
     this.sweepTimer.unref();
     if (this.options.retentionIntervalMs > 0) {
       this.retentionTimer = setInterval(
-        () => this.schedule(() => this.retain()),
+        () => this.schedule('retention', () => this.retain()),
         this.options.retentionIntervalMs,
       );
       this.retentionTimer.unref();
     }
     const alerts = this.options.alerts;
     if (alerts) {
-      this.alertTimer = setInterval(() => this.schedule(() => this.evaluateAlerts()), alerts.intervalMs);
+      this.alertTimer = setInterval(() => this.schedule('alerts', () => this.evaluateAlerts()), alerts.intervalMs);
       this.alertTimer.unref();
     }
   }
@@ -81,9 +82,18 @@ export class MaintenanceService {
     await this.options.alerts?.idle();
   }
 
-  /** Rounds never overlap on one node. */
-  private schedule(fn: () => Promise<unknown>): void {
-    this.running = this.running.then(fn, fn).catch((err: unknown) => {
+  /**
+   * Rounds never overlap on one node, and a kind of round that is still queued is
+   * not queued again: when the database is slow, rounds are skipped, not piled up.
+   */
+  private schedule(kind: 'sweep' | 'retention' | 'alerts', fn: () => Promise<unknown>): void {
+    if (this.queued.has(kind)) return;
+    this.queued.add(kind);
+    const run = () => {
+      this.queued.delete(kind);
+      return fn();
+    };
+    this.running = this.running.then(run, run).catch((err: unknown) => {
       this.log.warn({ event: 'maintenance_error', err: String(err) }, 'maintenance round failed; will retry');
     });
   }

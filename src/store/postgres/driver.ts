@@ -34,6 +34,10 @@ export class PostgresDb implements Db {
       new pg.Pool({
         connectionString: opts.connectionString,
         max: opts.max ?? 10,
+        // A database host that stops answering (rather than refusing) must fail requests fast
+        // (503 with the reason), not hang them until the operating system's TCP timeout.
+        connectionTimeoutMillis: 10_000,
+        keepAlive: true,
         options: `-c search_path=${opts.schema}`,
         application_name: opts.applicationName ?? 'gaffer',
       });
@@ -116,6 +120,8 @@ export class PostgresDb implements Db {
       const client = new pg.Client({
         connectionString: this.opts.connectionString,
         application_name: `${this.opts.applicationName ?? 'gaffer'}-listen`,
+        connectionTimeoutMillis: 10_000,
+        keepAlive: true,
       });
       client.on('notification', (msg) => {
         const fns = this.channels.get(msg.channel);
