@@ -55,7 +55,10 @@ export class MaintenanceService {
 
   start(): void {
     if (this.sweepTimer) return;
-    this.sweepTimer = setInterval(() => this.schedule('sweep', () => this.sweep()), this.options.sweepIntervalMs);
+    this.sweepTimer = setInterval(
+      () => this.schedule('sweep', () => this.sweep()),
+      this.options.sweepIntervalMs,
+    );
     this.sweepTimer.unref();
     if (this.options.retentionIntervalMs > 0) {
       this.retentionTimer = setInterval(
@@ -66,7 +69,10 @@ export class MaintenanceService {
     }
     const alerts = this.options.alerts;
     if (alerts) {
-      this.alertTimer = setInterval(() => this.schedule('alerts', () => this.evaluateAlerts()), alerts.intervalMs);
+      this.alertTimer = setInterval(
+        () => this.schedule('alerts', () => this.evaluateAlerts()),
+        alerts.intervalMs,
+      );
       this.alertTimer.unref();
     }
   }

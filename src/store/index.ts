@@ -4,9 +4,9 @@ import { PostgresDb } from './postgres/driver.js';
 import { SqlStore } from './sql-store.js';
 import { DEFAULT_STORE_OPTIONS, type Store, type StoreOptions } from './store.js';
 
+export { SqlStore } from './sql-store.js';
 export type { Store, StoreOptions } from './store.js';
 export { DEFAULT_STORE_OPTIONS } from './store.js';
-export { SqlStore } from './sql-store.js';
 export type * from './types.js';
 
 export interface PgliteStoreOptions extends Partial<StoreOptions> {

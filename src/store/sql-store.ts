@@ -3,8 +3,8 @@ import type { SessionStatus } from '../core/states.js';
 import type { Db, Queryable } from './db.js';
 import { migrate } from './migrate.js';
 import type * as O from './observability.js';
-import * as alerts from './sql/alerts.js';
 import { cancelLocked, cancelMatching, deleteTaskRows, retryMatching } from './sql/admin.js';
+import * as alerts from './sql/alerts.js';
 import * as claims from './sql/claims.js';
 import { insertTasks } from './sql/create.js';
 import { bindEvents, claimedEvent, completedEvent, eventSink } from './sql/events.js';
@@ -46,9 +46,12 @@ export class SqlStore implements Store {
 
   private async tx<R>(fn: (tx: Queryable) => Promise<R>): Promise<R> {
     // Events are collected only while someone listens, and published only after commit.
-    if (this.eventListeners.size === 0) return this.db.transaction((tx) => fn(bindWake(tx, this.db, this.channel)));
+    if (this.eventListeners.size === 0)
+      return this.db.transaction((tx) => fn(bindWake(tx, this.db, this.channel)));
     const events: O.StoreEvent[] = [];
-    const out = await this.db.transaction((tx) => fn(bindEvents(bindWake(tx, this.db, this.channel), events)));
+    const out = await this.db.transaction((tx) =>
+      fn(bindEvents(bindWake(tx, this.db, this.channel), events)),
+    );
     this.publish(events);
     return out;
   }
@@ -80,7 +83,11 @@ export class SqlStore implements Store {
 
   createTasks(p: T.CreateTasksParams): Promise<T.CreateTasksResult> {
     return this.tx(async (tx) => {
-      const out = await insertTasks(tx, p.tasks, { options: this.options, retry: p.retry ?? false, by: p.by ?? 'api' });
+      const out = await insertTasks(tx, p.tasks, {
+        options: this.options,
+        retry: p.retry ?? false,
+        by: p.by ?? 'api',
+      });
       for (const q of new Set(out.tasks.map((t) => t.queue))) await notifyQueue(tx, q);
       return out;
     });
@@ -118,7 +125,7 @@ export class SqlStore implements Store {
 
   async getTaskEvents(taskId: string, p?: { limit?: number; afterId?: number }): Promise<T.TaskEvent[]> {
     const events = await queries.getTaskEvents(this.db, taskId, p);
-    if (events.length === 0 && !(p?.afterId) ) await this.getTask(taskId);
+    if (events.length === 0 && !p?.afterId) await this.getTask(taskId);
     return events;
   }
 
@@ -145,7 +152,11 @@ export class SqlStore implements Store {
 
   retryTasks(p: { filter: T.TaskFilter; by?: string; reason?: string }): Promise<T.BulkResult> {
     return this.tx((tx) =>
-      retryMatching(tx, p.filter, { by: p.by ?? 'api', reason: p.reason ?? null, limit: this.options.manualRetryLimit }),
+      retryMatching(tx, p.filter, {
+        by: p.by ?? 'api',
+        reason: p.reason ?? null,
+        limit: this.options.manualRetryLimit,
+      }),
     );
   }
 
@@ -313,11 +324,15 @@ export class SqlStore implements Store {
   retrySessionFailed(p: { sessionId: string; by?: string; reason?: string }): Promise<T.BulkResult> {
     return this.tx(async (tx) => {
       await sessions.getSession(tx, p.sessionId);
-      return retryMatching(tx, { sessionId: p.sessionId, status: 'failed' }, {
-        by: p.by ?? 'api',
-        reason: p.reason ?? null,
-        limit: this.options.manualRetryLimit,
-      });
+      return retryMatching(
+        tx,
+        { sessionId: p.sessionId, status: 'failed' },
+        {
+          by: p.by ?? 'api',
+          reason: p.reason ?? null,
+          limit: this.options.manualRetryLimit,
+        },
+      );
     });
   }
 

@@ -1,5 +1,4 @@
 import type { SessionStatus } from '../core/states.js';
-import type { ThroughputPoint } from './sql/queries.js';
 import type {
   Alert,
   AlertStatus,
@@ -8,6 +7,7 @@ import type {
   SyncAlertsParams,
   SyncAlertsResult,
 } from './observability.js';
+import type { ThroughputPoint } from './sql/queries.js';
 import type {
   AttemptRef,
   BulkResult,

@@ -30,7 +30,11 @@ export class DirectTransport implements WorkerTransport {
 
   async register(p: Parameters<Store['registerWorker']>[0]): Promise<Registration> {
     const w = await this.store.registerWorker(p);
-    return { workerId: w.id, leaseMs: this.store.options.leaseMs, staleAfterMs: this.store.options.staleAfterMs };
+    return {
+      workerId: w.id,
+      leaseMs: this.store.options.leaseMs,
+      staleAfterMs: this.store.options.staleAfterMs,
+    };
   }
 
   heartbeat(p: Parameters<WorkerTransport['heartbeat']>[0]) {
@@ -62,7 +66,10 @@ export class DirectTransport implements WorkerTransport {
         if (tasks.length > 0 || left <= 0 || p.signal.aborted) return tasks;
         if (!woken) {
           let timer: NodeJS.Timeout | undefined;
-          await Promise.race([woke, new Promise<void>((r) => (timer = setTimeout(r, Math.min(left, this.pollIntervalMs))))]);
+          await Promise.race([
+            woke,
+            new Promise<void>((r) => (timer = setTimeout(r, Math.min(left, this.pollIntervalMs)))),
+          ]);
           clearTimeout(timer);
         }
       } finally {
@@ -77,7 +84,12 @@ export class DirectTransport implements WorkerTransport {
   }
 
   complete(p: AttemptRef & { result: Json }): Promise<boolean> {
-    return this.completer.add({ taskId: p.taskId, attempt: p.attempt, workerId: p.workerId, result: p.result });
+    return this.completer.add({
+      taskId: p.taskId,
+      attempt: p.attempt,
+      workerId: p.workerId,
+      result: p.result,
+    });
   }
 
   async fail(p: AttemptRef & { error: TaskError }): Promise<boolean> {

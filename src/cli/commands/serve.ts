@@ -78,7 +78,11 @@ export function registerServeCommand(program: Command): void {
         // The demo runs a task every few hundred milliseconds; one log line per task event would bury the
         // banner, so it logs warnings (failures, dead letters, stale workers) unless a level is asked for.
         const quietDemo = f.demo && !process.env.GAFFER_LOG_LEVEL;
-        const logger = createLogger({ name: 'gaffer-server', pretty: 'auto', level: quietDemo ? 'warn' : undefined });
+        const logger = createLogger({
+          name: 'gaffer-server',
+          pretty: 'auto',
+          level: quietDemo ? 'warn' : undefined,
+        });
         const store = await openStore({
           databaseUrl: f.databaseUrl,
           dataDir: f.dataDir,

@@ -49,14 +49,10 @@ export async function endFailedAttempt(
   else next = 'retrying';
   const delay = next === 'retrying' ? backoffDelayMs(task.backoff, spent) : 0;
   const stored: TaskError = { ...error, kind };
-  const res = await tx.query<TaskRow & { duration_ms: number | null; since_retry_ms: number | null }>(END_ATTEMPT, [
-    task.id,
-    task.attempt,
-    next,
-    JSON.stringify(stored),
-    next === 'retrying' ? delay : null,
-    now,
-  ]);
+  const res = await tx.query<TaskRow & { duration_ms: number | null; since_retry_ms: number | null }>(
+    END_ATTEMPT,
+    [task.id, task.attempt, next, JSON.stringify(stored), next === 'retrying' ? delay : null, now],
+  );
   const row = res.rows[0]!;
   const updated = rowToTask(row);
   const events: Array<[string, unknown]> = [];
@@ -65,7 +61,8 @@ export async function endFailedAttempt(
   if (next === 'cancelled') events.push(['cancelled', { message: error.message }]);
   else {
     events.push(['attempt_failed', { error: stored }]);
-    if (next === 'retrying') events.push(['retry_scheduled', { delayMs: delay, runAt: updated.runAt.toISOString() }]);
+    if (next === 'retrying')
+      events.push(['retry_scheduled', { delayMs: delay, runAt: updated.runAt.toISOString() }]);
     else events.push(['failed', { error: stored, attempts: spent }]);
   }
   await tx.query(ATTEMPT_EVENTS, [
@@ -82,7 +79,8 @@ export async function endFailedAttempt(
     // The newest manual retry is still open (no outcome yet): a final end closes it.
     const last = task.retryHistory[task.retryHistory.length - 1];
     const closesRetry = next !== 'retrying' && last !== undefined && last.outcome === null;
-    if (kind === 'lost') sink.push({ event: 'lease_lost', ...ref, attempt, workerId: task.workerId, reason: error.message });
+    if (kind === 'lost')
+      sink.push({ event: 'lease_lost', ...ref, attempt, workerId: task.workerId, reason: error.message });
     sink.push({
       event: 'task_failed',
       ...ref,
@@ -95,8 +93,10 @@ export async function endFailedAttempt(
       final: next !== 'retrying',
       manualRetryMs: closesRetry ? row.since_retry_ms : null,
     });
-    if (next === 'retrying') sink.push({ event: 'retry_scheduled', ...ref, attempt, delayMs: delay, runAt: updated.runAt });
-    else if (next === 'failed') sink.push({ event: 'dead_lettered', ...ref, attempt, error: error.message, attempts: spent });
+    if (next === 'retrying')
+      sink.push({ event: 'retry_scheduled', ...ref, attempt, delayMs: delay, runAt: updated.runAt });
+    else if (next === 'failed')
+      sink.push({ event: 'dead_lettered', ...ref, attempt, error: error.message, attempts: spent });
     else sink.push({ event: 'task_cancelled', ...ref, attempt, by: null, reason: error.message });
   }
   return updated;

@@ -30,7 +30,10 @@ for update skip locked`;
 
 export async function rescueLeases(tx: Queryable, now: Date | null, batch = 1000): Promise<RescueResult> {
   const out: RescueResult = { lost: 0, timedOut: 0, cancelled: 0, failed: 0 };
-  const res = await tx.query<TaskRow & { why: 'lost' | 'timeout'; reason: string }>(EXPIRED_ATTEMPTS, [now, batch]);
+  const res = await tx.query<TaskRow & { why: 'lost' | 'timeout'; reason: string }>(EXPIRED_ATTEMPTS, [
+    now,
+    batch,
+  ]);
   for (const row of res.rows) {
     const task = rowToTask(row);
     const ended = await endFailedAttempt(tx, task, row.why, { message: row.reason, retryable: true }, now);
@@ -42,7 +45,11 @@ export async function rescueLeases(tx: Queryable, now: Date | null, batch = 1000
   return out;
 }
 
-export async function markStaleWorkers(tx: Queryable, now: Date | null, staleAfterMs: number): Promise<string[]> {
+export async function markStaleWorkers(
+  tx: Queryable,
+  now: Date | null,
+  staleAfterMs: number,
+): Promise<string[]> {
   const res = await tx.query<{ id: string }>(LAPSED_WORKERS, [now, staleAfterMs]);
   const reason = `no heartbeat for over ${Math.round(staleAfterMs / 1000)} s`;
   const marked = await markStale(
@@ -119,7 +126,12 @@ export async function prune(db: Queryable, cutoff: Date, batch: number): Promise
 }
 
 export async function queueStats(db: Queryable): Promise<QueueStat[]> {
-  const res = await db.query<{ queue: string; status: QueueStat['status']; n: number; oldest_ms: number | null }>(
+  const res = await db.query<{
+    queue: string;
+    status: QueueStat['status'];
+    n: number;
+    oldest_ms: number | null;
+  }>(
     `select t.queue, t.status, count(*)::int as n,
        case when t.status in ('queued', 'retrying')
          then (extract(epoch from now() - min(t.run_at) filter (where t.run_at <= now())) * 1000)::float8 end as oldest_ms

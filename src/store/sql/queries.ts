@@ -1,7 +1,15 @@
 import { ValidationError } from '../../core/errors.js';
 import type { Queryable } from '../db.js';
 import type { ListTasksParams, Page, Task, TaskEvent, TaskFilter } from '../types.js';
-import { decodeCursor, type EventRow, encodeCursor, rowToEvent, rowToTask, TASK_COLUMNS, type TaskRow } from './rows.js';
+import {
+  decodeCursor,
+  type EventRow,
+  encodeCursor,
+  rowToEvent,
+  rowToTask,
+  TASK_COLUMNS,
+  type TaskRow,
+} from './rows.js';
 
 export const MAX_PAGE_SIZE = 1000;
 
@@ -127,7 +135,11 @@ export interface ThroughputPoint {
  * minutes, read from the tasks themselves (index on finished_at), so every server
  * node answers the same and history survives restarts.
  */
-export async function throughput(db: Queryable, minutes: number, now: Date | null): Promise<ThroughputPoint[]> {
+export async function throughput(
+  db: Queryable,
+  minutes: number,
+  now: Date | null,
+): Promise<ThroughputPoint[]> {
   const res = await db.query<{ minute: Date; completed: number; failed: number; now: Date }>(
     `select date_trunc('minute', t.finished_at) as minute,
        count(*) filter (where t.status = 'completed')::int as completed,

@@ -50,12 +50,16 @@ export async function retryLocked(tx: Queryable, taskId: string, opts: RetryOpti
     if (opts.quiet) return null;
     // A retry still under way (the newest history entry has no outcome yet) means another
     // caller won the race: that is a conflict. Otherwise the task simply is not retryable.
-    const pending = task.retryHistory.length > 0 && task.retryHistory[task.retryHistory.length - 1]!.outcome === null;
+    const pending =
+      task.retryHistory.length > 0 && task.retryHistory[task.retryHistory.length - 1]!.outcome === null;
     if (pending && task.status !== 'completed') {
-      throw new ConflictError(`task ${taskId} was already retried and is ${task.status} now; wait for that run to end before retrying again`, {
-        taskId,
-        status: task.status,
-      });
+      throw new ConflictError(
+        `task ${taskId} was already retried and is ${task.status} now; wait for that run to end before retrying again`,
+        {
+          taskId,
+          status: task.status,
+        },
+      );
     }
     throw new GafferError(
       'not_eligible',

@@ -94,10 +94,10 @@ export async function insertSession(
   if (res.rows.length > 0) return { id, created: true, startIndex: 0 };
   // A re-send: lock the session so two re-sends of it do not interleave.
   await tx.query('select id from sessions where id = $1 for update', [id]);
-  await tx.query('update sessions set task_count = greatest(task_count, $2), updated_at = now() where id = $1', [
-    id,
-    p.taskCount,
-  ]);
+  await tx.query(
+    'update sessions set task_count = greatest(task_count, $2), updated_at = now() where id = $1',
+    [id, p.taskCount],
+  );
   return { id, created: false, startIndex: 0 };
 }
 
@@ -178,9 +178,10 @@ export async function listOpenEntries(db: Queryable, key: string): Promise<Sessi
 }
 
 export async function getEntry(db: Queryable, taskId: string): Promise<SessionEntry | null> {
-  const res = await db.query<EntryRow>(`select ${ENTRY_COLUMNS} from tasks t where t.id = $1 and ${OPEN_ENTRY}`, [
-    taskId,
-  ]);
+  const res = await db.query<EntryRow>(
+    `select ${ENTRY_COLUMNS} from tasks t where t.id = $1 and ${OPEN_ENTRY}`,
+    [taskId],
+  );
   return res.rows[0] ? rowToEntry(res.rows[0]) : null;
 }
 
@@ -190,10 +191,12 @@ export async function releaseEntries(
 ): Promise<number> {
   const res =
     'taskId' in p
-      ? await db.query(`update tasks t set entry_released_at = now() where t.id = $1 and ${OPEN_ENTRY}`, [p.taskId])
-      : await db.query(`update tasks t set entry_released_at = now() where t.key = $1 and t.type = $2 and ${OPEN_ENTRY}`, [
-          p.key,
-          p.type,
-        ]);
+      ? await db.query(`update tasks t set entry_released_at = now() where t.id = $1 and ${OPEN_ENTRY}`, [
+          p.taskId,
+        ])
+      : await db.query(
+          `update tasks t set entry_released_at = now() where t.key = $1 and t.type = $2 and ${OPEN_ENTRY}`,
+          [p.key, p.type],
+        );
   return res.rowCount;
 }

@@ -34,7 +34,10 @@ export function hashSecret(secret: string): string {
   return createHash('sha256').update(secret).digest('hex');
 }
 
-export async function createToken(db: Queryable, p: { name: string; role: TokenRole }): Promise<CreatedToken> {
+export async function createToken(
+  db: Queryable,
+  p: { name: string; role: TokenRole },
+): Promise<CreatedToken> {
   if (typeof p.name !== 'string' || p.name.length === 0 || p.name.length > 100) {
     throw new ValidationError('name must be 1–100 characters', { field: 'name' });
   }
@@ -54,9 +57,10 @@ export async function createToken(db: Queryable, p: { name: string; role: TokenR
 export async function verifyToken(db: Queryable, secret: string): Promise<ApiToken | null> {
   if (typeof secret !== 'string' || !secret.startsWith(SECRET_PREFIX) || secret.length > 200) return null;
   const hash = hashSecret(secret);
-  const res = await db.query<TokenRow>(`select ${COLUMNS} from api_tokens where hash = $1 and revoked_at is null`, [
-    hash,
-  ]);
+  const res = await db.query<TokenRow>(
+    `select ${COLUMNS} from api_tokens where hash = $1 and revoked_at is null`,
+    [hash],
+  );
   const row = res.rows[0];
   if (!row) return null;
   if (!row.last_used_at || Date.now() - new Date(row.last_used_at).getTime() > 60_000) {
@@ -97,6 +101,8 @@ export async function bindWorkerToken(db: Queryable, workerId: string, tokenId: 
 
 /** The token bound to a worker: a string, null when registered without one, undefined when no such worker. */
 export async function getWorkerTokenId(db: Queryable, workerId: string): Promise<string | null | undefined> {
-  const res = await db.query<{ token_id: string | null }>('select token_id from workers where id = $1', [workerId]);
+  const res = await db.query<{ token_id: string | null }>('select token_id from workers where id = $1', [
+    workerId,
+  ]);
   return res.rows.length === 0 ? undefined : (res.rows[0]!.token_id ?? null);
 }

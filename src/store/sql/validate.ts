@@ -64,7 +64,10 @@ export function checkNewTask(t: NewTask, where: string): void {
       fail(where, 'backoff.jitter', 'must be a number from 0 to 1');
     }
   }
-  if (t.metadata !== undefined && (typeof t.metadata !== 'object' || t.metadata === null || Array.isArray(t.metadata))) {
+  if (
+    t.metadata !== undefined &&
+    (typeof t.metadata !== 'object' || t.metadata === null || Array.isArray(t.metadata))
+  ) {
     fail(where, 'metadata', 'must be an object');
   }
 }

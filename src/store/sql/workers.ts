@@ -12,7 +12,15 @@ import type {
 } from '../types.js';
 import { endFailedAttempt } from './attempts.js';
 import { eventSink } from './events.js';
-import { rowToTask, rowToWorker, rowToWorkerEvent, TASK_COLUMNS, type TaskRow, WORKER_COLUMNS, type WorkerRow } from './rows.js';
+import {
+  rowToTask,
+  rowToWorker,
+  rowToWorkerEvent,
+  TASK_COLUMNS,
+  type TaskRow,
+  WORKER_COLUMNS,
+  type WorkerRow,
+} from './rows.js';
 import { checkName } from './validate.js';
 
 const MARK_STALE = `
@@ -64,7 +72,12 @@ export async function lapseLeasesOf(tx: Queryable, workerIds: string[], reason: 
   return out;
 }
 
-export async function markStale(tx: Queryable, ids: string[], reason: string, now: Date | null): Promise<string[]> {
+export async function markStale(
+  tx: Queryable,
+  ids: string[],
+  reason: string,
+  now: Date | null,
+): Promise<string[]> {
   if (ids.length === 0) return [];
   const res = await tx.query<{ id: string }>(MARK_STALE, [ids, now, reason]);
   const marked = res.rows.map((r) => r.id);
@@ -72,9 +85,14 @@ export async function markStale(tx: Queryable, ids: string[], reason: string, no
   return marked;
 }
 
-export async function registerWorker(tx: Queryable, p: RegisterWorkerParams): Promise<Worker & { replaced: string[] }> {
+export async function registerWorker(
+  tx: Queryable,
+  p: RegisterWorkerParams,
+): Promise<Worker & { replaced: string[] }> {
   if (typeof p.machineId !== 'string' || p.machineId.length === 0 || p.machineId.length > 255) {
-    throw new ValidationError('machineId must be a non-empty string of at most 255 characters', { field: 'machineId' });
+    throw new ValidationError('machineId must be a non-empty string of at most 255 characters', {
+      field: 'machineId',
+    });
   }
   for (const [i, t] of (p.types ?? []).entries()) checkName(t, '', `types[${i}]`);
   for (const [i, q] of (p.queues ?? []).entries()) checkName(q, '', `queues[${i}]`);
@@ -105,7 +123,8 @@ export async function registerWorker(tx: Queryable, p: RegisterWorkerParams): Pr
   await tx.query(WORKER_EVENT, [id, 'registered', JSON.stringify({ replaced })]);
   const sink = eventSink(tx);
   if (sink) {
-    for (const r of replaced) sink.push({ event: 'worker_stale', workerId: r, reason: `replaced by worker ${id}` });
+    for (const r of replaced)
+      sink.push({ event: 'worker_stale', workerId: r, reason: `replaced by worker ${id}` });
     sink.push({
       event: 'worker_registered',
       workerId: id,
@@ -125,16 +144,19 @@ export async function heartbeat(
   staleAfterMs: number,
 ): Promise<HeartbeatResult> {
   const held = p.held ?? [];
-  const res = await db.query<{ live: number; extended: number; cancelled: unknown; lost: unknown }>(HEARTBEAT, [
-    p.workerId,
-    p.now ?? null,
-    staleAfterMs,
-    p.state === undefined ? null : JSON.stringify(p.state),
-    p.stats === undefined ? null : JSON.stringify(p.stats),
-    p.leaseMs ?? leaseMs,
-    held.map((h) => h.taskId),
-    held.map((h) => h.attempt),
-  ]);
+  const res = await db.query<{ live: number; extended: number; cancelled: unknown; lost: unknown }>(
+    HEARTBEAT,
+    [
+      p.workerId,
+      p.now ?? null,
+      staleAfterMs,
+      p.state === undefined ? null : JSON.stringify(p.state),
+      p.stats === undefined ? null : JSON.stringify(p.stats),
+      p.leaseMs ?? leaseMs,
+      held.map((h) => h.taskId),
+      held.map((h) => h.attempt),
+    ],
+  );
   const row = res.rows[0]!;
   const parse = (v: unknown) => (typeof v === 'string' ? JSON.parse(v) : v) as HeartbeatResult['cancelled'];
   const live = row.live > 0;
@@ -176,7 +198,12 @@ export async function setWorkerState(db: Queryable, workerId: string, state: Jso
   if (res.rows.length === 0) throw new NotFoundError('worker', workerId);
 }
 
-export async function recordWorkerEvent(db: Queryable, workerId: string, kind: string, data: Json): Promise<void> {
+export async function recordWorkerEvent(
+  db: Queryable,
+  workerId: string,
+  kind: string,
+  data: Json,
+): Promise<void> {
   const res = await db.query(
     `insert into worker_events (worker_id, kind, data) select id, $2, $3::jsonb from workers where id = $1 returning id`,
     [workerId, kind, JSON.stringify(data)],
@@ -184,7 +211,11 @@ export async function recordWorkerEvent(db: Queryable, workerId: string, kind: s
   if (res.rows.length === 0) throw new NotFoundError('worker', workerId);
 }
 
-export async function getWorkerEvents(db: Queryable, workerId: string, limit: number): Promise<WorkerEvent[]> {
+export async function getWorkerEvents(
+  db: Queryable,
+  workerId: string,
+  limit: number,
+): Promise<WorkerEvent[]> {
   const res = await db.query<Parameters<typeof rowToWorkerEvent>[0]>(
     `select id, worker_id, kind, at, data from worker_events where worker_id = $1 order by id desc limit $2`,
     [workerId, Math.min(limit, 1000)],
