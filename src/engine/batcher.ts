@@ -40,7 +40,7 @@ export class Batcher<I, R> {
       const batch = this.queue.splice(0, this.maxBatch);
       try {
         const results = await this.flushFn(batch.map((b) => b.item));
-        batch.forEach((b, i) => b.resolve(results[i] as R));
+        for (const [i, b] of batch.entries()) b.resolve(results[i] as R);
       } catch (err) {
         for (const b of batch) b.reject(err);
       }
