@@ -290,7 +290,10 @@ export interface FailTaskParams extends AttemptRef {
 
 export interface HeartbeatParams {
   workerId: string;
-  /** Attempts the worker believes it holds; the reply names those it no longer does. */
+  /**
+   * Attempts the worker believes it holds: only these leases are renewed (all its running tasks
+   * when omitted), and the reply names those it no longer holds.
+   */
   held?: AttemptRef[];
   leaseMs?: number;
   state?: Json;

@@ -1,7 +1,8 @@
 import { hostname } from 'node:os';
 import type { z } from 'zod';
-import { NonRetryableError } from '../core/errors.js';
+import { GafferError, NonRetryableError } from '../core/errors.js';
 import { createLogger, type Logger } from '../engine/logger.js';
+import { isConnectionError } from '../store/connection-errors.js';
 import type { AttemptRef, Json, Task, TaskError } from '../store/types.js';
 import type { WorkerTransport } from './transport.js';
 
@@ -92,6 +93,8 @@ export class Worker {
   private slotWaiters: Array<() => void> = [];
   private stopPromise: Promise<WorkerSummary> | null = null;
   private signalHandler: (() => void) | null = null;
+  /** The server's lease, from registration. */
+  private leaseMs = 30_000;
 
   constructor(opts: WorkerOptions) {
     this.options = {
@@ -209,6 +212,7 @@ export class Worker {
       labels: this.options.labels,
     });
     this.workerId = reg.workerId;
+    this.leaseMs = reg.leaseMs;
     // Heartbeat well inside the lease so one missed beat does not lose tasks.
     this.options.heartbeatMs = Math.min(this.options.heartbeatMs, Math.floor(reg.leaseMs / 3));
     this.log.info(
@@ -357,7 +361,7 @@ export class Worker {
       const result = await def.handler(payload, this.context(task, entry, log));
       if (entry.lost) outcome = 'lost';
       else {
-        const applied = this.options.transport.complete({ ...this.ref(task), result: toJson(result) });
+        const applied = this.reportCompletion(task, toJson(result), log);
         this.release(task, entry);
         const ok = await applied;
         outcome = ok ? 'completed' : 'lost';
@@ -403,6 +407,33 @@ export class Worker {
   }
 
   /** The handler is done: its slot takes the next task while the completion commits. */
+  /**
+   * Reports a handler's success; resolves false when the attempt no longer holds the task. A
+   * report lost to a database or network blip is sent again (the attempt number fences a repeat)
+   * until the lease would lapse: a success must not turn into a failed attempt, nor, on the last
+   * attempt, a dead letter. Any other error rejects, and the attempt fails with it.
+   */
+  private async reportCompletion(task: Task, result: Json, log: () => Logger): Promise<boolean> {
+    const giveUpAt = Date.now() + this.leaseMs;
+    for (let delay = 100; ; delay = Math.min(delay * 2, 2000)) {
+      try {
+        return await this.options.transport.complete({ ...this.ref(task), result });
+      } catch (err) {
+        const transient =
+          isConnectionError(err) || (err instanceof GafferError && err.code === 'unavailable');
+        if (!transient) throw err;
+        if (Date.now() + delay >= giveUpAt) {
+          log().warn(
+            { event: 'report_error', err: String(err) },
+            'could not report the completion; the lease will lapse',
+          );
+          return false;
+        }
+        await sleep(delay);
+      }
+    }
+  }
+
   private release(task: Task, entry: Running): void {
     if (entry.timer) clearTimeout(entry.timer);
     entry.timer = undefined;
@@ -442,7 +473,11 @@ export class Worker {
   private async beat(): Promise<void> {
     if (!this.workerId) return;
     try {
-      const held = [...this.running.values(), ...this.completing.values()].map((r) => this.ref(r.task));
+      // Everything this worker holds, prefetched tasks included: a heartbeat renews only what it names.
+      const held = [
+        ...[...this.running.values(), ...this.completing.values()].map((r) => this.ref(r.task)),
+        ...this.buffer.map((t) => this.ref(t)),
+      ];
       const s = this.summary();
       const res = await this.options.transport.heartbeat({
         workerId: this.workerId,

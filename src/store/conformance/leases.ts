@@ -169,6 +169,21 @@ export function leaseTests(ctx: ConformanceContext): void {
       for (const t of claimed) expect((await store.getTask(t.id)).status).toBe('retrying');
     });
 
+    it('a heartbeat naming its held attempts renews only those: an attempt the worker let go lapses', async () => {
+      // A worker that gave up reporting a task (its database or network was down) no longer holds
+      // it; its later heartbeats must not keep that lease alive for ever.
+      const store = ctx.store();
+      const fx = fixture(store);
+      await fx.createMany(2);
+      const worker = await fx.worker();
+      const [kept, dropped] = await fx.claim(worker.id, { limit: 2 });
+      const hb = await store.heartbeat({ workerId: worker.id, held: [ref(kept!)], now: later(20_000) });
+      expect(hb).toMatchObject({ live: true, extended: 1, lost: [] });
+      await store.rescueLeases({ now: later(40_000) });
+      expect((await store.getTask(kept!.id)).status).toBe('running');
+      expect((await store.getTask(dropped!.id)).status).toBe('retrying');
+    });
+
     it('extendLease lengthens one lease and only for its holder', async () => {
       const store = ctx.store();
       const fx = fixture(store);

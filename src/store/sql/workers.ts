@@ -49,6 +49,7 @@ with w as (
 ext as (
   update tasks t set lease_expires_at = coalesce($2::timestamptz, now()) + make_interval(secs => $6::int / 1000.0)
   where t.worker_id = $1 and t.status = 'running' and exists (select 1 from w)
+    and (not $9::boolean or t.id = any($7::text[]))
   returning t.id, t.attempt, t.cancel_requested
 ),
 held as (select * from unnest($7::text[], $8::int[]) as h(id, attempt))
@@ -155,6 +156,9 @@ export async function heartbeat(
       p.leaseMs ?? leaseMs,
       held.map((h) => h.taskId),
       held.map((h) => h.attempt),
+      // Only the attempts named, when the worker names them: one it let go (it could not report
+      // it) must lapse, not be renewed by every later heartbeat.
+      p.held !== undefined,
     ],
   );
   const row = res.rows[0]!;
