@@ -22,7 +22,7 @@ import { AuthGate } from './auth.js';
 import type { ServerContext, ZodApp } from './context.js';
 import { registerDashboard } from './dashboard.js';
 import { PayloadValidator } from './payloads.js';
-import { installProblemHandlers } from './problems.js';
+import { installProblemHandlers, problem, sendProblem } from './problems.js';
 import { registerAlertRoutes } from './routes/alerts.js';
 import { registerDeadLetterRoutes } from './routes/dead-letters.js';
 import { registerEntryRoutes } from './routes/entries.js';
@@ -146,6 +146,14 @@ async function assemble(
     routerOptions: { maxParamLength: 1000 },
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    // Errors Fastify raises before routing (a malformed percent-encoding in the URL) get the API's
+    // one error shape too, not Fastify's own JSON.
+    frameworkErrors: (err, _req, reply) => {
+      sendProblem(
+        reply,
+        problem(400, 'validation', `the URL is malformed (${err.code}): fix its percent-encoding`),
+      );
+    },
   }) as unknown as FastifyInstance;
   // Fastify hands a missing body to the validator as null; a POST with no body (curl -X POST)
   // is the same as one with none of the optional fields, so null reads as "absent" there.

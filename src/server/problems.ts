@@ -161,6 +161,11 @@ export function toProblem(err: unknown): ProblemBody {
   if (hasZodFastifySchemaValidationErrors(fe) || (fe && Array.isArray(fe.validation)))
     return validationProblem(fe);
   if (isConnectionError(err)) return problem(503, 'unavailable', unavailableReason(err));
+  // PostgreSQL's class 22, "data exception": a value the database cannot hold (a NUL character,
+  // a number or date out of range) came in the request, which nothing before the SQL refused.
+  if (typeof fe?.code === 'string' && /^22[0-9A-Z]{3}$/.test(fe.code)) {
+    return problem(400, 'validation', `a value in the request cannot be stored: ${fe.message}`);
+  }
   switch (fe?.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return problem(

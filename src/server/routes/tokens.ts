@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { ServerContext, ZodApp } from '../context.js';
-import { noContent, problems } from '../schemas.js';
+import { Id, noContent, problems } from '../schemas.js';
 
 const tags = ['tokens'];
 
@@ -68,7 +68,7 @@ export function registerTokenRoutes(app: ZodApp, ctx: ServerContext): void {
       schema: {
         tags,
         summary: 'Revoke a token',
-        params: z.strictObject({ id: z.string().min(1).max(100) }),
+        params: z.strictObject({ id: Id }),
         response: problems(401, 403, 404),
       },
       config: { access: 'admin' },
