@@ -4,6 +4,7 @@ import { newId } from '../../core/ids.js';
 import type { Queryable } from '../db.js';
 import type { StoreOptions } from '../store.js';
 import type { CreateOutcome, NewTask, Task } from '../types.js';
+import { TASK_COLUMNS_MS } from './claims.js';
 import { eventSink } from './events.js';
 import { retryLocked } from './retry.js';
 import { rowToTask, TASK_COLUMNS, type TaskRow } from './rows.js';
@@ -14,7 +15,7 @@ import { checkNewTask } from './validate.js';
  * defaults from the task type, and their `created` events, planned once per connection.
  */
 const INSERT_TASKS = `
-select ${TASK_COLUMNS} from insert_tasks($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+select ${TASK_COLUMNS_MS} from insert_tasks($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
   $17, $18) t`;
 
 const DEFAULT_BACKOFF_JSON = JSON.stringify(DEFAULT_BACKOFF);
