@@ -1,7 +1,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { HttpBackend } from '../../src/client/http-backend.js';
 import { report, secs } from './helpers/figures.js';
 import { adminQuery, pgReady, restartPostgres, terminateBackends, waitPgReady } from './helpers/pg.js';
 import { PgScenario } from './helpers/scenario.js';
+import { spawnServer } from './helpers/server-node.js';
 import { sleep, until } from './helpers/wait.js';
 
 const LEASE_MS = 2000;
@@ -23,16 +25,14 @@ describe('6. PostgreSQL restarted under load, and Gaffer connections terminated 
   it('keeps every acknowledged enqueue; workers reconnect; pickup latency returns to baseline within seconds', async () => {
     await s.open();
     const queue = 'q6';
-    // The polling fallback is slowed to 3 s: a fast pickup after the faults proves LISTEN came back.
-    const w1 = s.spawnWorker({
-      queue,
-      concurrency: 5,
-      sleepMs: 10,
-      pollIntervalMs: 3000,
-      sweepIntervalMs: 200,
-    });
-    const w2 = s.spawnWorker({ queue, concurrency: 5, sleepMs: 10, pollIntervalMs: 3000 });
+    // A server node (which also runs maintenance), a direct worker and a worker over HTTP. The
+    // polling fallbacks are slowed to 3 s: a fast pickup after the faults proves LISTEN came back.
+    const { url } = await spawnServer(s, { sweepIntervalMs: 200, claimPollIntervalMs: 3000 });
+    const w1 = s.spawnWorker({ queue, concurrency: 5, sleepMs: 10, pollIntervalMs: 3000 });
+    const w2 = s.spawnWorker({ url, queue, concurrency: 5, sleepMs: 10 });
     await Promise.all([w1.ready(), w2.ready()]);
+    const http = new HttpBackend({ url, timeoutMs: 5000 });
+    const ready = async () => (await fetch(`${url}/readyz`).catch(() => null))?.status === 200;
 
     const acked: string[] = [];
     const sent: string[] = [];
@@ -43,7 +43,8 @@ describe('6. PostgreSQL restarted under load, and Gaffer connections terminated 
         const id = `p6-${n}`;
         sent.push(id);
         try {
-          await s.store.createTasks({ tasks: [{ id, type: 'sleep', queue }] });
+          // Half straight to PostgreSQL, half through the server.
+          await (n % 2 === 0 ? s.store : http).createTasks({ tasks: [{ id, type: 'sleep', queue }] });
           acked.push(id);
         } catch {
           refused++;
@@ -67,6 +68,11 @@ describe('6. PostgreSQL restarted under load, and Gaffer connections terminated 
     // GAFFER_FAULTS_SKIP_PG_RESTART=1 (a development aid, never set in CI) keeps the
     // terminations but spares the machine's other PostgreSQL users a restart.
     const restart = process.env.GAFFER_FAULTS_SKIP_PG_RESTART === '1' ? null : await restartPostgres();
+    const upAt = Date.now();
+    const serverReady: Promise<number | null> = until(ready, 30_000, 'server ready', 50).then(
+      () => Date.now() - upAt,
+      () => null,
+    );
     await sleep(TERMINATE_EVERY_MS);
     for (let i = 0; i < 2; i++) {
       terminated += await terminateBackends(s.appName);
@@ -159,7 +165,11 @@ describe('6. PostgreSQL restarted under load, and Gaffer connections terminated 
     const lateStarts = (pid: number) =>
       s.ledger().filter((e) => e.pid === pid && e.phase === 'S' && e.at > lastFaultAt).length;
     const workersAlive = w1.alive && w2.alive;
+    const serverReadyMs = await serverReady;
+    const readyAtEnd = await ready();
     const pass =
+      serverReadyMs !== null &&
+      readyAtEnd &&
       lostAcked.length === 0 &&
       notCompleted.length === 0 &&
       successesFailed === 0 &&
@@ -173,7 +183,7 @@ describe('6. PostgreSQL restarted under load, and Gaffer connections terminated 
         'PostgreSQL restart + pg_terminate_backend of all Gaffer connections (LISTEN too) every 2.5 s, under load',
       store: 'postgres',
       figures: {
-        acknowledged: acked.length,
+        'acknowledged (half over HTTP)': acked.length,
         'lost acknowledged': lostAcked.length,
         'refused during faults': refused,
         'committed but unacknowledged': committedNotAcked,
@@ -181,11 +191,12 @@ describe('6. PostgreSQL restarted under load, and Gaffer connections terminated 
         'successes recorded as failures': successesFailed,
         'connections terminated': terminated,
         'restart s': restart ? secs(restart.downMs) : 'skipped',
+        'server /readyz 200 after restart s': serverReadyMs === null ? 'never' : secs(serverReadyMs),
         'pickup p50 before ms': Math.round(baseP50),
         'pickup p50 after ms': Math.round(afterP50),
         'back to baseline after s': secs(recoveryMs),
       },
-      bound: `0 acknowledged lost; all completed; workers reconnect; pickup median per 0.5 s ≤ max(3×, +100 ms) of baseline within ${RECOVERY_BOUND_MS / 1000} s`,
+      bound: `0 acknowledged lost (direct and over HTTP); all completed; server and workers (direct, HTTP) reconnect; pickup median per 0.5 s ≤ max(3×, +100 ms) of baseline within ${RECOVERY_BOUND_MS / 1000} s`,
       pass,
     });
     expect(await pgReady()).toBe(true);
@@ -193,6 +204,8 @@ describe('6. PostgreSQL restarted under load, and Gaffer connections terminated 
     expect(notCompleted).toEqual([]);
     expect(successesFailed).toBe(0);
     expect(workersAlive).toBe(true);
+    expect(serverReadyMs).not.toBeNull();
+    expect(readyAtEnd).toBe(true);
     expect(lateStarts(w1.pid)).toBeGreaterThan(0);
     expect(lateStarts(w2.pid)).toBeGreaterThan(0);
     expect(recoveryMs).toBeLessThanOrEqual(RECOVERY_BOUND_MS);
