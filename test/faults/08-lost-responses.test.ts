@@ -5,6 +5,7 @@ import { FaultProxy } from './helpers/proxy.js';
 import { type RawAnswer, raw } from './helpers/raw-http.js';
 import { PgScenario } from './helpers/scenario.js';
 import { spawnServer } from './helpers/server-node.js';
+import { until } from './helpers/wait.js';
 
 const N = 10;
 
@@ -97,7 +98,31 @@ describe('8. Lost responses: the answer to a create or a complete is dropped aft
       completeReplays.filter((r) => r.status === 204).length +
       (batch.retry.status === 200 && batchBody.completed.length === rest.length ? 1 : 0);
 
+    // End to end: a Worker over HTTP whose completion answers are dropped re-sends them and is
+    // told they were applied, so it counts them completed (not lost), and each applies once.
+    const wq = 'q8w';
+    proxy.dropResponsesTo(/^POST \S*\/complete /, 3);
+    const w = s.spawnWorker({ url: proxy.url, queue: wq, concurrency: 1, sleepMs: 50, handleSignals: true });
+    await w.ready();
+    const { tasks: workerTasks } = await s.store.createTasks({
+      tasks: Array.from({ length: 3 }, () => ({ type: 'sleep', queue: wq })),
+    });
+    await until(
+      async () => (await s.store.countTasks({ queue: wq })).completed === 3,
+      30_000,
+      'worker tasks done',
+    );
+    w.kill('SIGTERM');
+    const summary = await w.waitFor((e) => e.ev === 'stopped', 30_000);
+    const [wDone] = await adminQuery<{ completions: number }>(
+      `select count(*)::int as completions from ${s.schema}.task_events
+       where kind = 'completed' and task_id = any($1::text[])`,
+      [workerTasks.map((t) => t.id)],
+    );
+    const workerOk = proxy.dropped >= 2 * N + 2 + 3 && summary.completed === 3 && wDone!.completions === 3;
+
     const pass =
+      workerOk &&
       lost === 2 * N + 2 &&
       tasksMade!.keyed === N &&
       tasksMade!.bulk === N &&
@@ -117,6 +142,7 @@ describe('8. Lost responses: the answer to a create or a complete is dropped aft
         'completions per task': done!.max_per_task,
         'create retries answered 200 (existing)': `${createReplayOk}/${N + 1}`,
         'complete retries answered as done': `${completeReplayOk}/${N + 1}`,
+        'HTTP worker: completions whose answer was lost, counted completed': `${summary.completed}/3`,
       },
       bound:
         'exactly one task per key or id; exactly one completion per task; a retry is answered as the success it was',
@@ -130,5 +156,8 @@ describe('8. Lost responses: the answer to a create or a complete is dropped aft
     expect(batch.retry.status).toBe(200);
     expect(batchBody.refused).toEqual([]);
     expect(batchBody.completed.sort()).toEqual(rest.map((t) => t.id).sort());
+    expect(proxy.dropped).toBe(2 * N + 2 + 3);
+    expect(summary.completed).toBe(3);
+    expect(wDone!.completions).toBe(3);
   });
 });

@@ -3,6 +3,8 @@ import net from 'node:net';
 interface Pair {
   client: net.Socket;
   upstream: net.Socket;
+  /** The answer to the request just sent on this connection is to be dropped. */
+  dropNext: boolean;
 }
 
 /**
@@ -12,12 +14,16 @@ interface Pair {
  *   buffers, as in a partition TCP rides out); heal() lets it flow again.
  * - dropNextResponse(): the next bytes the server sends back are swallowed and
  *   the client's connection is reset: the request was processed, its answer lost.
+ * - dropResponsesTo(re, n): the same for the answers to the next n requests whose
+ *   request line matches `re` (one request at a time per connection, as Node's agent sends).
  */
 export class FaultProxy {
   private readonly server: net.Server;
   private readonly pairs = new Set<Pair>();
   private holding = false;
   private dropArmed = false;
+  private dropPattern: RegExp | null = null;
+  private dropBudget = 0;
   /** Responses dropped so far. */
   dropped = 0;
   port = 0;
@@ -43,7 +49,7 @@ export class FaultProxy {
 
   private accept(client: net.Socket): void {
     const upstream = net.connect(this.targetPort, this.targetHost);
-    const pair = { client, upstream };
+    const pair: Pair = { client, upstream, dropNext: false };
     this.pairs.add(pair);
     const close = () => {
       client.destroy();
@@ -53,12 +59,20 @@ export class FaultProxy {
     client.on('error', close).on('close', close);
     upstream.on('error', close).on('close', close);
     client.on('data', (chunk) => {
+      if (this.dropPattern && this.dropBudget > 0) {
+        const line = chunk.subarray(0, chunk.indexOf(13) < 0 ? 200 : chunk.indexOf(13)).toString('latin1');
+        if (this.dropPattern.test(line)) {
+          this.dropBudget--;
+          pair.dropNext = true;
+        }
+      }
       if (!upstream.write(chunk)) client.pause();
     });
     upstream.on('drain', () => this.holding || client.resume());
     upstream.on('data', (chunk) => {
-      if (this.dropArmed) {
+      if (this.dropArmed || pair.dropNext) {
         this.dropArmed = false;
+        pair.dropNext = false;
         this.dropped++;
         client.resetAndDestroy();
         return;
@@ -90,6 +104,11 @@ export class FaultProxy {
 
   dropNextResponse(): void {
     this.dropArmed = true;
+  }
+
+  dropResponsesTo(pattern: RegExp, count = 1): void {
+    this.dropPattern = pattern;
+    this.dropBudget = count;
   }
 
   async close(): Promise<void> {
