@@ -251,3 +251,41 @@ begin
     select n.id, 0, 'created', null from ins n order by n.seq)
   select * from ins;
 end $$;
+
+-- Sets the outcome of the newest manual retry in a task's history, if it has none yet.
+create function close_retry_history(h jsonb, outcome text) returns jsonb language sql immutable as $$
+  select case when jsonb_array_length(h) > 0 and (h -> -1 ->> 'outcome') is null
+    then jsonb_set(h, array[(jsonb_array_length(h) - 1)::text, 'outcome'], to_jsonb(outcome))
+    else h end
+$$;
+
+-- Completes running attempts (fenced by attempt and, when given, worker) and records `completed`
+-- for each; returns the rows it completed, with what the store's events report about them.
+-- A completion batch is often a single task, so its plan is kept too.
+create function complete_tasks(p_ids text[], p_attempts int[], p_workers text[], p_results text[])
+returns table (id text, attempt int, worker_id text, type text, queue text, session_id text,
+  duration_ms float8, retry_ms float8) language plpgsql
+set search_path from current set plan_cache_mode = force_generic_plan
+set enable_seqscan = off set enable_bitmapscan = off set enable_hashjoin = off set enable_mergejoin = off as $$
+#variable_conflict use_column
+begin
+  return query
+  with input as (
+    select * from unnest(p_ids, p_attempts, p_workers, p_results) as i(id, attempt, worker_id, result)),
+  done as (
+    update tasks t set status = 'completed', result = i.result::jsonb, finished_at = now(), updated_at = now(),
+      lease_expires_at = null, deadline_at = null,
+      retry_history = close_retry_history(t.retry_history, 'completed')
+    from input i
+    where t.id = i.id and t.attempt = i.attempt and t.status = 'running'
+      and (i.worker_id is null or t.worker_id = i.worker_id)
+    returning t.id, t.attempt, t.worker_id, t.type, t.queue, t.session_id,
+      (extract(epoch from now() - t.started_at) * 1000)::float8 as duration_ms,
+      case when t.manual_retries > 0
+        then (extract(epoch from now() - (t.retry_history -> -1 ->> 'at')::timestamptz) * 1000)::float8
+      end as retry_ms),
+  ev as (
+    insert into task_events (task_id, attempt, kind, worker_id)
+    select d.id, d.attempt, 'completed', d.worker_id from done d)
+  select d.id, d.attempt, d.worker_id, d.type, d.queue, d.session_id, d.duration_ms, d.retry_ms from done d;
+end $$;

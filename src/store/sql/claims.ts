@@ -11,7 +11,7 @@ import type {
   Json,
   Task,
 } from '../types.js';
-import { CLOSE_RETRY_HISTORY, endFailedAttempt } from './attempts.js';
+import { endFailedAttempt } from './attempts.js';
 import { rowToTask, TASK_COLUMNS, type TaskRow } from './rows.js';
 
 /** The claiming worker, if live: registered, not marked stale, heartbeat within staleAfter. */
@@ -39,26 +39,8 @@ const CLAIM_TASKS = `select ${TASK_COLUMNS_MS} from claim_tasks($1, $2, $3, $4, 
 
 const CLAIM_SESSION_TASK = `select ${TASK_COLUMNS_MS} from claim_tasks($1, $2, $3, $4, null, null, 1, $5, $6) t`;
 
-const COMPLETE_TASKS = `
-with input as (
-  select * from unnest($1::text[], $2::int[], $3::text[], $4::text[]) as i(id, attempt, worker_id, result)
-),
-done as (
-  update tasks t set status = 'completed', result = i.result::jsonb, finished_at = now(), updated_at = now(),
-    lease_expires_at = null, deadline_at = null, retry_history = ${CLOSE_RETRY_HISTORY("'completed'")}
-  from input i
-  where t.id = i.id and t.attempt = i.attempt and t.status = 'running'
-    and (i.worker_id is null or t.worker_id = i.worker_id)
-  returning t.id, t.attempt, t.worker_id, t.type, t.queue, t.session_id,
-    (extract(epoch from now() - t.started_at) * 1000)::float8 as duration_ms,
-    case when t.manual_retries > 0
-      then (extract(epoch from now() - (t.retry_history -> -1 ->> 'at')::timestamptz) * 1000)::float8 end as retry_ms
-),
-ev as (
-  insert into task_events (task_id, attempt, kind, worker_id)
-  select id, attempt, 'completed', worker_id from done
-)
-select * from done`;
+/** Completions run in the database function complete_tasks (migration 0001), planned once per connection. */
+const COMPLETE_TASKS = 'select * from complete_tasks($1, $2, $3, $4)';
 
 /** The running attempt, locked; null if the writer no longer holds it. */
 const LOCK_ATTEMPT = `
