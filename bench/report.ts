@@ -152,7 +152,7 @@ export function renderMarkdown(res: Results): string {
     `- **single_enqueue**: ${c.singleTotal.toLocaleString('en-US')} creates, each awaited before the next.`,
     `- **drain**: ${c.drainTotal.toLocaleString('en-US')} tasks created first; the clock runs from the worker's start to the moment the store shows all of them completed (polled every 2 ms on a separate connection; the count is verified exactly).`,
     `- **pickup_p50 / pickup_p99**: an idle worker; ${c.pickupTotal} tasks created one at a time, ${c.pickupGapMs} ms apart; latency from just before the create call to the start of the handler.`,
-    `- **mixed**: a producer issuing single creates at ${c.mixedRate.toLocaleString('en-US')} tasks/s (every 10 ms, not waiting for earlier ones) for ${c.mixedSeconds} s while the worker runs; sustained rate = tasks ÷ (first create to last durable completion), and p99 of the pickup latency.`,
+    `- **mixed**: a producer issuing single creates at ${c.mixedRate.toLocaleString('en-US')} tasks/s (every 10 ms, not waiting for earlier ones, at most 50 in flight) for ${c.mixedSeconds} s while the worker runs; sustained rate = tasks ÷ (first create to last durable completion), and p99 of the pickup latency.`,
     `- **server_peak_rss**: the peak resident memory (VmHWM) of the \`gaffer serve\` process in any scenario of a run (gaffer-http only).`,
     `- Concurrency ${c.concurrency} for every worker that has the notion; pg-boss uses batch handlers instead (see its configuration).`,
     '',

@@ -5,6 +5,8 @@ import { awaitCompleted, type ScenarioContext, withProducer, withWorker } from '
 /** How long a started worker sits idle before the first create. */
 const IDLE_MS = 500;
 const TIMEOUT_MS = 120_000;
+/** Creates in flight at most in `mixed`; the producer waits beyond this (its offered rate then drops). */
+const MAX_INFLIGHT = 50;
 
 /**
  * pickup: an idle worker; tasks created one at a time, `pickupGapMs` apart;
@@ -31,8 +33,9 @@ export async function pickup(ctx: ScenarioContext): Promise<Sample> {
 
 /**
  * mixed: a steady producer (single creates at `mixedRate` per second, issued
- * every 10 ms without waiting for earlier ones) while the worker runs. Sustained
- * rate = tasks / (first create to last durable completion); p99 of pickup.
+ * every 10 ms without waiting for earlier ones, at most MAX_INFLIGHT at once)
+ * while the worker runs. Sustained rate = tasks / (first create to last durable
+ * completion); p99 of pickup.
  */
 export async function mixed(ctx: ScenarioContext): Promise<Sample> {
   const { mixedRate: rate, mixedSeconds: seconds } = ctx.cfg;
@@ -45,17 +48,23 @@ export async function mixed(ctx: ScenarioContext): Promise<Sample> {
     withWorker(ctx, async (worker) => {
       await worker.go();
       await sleep(IDLE_MS);
-      const inflight: Promise<void>[] = [];
+      const pending = new Set<Promise<void>>();
       const errors: unknown[] = [];
       const start = now();
       let i = 0;
       for (let k = 0; k < ticks; k++) {
         for (let j = 0; j < perTick; j++) {
-          inflight.push(producer.one({ i: i++, t: now() }).catch((e: unknown) => void errors.push(e)));
+          // A producer that falls behind waits rather than piling up requests without bound.
+          while (pending.size >= MAX_INFLIGHT) await Promise.race(pending);
+          const p: Promise<void> = producer
+            .one({ i: i++, t: now() })
+            .catch((e: unknown) => void errors.push(e))
+            .finally(() => pending.delete(p));
+          pending.add(p);
         }
         await sleep(start + (k + 1) * tick - now());
       }
-      await Promise.all(inflight);
+      await Promise.all(pending);
       if (errors.length > 0) throw new Error(`${errors.length} creates failed, first: ${String(errors[0])}`);
       await worker.handled(total, TIMEOUT_MS);
       const end = await awaitCompleted(producer, total, TIMEOUT_MS);
