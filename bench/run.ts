@@ -57,11 +57,25 @@ class SystemRunner {
  */
 async function runWithRetry(runner: SystemRunner, scenario: ScenarioName, label: string): Promise<Sample> {
   try {
-    return await runner.run(scenario);
+    return await withWatchdog(runner.run(scenario), label);
   } catch (err) {
     console.error(`retrying ${label} once: ${(err as Error).message}`);
-    return runner.run(scenario);
+    return withWatchdog(runner.run(scenario), label);
   }
+}
+
+/** No run may take longer than this; a stuck one fails instead of stalling the whole bench. */
+const RUN_LIMIT_MS = 300_000;
+
+function withWatchdog<T>(p: Promise<T>, label: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`${label} took longer than ${RUN_LIMIT_MS / 1000} s`)),
+      RUN_LIMIT_MS,
+    );
+  });
+  return Promise.race([p, limit]).finally(() => clearTimeout(timer));
 }
 
 function fmt(s: Sample): string {
