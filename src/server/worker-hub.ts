@@ -98,7 +98,7 @@ export class WorkerHub {
       req.signal?.addEventListener('abort', onAbort, { once: true });
       this.closing.signal.addEventListener('abort', onAbort, { once: true });
       try {
-        const tasks = inClaimOrder(await this.store.claimTasks(params));
+        const tasks = await this.store.claimTasks(params);
         const left = deadline - Date.now();
         if (tasks.length > 0 || left <= 0 || req.signal?.aborted || this.closing.signal.aborted) return tasks;
         if (!woken) {
@@ -133,16 +133,4 @@ export class WorkerHub {
     this.offWake();
     await Promise.all([this.completer.idle(), this.beats.idle()]);
   }
-}
-
-/**
- * The store picks tasks in claim order (priority, then run-at, then creation) but
- * its UPDATE ... RETURNING hands them back in no particular order; workers run
- * them in the order they get them, so the answer restores it.
- */
-function inClaimOrder(tasks: Task[]): Task[] {
-  if (tasks.length < 2) return tasks;
-  return tasks.sort(
-    (a, b) => b.priority - a.priority || a.runAt.getTime() - b.runAt.getTime() || a.seq - b.seq,
-  );
 }

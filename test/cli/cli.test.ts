@@ -109,7 +109,7 @@ describe('gaffer CLI against a running server', () => {
       tasks: [1, 2, 3].map((i) => ({ type: 'cli.doomed', queue: 'deadq', id: `dead-${i}`, maxAttempts: 1 })),
     });
     await worker.start();
-    for (let i = 0; i < 200 && (await store.countTasks({ queue: 'deadq' })).failed < 3; i++) {
+    for (let i = 0; i < 200 && ((await store.countTasks({ queue: 'deadq' })).failed ?? 0) < 3; i++) {
       await new Promise((r) => setTimeout(r, 50));
     }
     await worker.stop();

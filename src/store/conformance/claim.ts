@@ -66,6 +66,19 @@ export function claimTests(ctx: ConformanceContext): void {
       expect(order).toEqual([b.id, c.id, a.id, d.id, e.id]);
     });
 
+    it('hands a batch back in claim order', async () => {
+      const fx = fixture(ctx.store());
+      const past = new Date(Date.now() - 60_000);
+      const a = await fx.create({ runAt: past });
+      const b = await fx.create({ priority: 5 });
+      const c = await fx.create({ runAt: new Date(past.getTime() - 60_000) });
+      const d = await fx.create({ runAt: past });
+      const e = await fx.create({ priority: -1, runAt: new Date(past.getTime() - 120_000) });
+      const worker = await fx.worker();
+      const batch = await fx.claim(worker.id, { limit: 10 });
+      expect(batch.map((t) => t.id)).toEqual([b.id, c.id, a.id, d.id, e.id]);
+    });
+
     it('does not claim a task before its run-at or delay has passed', async () => {
       const fx = fixture(ctx.store());
       const delayed = await fx.create({ delayMs: 30_000 });

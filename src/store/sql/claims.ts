@@ -95,7 +95,13 @@ export async function claimTasks(
     p.limit,
   ]);
   if (res.rows.length === 0) await assertLive(db, p.workerId, p.now, staleAfterMs);
-  return res.rows.map(rowToTask);
+  // UPDATE ... RETURNING gives rows in no set order; hand them out in claim order.
+  return res.rows.map(rowToTask).sort(byClaimOrder);
+}
+
+/** Priority (higher first), then run-at, then creation: the order claims take tasks in. */
+export function byClaimOrder(a: Task, b: Task): number {
+  return b.priority - a.priority || a.runAt.getTime() - b.runAt.getTime() || a.seq - b.seq;
 }
 
 export async function claimSessionTask(
