@@ -4,6 +4,9 @@
  * process's CPU, and WAL bytes, plus wall time. A fresh database per rep.
  *
  *   npx tsx bench/tools/sql-cost.ts [tasks=20000] [claim batch=1000] [reps=3] [analyze]
+ *
+ * BENCH_PERF_PAUSE_MS=3000 prints the backend's pid and waits before the claims, so a profiler
+ * can attach: perf record -g -p <pid> -- sleep 8
  */
 import pg from 'pg';
 import { GafferClient } from '../../src/client/client.js';
@@ -56,6 +59,11 @@ for (let rep = 0; rep < reps; rep++) {
   }
   if (analyze) await store.db.query('analyze tasks');
   const worker = await store.registerWorker({ machineId: 'sql-cost', types: ['noop'], concurrency: batch });
+  const pause = Number(process.env.BENCH_PERF_PAUSE_MS ?? 0);
+  if (pause > 0) {
+    console.log(`backend pid ${pid}; claiming in ${pause} ms`);
+    await new Promise((r) => setTimeout(r, pause));
+  }
   let done = 0;
   for (;;) {
     const claimed = await time('claim', () =>
