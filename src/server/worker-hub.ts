@@ -17,9 +17,6 @@ interface Waiter {
   wake: () => void;
 }
 
-/** Heartbeats of one flush run this many at a time, so a burst cannot take every pooled connection. */
-const HEARTBEAT_PARALLELISM = 4;
-
 /**
  * The server side of the worker protocol's hot paths. Claims long-poll: a
  * claim that finds nothing waits for a wake-up from the store (a commit that
@@ -44,20 +41,8 @@ export class WorkerHub {
       const done = new Set(res.completed);
       return items.map((i) => done.has(i.taskId));
     });
-    // Heartbeats are one statement each (the store has no multi-worker heartbeat yet);
-    // batching bounds their concurrency and keeps the pool free for claims.
-    this.beats = new Batcher(async (items) => {
-      const out: HeartbeatResult[] = new Array(items.length);
-      for (let i = 0; i < items.length; i += HEARTBEAT_PARALLELISM) {
-        const chunk = items.slice(i, i + HEARTBEAT_PARALLELISM);
-        const res = await Promise.allSettled(chunk.map((p) => store.heartbeat(p)));
-        res.forEach((r, j) => {
-          if (r.status === 'rejected') throw r.reason;
-          out[i + j] = r.value;
-        });
-      }
-      return out;
-    }, 256);
+    // Heartbeats of many workers go out as one statement, answered after it commits.
+    this.beats = new Batcher((items) => store.heartbeats(items), 256);
     this.offWake = store.onWake((queue) => {
       for (const w of this.waiters) if (!queue || !w.queues || w.queues.has(queue)) w.wake();
     });

@@ -359,6 +359,10 @@ export class SqlStore implements Store {
     return workers.heartbeat(this.db, p, this.options.leaseMs, this.options.staleAfterMs);
   }
 
+  heartbeats(list: T.HeartbeatParams[]): Promise<T.HeartbeatResult[]> {
+    return workers.heartbeats(this.db, list, this.options.leaseMs, this.options.staleAfterMs);
+  }
+
   setWorkerState(p: { workerId: string; state: T.Json }): Promise<void> {
     return workers.setWorkerState(this.db, p.workerId, p.state);
   }

@@ -104,6 +104,8 @@ export interface Store {
   // Workers
   registerWorker(params: RegisterWorkerParams): Promise<Worker>;
   heartbeat(params: HeartbeatParams): Promise<HeartbeatResult>;
+  /** Many workers' heartbeats in one statement (group commit); answers in the same order. */
+  heartbeats(params: HeartbeatParams[]): Promise<HeartbeatResult[]>;
   setWorkerState(params: { workerId: string; state: Json }): Promise<void>;
   recordWorkerEvent(params: { workerId: string; kind: string; data?: Json }): Promise<void>;
   deregisterWorker(params: { workerId: string }): Promise<void>;

@@ -184,6 +184,35 @@ export function leaseTests(ctx: ConformanceContext): void {
       expect((await store.getTask(dropped!.id)).status).toBe('retrying');
     });
 
+    it('heartbeats of many workers in one call answer each as its own heartbeat would', async () => {
+      const store = ctx.store();
+      const fx = fixture(store);
+      await fx.createMany(4);
+      const a = await fx.worker();
+      const b = await fx.worker();
+      const gone = await fx.worker();
+      const [a1, a2] = await fx.claim(a.id, { limit: 2 });
+      const [b1] = await fx.claim(b.id, { limit: 1 });
+      const [g1] = await fx.claim(gone.id, { limit: 1 });
+      await store.cancelTask({ taskId: b1!.id });
+      await store.deleteWorker(gone.id);
+      const now = later(20_000);
+      const [ha, hb, hg] = await store.heartbeats([
+        { workerId: a.id, held: [ref(a1!)], now },
+        { workerId: b.id, now },
+        { workerId: gone.id, held: [ref(g1!)], now },
+      ]);
+      expect(ha).toMatchObject({ live: true, extended: 1, cancelled: [], lost: [] });
+      expect(hb).toMatchObject({ live: true, extended: 1, lost: [] });
+      expect(hb!.cancelled).toEqual([{ taskId: b1!.id, attempt: b1!.attempt }]);
+      expect(hg).toMatchObject({ live: false, extended: 0, lost: [ref(g1!)] });
+      await store.rescueLeases({ now: later(40_000) });
+      expect((await store.getTask(a1!.id)).status).toBe('running');
+      expect((await store.getTask(a2!.id)).status).toBe('retrying');
+      // Still b's: its heartbeat renewed the lease and told it of the cancel request.
+      expect((await store.getTask(b1!.id)).status).toBe('running');
+    });
+
     it('extendLease lengthens one lease and only for its holder', async () => {
       const store = ctx.store();
       const fx = fixture(store);

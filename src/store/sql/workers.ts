@@ -172,6 +172,88 @@ export async function heartbeat(
   };
 }
 
+/**
+ * Many workers' heartbeats in one statement (the server group-commits them): the
+ * same rules as HEARTBEAT, for every worker of the batch at once.
+ */
+const HEARTBEATS = `
+with input as (
+  select * from unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::boolean[])
+    as i(worker_id, state, stats, lease_ms, named)
+),
+w as (
+  update workers w set last_heartbeat_at = coalesce($9::timestamptz, now()),
+    state = coalesce(i.state::jsonb, w.state), stats = coalesce(i.stats::jsonb, w.stats)
+  from input i
+  where w.id = i.worker_id and w.stale_at is null
+    and w.last_heartbeat_at > coalesce($9::timestamptz, now()) - make_interval(secs => $10::int / 1000.0)
+  returning w.id
+),
+held as (select * from unnest($6::text[], $7::text[], $8::int[]) as h(worker_id, id, attempt)),
+ext as (
+  update tasks t set lease_expires_at = coalesce($9::timestamptz, now()) + make_interval(secs => i.lease_ms / 1000.0)
+  from input i
+  where t.worker_id = i.worker_id and t.status = 'running' and i.worker_id in (select id from w)
+    and (not i.named or exists (select 1 from held h where h.worker_id = i.worker_id and h.id = t.id))
+  returning t.id, t.attempt, t.worker_id, t.cancel_requested
+)
+select 'live' as kind, w.id as worker_id, null::text as task_id, null::int as attempt from w
+union all select case when ext.cancel_requested then 'cancelled' else 'extended' end, ext.worker_id, ext.id, ext.attempt from ext
+union all select 'lost', h.worker_id, h.id, h.attempt from held h
+  where not exists (select 1 from ext where ext.id = h.id and ext.attempt = h.attempt)`;
+
+export async function heartbeats(
+  db: Queryable,
+  list: HeartbeatParams[],
+  leaseMs: number,
+  staleAfterMs: number,
+): Promise<HeartbeatResult[]> {
+  if (list.length === 0) return [];
+  const now = list[0]!.now ?? null;
+  // One statement has one clock; calls that bring their own (tests) go one by one.
+  if (list.some((p) => (p.now ?? null)?.getTime() !== now?.getTime())) {
+    return Promise.all(list.map((p) => heartbeat(db, p, leaseMs, staleAfterMs)));
+  }
+  const heldOf = list.flatMap((p) => (p.held ?? []).map((h) => [p.workerId, h.taskId, h.attempt] as const));
+  const res = await db.query<{
+    kind: string;
+    worker_id: string;
+    task_id: string | null;
+    attempt: number | null;
+  }>(HEARTBEATS, [
+    list.map((p) => p.workerId),
+    list.map((p) => (p.state === undefined ? null : JSON.stringify(p.state))),
+    list.map((p) => (p.stats === undefined ? null : JSON.stringify(p.stats))),
+    list.map((p) => p.leaseMs ?? leaseMs),
+    list.map((p) => p.held !== undefined),
+    heldOf.map((h) => h[0]),
+    heldOf.map((h) => h[1]),
+    heldOf.map((h) => h[2]),
+    now,
+    staleAfterMs,
+  ]);
+  const out = new Map<string, HeartbeatResult>();
+  for (const p of list) out.set(p.workerId, { live: false, extended: 0, cancelled: [], lost: [] });
+  for (const r of res.rows) {
+    const o = out.get(r.worker_id);
+    if (!o) continue;
+    if (r.kind === 'live') o.live = true;
+    else {
+      const ref = { taskId: r.task_id!, attempt: r.attempt! };
+      if (r.kind === 'lost') o.lost.push(ref);
+      else {
+        o.extended++;
+        if (r.kind === 'cancelled') o.cancelled.push(ref);
+      }
+    }
+  }
+  // A worker that is not live holds nothing: every attempt it names is lost.
+  return list.map((p) => {
+    const o = out.get(p.workerId)!;
+    return o.live ? o : { ...o, extended: 0, cancelled: [], lost: p.held ?? [] };
+  });
+}
+
 export async function getWorker(db: Queryable, id: string, staleAfterMs: number): Promise<Worker> {
   const res = await db.query<WorkerRow>(`select ${WORKER_COLUMNS} from workers w where w.id = $1`, [id]);
   if (!res.rows[0]) throw new NotFoundError('worker', id);
