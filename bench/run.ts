@@ -3,7 +3,7 @@
  * on this machine, in one invocation, so ratios compare runs made minutes apart.
  * See bench/README.md for the scenarios and docs/BENCHMARKS.md for the results.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ChildWorker } from './lib/child-worker.js';
 import { parseArgs, USAGE } from './lib/config.js';
@@ -18,6 +18,12 @@ import { loadDriver, type SystemDriver } from './systems/driver.js';
 const inv = parseArgs(process.argv.slice(2));
 if (inv.help) {
   console.log(USAGE);
+  process.exit(0);
+}
+if (inv.reportOnly) {
+  const results = JSON.parse(readFileSync('bench/results/latest.json', 'utf8')) as Results;
+  writeFileSync('docs/BENCHMARKS.md', renderMarkdown(results));
+  console.log('wrote docs/BENCHMARKS.md from bench/results/latest.json');
   process.exit(0);
 }
 const { cfg } = inv;

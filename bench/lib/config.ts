@@ -26,6 +26,7 @@ const QUICK = {
 };
 
 export const USAGE = `usage: npm run bench -- [--quick] [--runs=N] [--only=gaffer,bullmq] [--scenarios=drain,pickup]
+  [--report (only rebuild docs/BENCHMARKS.md from bench/results/latest.json)]
   [--concurrency=50] [--gaffer-prefetch=950] [--drain=20000] [--mixed-rate=1000] [--out=bench/results/latest.json] [--no-docs]
 systems:   ${SYSTEMS.join(', ')}
 scenarios: ${SCENARIOS.join(', ')}
@@ -38,6 +39,8 @@ export interface Invocation {
   out: string;
   docs: boolean;
   help: boolean;
+  /** Only rebuild docs/BENCHMARKS.md from bench/results/latest.json (after editing the notes). */
+  reportOnly: boolean;
 }
 
 function list<T extends string>(value: string, allowed: readonly T[], what: string): T[] {
@@ -82,7 +85,13 @@ export function parseArgs(argv: string[]): Invocation {
   };
   const complete = !quick && systems.length === SYSTEMS.length && scenarios.length === SCENARIOS.length;
   const out = flags.get('out') ?? (complete ? 'bench/results/latest.json' : 'bench/results/partial.json');
-  return { cfg, out, docs: complete && !flags.has('no-docs'), help: flags.has('help') };
+  return {
+    cfg,
+    out,
+    docs: complete && !flags.has('no-docs'),
+    help: flags.has('help'),
+    reportOnly: flags.has('report'),
+  };
 }
 
 /** Systems a system is compared against in the ratios: Gaffer against every peer, gaffer-http against gaffer. */
