@@ -248,5 +248,3 @@ export async function reportProgress(db: Queryable, p: AttemptRef & { progress: 
   ]);
   if (res.rows.length === 0) throw await lostReason(db, p);
 }
-
-export const CLAIM_FROM: readonly string[] = TRANSITIONS.claim.from;
