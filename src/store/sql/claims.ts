@@ -1,5 +1,4 @@
 import { ConflictError, LeaseLostError, NotFoundError, WorkerNotLiveError } from '../../core/errors.js';
-import { TRANSITIONS } from '../../core/states.js';
 import type { Queryable } from '../db.js';
 import type {
   AttemptRef,
