@@ -7,7 +7,11 @@
  *
  * BENCH_PERF_PAUSE_MS=3000 prints the backend's pid and waits before the claims, so a profiler
  * can attach: perf record -g -p <pid> -- sleep 8
+ *
+ * BENCH_SQL_PATCH=file.sql runs that SQL (search_path: the Gaffer schema) after migrating each fresh
+ * database: a way to measure a changed function or index before writing it as a migration.
  */
+import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { GafferClient } from '../../src/client/client.js';
 import { openPostgresStore } from '../../src/store/index.js';
@@ -26,6 +30,7 @@ const runs: Record<Phase, Cost[]> = { create: [], claim: [], complete: [] };
 for (let rep = 0; rep < reps; rep++) {
   const url = await recreateDatabase(baseUrl, 'bench_sql_cost');
   const store = await openPostgresStore({ connectionString: url, poolSize: 1 });
+  if (process.env.BENCH_SQL_PATCH) await store.db.exec(readFileSync(process.env.BENCH_SQL_PATCH, 'utf8'));
   const side = new pg.Client({ connectionString: url });
   await side.connect();
   const lsn = async () =>

@@ -27,6 +27,15 @@ export function reviveTask(t: T.Task): T.Task {
     finishedAt: dn(t.finishedAt),
   };
 }
+export function reviveClaimedTask(t: T.ClaimedTask): T.ClaimedTask {
+  return {
+    ...t,
+    runAt: d(t.runAt),
+    leaseExpiresAt: d(t.leaseExpiresAt),
+    createdAt: d(t.createdAt),
+    startedAt: d(t.startedAt),
+  };
+}
 export function reviveSession(s: T.Session): T.Session {
   return { ...s, createdAt: d(s.createdAt), updatedAt: d(s.updatedAt) };
 }

@@ -227,6 +227,34 @@ export const TaskOut = z
   })
   .meta({ id: 'Task' });
 
+export const ClaimedTaskOut = z
+  .object({
+    id: z.string(),
+    seq: z.number(),
+    type: z.string(),
+    queue: z.string(),
+    payload: JsonValue,
+    priority: z.number(),
+    runAt: DateString,
+    attempt: z.number().describe('the fencing token: send it with every report on this task'),
+    maxAttempts: z.number(),
+    timeoutMs: z.number().nullable(),
+    idempotencyKey: z.string().nullable(),
+    sessionId: z.string().nullable(),
+    sessionIndex: z.number().nullable(),
+    key: z.string().nullable(),
+    userId: z.string().nullable(),
+    metadata: JsonObject,
+    workerId: z.string(),
+    leaseExpiresAt: DateString,
+    createdAt: DateString,
+    startedAt: DateString,
+  })
+  .meta({
+    id: 'ClaimedTask',
+    description: 'a task as a claim hands it to a worker; GET /tasks/{id} has the whole task',
+  });
+
 export const Outcome = z.enum(['created', 'existing', 'retried', 'retry_refused']);
 export const TaskPage = z.object({ items: z.array(TaskOut), nextCursor: z.string().nullable() });
 export const Counts = z.record(z.string(), z.number());

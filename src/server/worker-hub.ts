@@ -1,6 +1,6 @@
 import { Batcher } from '../engine/batcher.js';
 import type { Store } from '../store/store.js';
-import type { CompleteItem, HeartbeatParams, HeartbeatResult, Task } from '../store/types.js';
+import type { ClaimedTask, CompleteItem, HeartbeatParams, HeartbeatResult } from '../store/types.js';
 
 export interface ClaimRequest {
   workerId: string;
@@ -61,7 +61,7 @@ export class WorkerHub {
   }
 
   /** Claims up to `limit` tasks, waiting up to `waitMs` for some to arrive. */
-  async claim(req: ClaimRequest): Promise<Task[]> {
+  async claim(req: ClaimRequest): Promise<ClaimedTask[]> {
     const deadline = Date.now() + req.waitMs;
     const params = { workerId: req.workerId, types: req.types, queues: req.queues, limit: req.limit };
     for (;;) {

@@ -6,7 +6,7 @@ import type * as O from './observability.js';
 import { cancelLocked, cancelMatching, deleteTaskRows, retryMatching } from './sql/admin.js';
 import * as alerts from './sql/alerts.js';
 import * as claims from './sql/claims.js';
-import { insertTasks } from './sql/create.js';
+import { insertTasks, SomeTasksExistError } from './sql/create.js';
 import { bindEvents, claimedEvent, completedEvent, eventSink } from './sql/events.js';
 import * as maintenance from './sql/maintenance.js';
 import { metricsSnapshot } from './sql/metrics.js';
@@ -56,6 +56,20 @@ export class SqlStore implements Store {
     return out;
   }
 
+  /** Like tx, for work that is a single statement: it runs outside an explicit transaction. */
+  private async statement<R>(fn: (q: Queryable) => Promise<R>): Promise<R> {
+    const q: Queryable = {
+      query: (sql, params) => this.db.query(sql, params),
+      exec: (sql) => this.db.exec(sql),
+    };
+    bindWake(q, this.db, this.channel);
+    if (this.eventListeners.size === 0) return fn(q);
+    const events: O.StoreEvent[] = [];
+    const out = await fn(bindEvents(q, events));
+    this.publish(events);
+    return out;
+  }
+
   onWake(listener: T.WakeListener): () => void {
     this.wakeListeners.add(listener);
     return () => this.wakeListeners.delete(listener);
@@ -81,16 +95,18 @@ export class SqlStore implements Store {
 
   // Tasks
 
-  createTasks(p: T.CreateTasksParams): Promise<T.CreateTasksResult> {
-    return this.tx(async (tx) => {
-      const out = await insertTasks(tx, p.tasks, {
-        options: this.options,
-        retry: p.retry ?? false,
-        by: p.by ?? 'api',
-      });
-      for (const q of new Set(out.tasks.map((t) => t.queue))) await notifyQueue(tx, q);
-      return out;
-    });
+  /**
+   * The common case, every task new, is one statement in its own transaction (one round trip);
+   * a batch that meets existing tasks is done again as a transaction that resolves them.
+   */
+  async createTasks(p: T.CreateTasksParams): Promise<T.CreateTasksResult> {
+    const ctx = { options: this.options, retry: p.retry ?? false, by: p.by ?? 'api' };
+    try {
+      return await this.statement((q) => insertTasks(q, p.tasks, { ...ctx, allOrNothing: true }));
+    } catch (err) {
+      if (!(err instanceof SomeTasksExistError)) throw err;
+    }
+    return this.tx((tx) => insertTasks(tx, p.tasks, ctx));
   }
 
   /** Transactional enqueue: the same insert, run on the caller's own open transaction. */
@@ -99,9 +115,6 @@ export class SqlStore implements Store {
       options: this.options,
       retry: p.retry ?? false,
       by: p.by ?? 'api',
-    }).then(async (out) => {
-      for (const q of new Set(out.tasks.map((t) => t.queue))) await notifyQueue(tx, q);
-      return out;
     });
   }
 
@@ -217,13 +230,13 @@ export class SqlStore implements Store {
 
   // Claiming and reporting
 
-  async claimTasks(p: T.ClaimTasksParams): Promise<T.Task[]> {
+  async claimTasks(p: T.ClaimTasksParams): Promise<T.ClaimedTask[]> {
     const tasks = await claims.claimTasks(this.db, p, this.options.leaseMs, this.options.staleAfterMs);
     if (this.eventListeners.size > 0 && tasks.length > 0) this.publish(tasks.map(claimedEvent));
     return tasks;
   }
 
-  async claimSessionTask(p: T.ClaimSessionTaskParams): Promise<T.Task> {
+  async claimSessionTask(p: T.ClaimSessionTaskParams): Promise<T.ClaimedTask> {
     const task = await claims.claimSessionTask(this.db, p, this.options.leaseMs, this.options.staleAfterMs);
     if (this.eventListeners.size > 0) this.publish([claimedEvent(task)]);
     return task;
@@ -274,7 +287,6 @@ export class SqlStore implements Store {
         { options: this.options, retry: !s.created, by: p.by ?? 'api' },
         { id: s.id, startIndex: s.startIndex },
       );
-      for (const q of new Set(out.tasks.map((t) => t.queue))) await notifyQueue(tx, q);
       const session = await sessions.getSession(tx, s.id);
       return { session, tasks: out.tasks, outcomes: out.outcomes, created: s.created };
     });
@@ -407,13 +419,8 @@ export class SqlStore implements Store {
 
   rescueLeases(p: { now?: Date } = {}): Promise<T.RescueResult> {
     return this.tx(async (tx) => {
-      const out = await maintenance.rescueLeases(tx, p.now ?? null);
-      if (out.lost + out.timedOut > 0) {
-        const queues = await tx.query<{ queue: string }>(
-          `select distinct queue from tasks where status = 'retrying' and updated_at >= now()`,
-        );
-        for (const r of queues.rows) await notifyQueue(tx, r.queue);
-      }
+      const { queues, ...out } = await maintenance.rescueLeases(tx, p.now ?? null);
+      for (const q of queues) await notifyQueue(tx, q);
       return out;
     });
   }

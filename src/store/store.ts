@@ -11,6 +11,7 @@ import type { ThroughputPoint } from './sql/queries.js';
 import type {
   AttemptRef,
   BulkResult,
+  ClaimedTask,
   ClaimSessionTaskParams,
   ClaimTasksParams,
   CompleteItem,
@@ -73,8 +74,8 @@ export interface Store {
   listTaskTypes(): Promise<TaskTypeConfig[]>;
 
   // Claiming and reporting (the worker side)
-  claimTasks(params: ClaimTasksParams): Promise<Task[]>;
-  claimSessionTask(params: ClaimSessionTaskParams): Promise<Task>;
+  claimTasks(params: ClaimTasksParams): Promise<ClaimedTask[]>;
+  claimSessionTask(params: ClaimSessionTaskParams): Promise<ClaimedTask>;
   completeTasks(items: CompleteItem[]): Promise<CompleteTasksResult>;
   failTask(params: FailTaskParams): Promise<Task>;
   handBackTasks(items: AttemptRef[]): Promise<string[]>;

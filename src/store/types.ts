@@ -63,6 +63,34 @@ export interface Task {
   finishedAt: Date | null;
 }
 
+/**
+ * A task as a claim hands it to a worker: what a handler needs to run it. The task's history and
+ * policy (backoff, manual retries, result, progress) stay on the full Task (`getTask`).
+ */
+export interface ClaimedTask {
+  id: string;
+  seq: number;
+  type: string;
+  queue: string;
+  payload: Json;
+  priority: number;
+  runAt: Date;
+  /** The attempt this claim started: the fencing token every report on it carries. */
+  attempt: number;
+  maxAttempts: number;
+  timeoutMs: number | null;
+  idempotencyKey: string | null;
+  sessionId: string | null;
+  sessionIndex: number | null;
+  key: string | null;
+  userId: string | null;
+  metadata: Record<string, Json>;
+  workerId: string;
+  leaseExpiresAt: Date;
+  createdAt: Date;
+  startedAt: Date;
+}
+
 export interface NewTask {
   type: string;
   payload?: Json;
@@ -126,6 +154,7 @@ export interface Page<T> {
 }
 
 export interface TaskEvent {
+  /** Position in the task's history, from 1; pass the last one seen as `afterId` for the events after it. */
   id: number;
   taskId: string;
   attempt: number;
@@ -355,6 +384,4 @@ export interface QueueStat {
   oldestAgeMs: number | null;
 }
 
-export interface WakeListener {
-  (queue: string): void;
-}
+export type WakeListener = (queue: string) => void;

@@ -1,7 +1,7 @@
 import { GafferError } from '../core/errors.js';
 import { Batcher } from '../engine/batcher.js';
 import type { Store } from '../store/store.js';
-import type { AttemptRef, CompleteItem, Json, Task, TaskError } from '../store/types.js';
+import type { AttemptRef, ClaimedTask, CompleteItem, Json, TaskError } from '../store/types.js';
 import type { Registration, WorkerTransport } from './transport.js';
 
 export interface DirectTransportOptions {
@@ -41,7 +41,7 @@ export class DirectTransport implements WorkerTransport {
     return this.store.heartbeat(p);
   }
 
-  async claim(p: Parameters<WorkerTransport['claim']>[0]): Promise<Task[]> {
+  async claim(p: Parameters<WorkerTransport['claim']>[0]): Promise<ClaimedTask[]> {
     const deadline = Date.now() + p.waitMs;
     for (;;) {
       let wake: () => void = () => {};
@@ -79,7 +79,7 @@ export class DirectTransport implements WorkerTransport {
     }
   }
 
-  claimSessionTask(p: { workerId: string; sessionId: string; index?: number }): Promise<Task> {
+  claimSessionTask(p: { workerId: string; sessionId: string; index?: number }): Promise<ClaimedTask> {
     return this.store.claimSessionTask(p);
   }
 

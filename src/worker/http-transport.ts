@@ -1,12 +1,12 @@
-import { HttpCaller, type HttpOptions, reviveTask } from '../client/http-backend.js';
+import { HttpCaller, type HttpOptions, reviveClaimedTask } from '../client/http-backend.js';
 import { GafferError } from '../core/errors.js';
 import { Batcher } from '../engine/batcher.js';
 import type {
   AttemptRef,
+  ClaimedTask,
   HeartbeatResult,
   Json,
   RegisterWorkerParams,
-  Task,
   TaskError,
 } from '../store/types.js';
 import type { Registration, WorkerTransport } from './transport.js';
@@ -72,13 +72,13 @@ export class HttpTransport implements WorkerTransport {
     });
   }
 
-  async claim(p: Parameters<WorkerTransport['claim']>[0]): Promise<Task[]> {
+  async claim(p: Parameters<WorkerTransport['claim']>[0]): Promise<ClaimedTask[]> {
     const deadline = Date.now() + p.waitMs;
     for (;;) {
       const waitMs = Math.max(0, Math.min(MAX_WAIT_MS, deadline - Date.now()));
-      let res: { tasks: Task[] };
+      let res: { tasks: ClaimedTask[] };
       try {
-        res = await this.http.call<{ tasks: Task[] }>('POST', `/worker/${seg(p.workerId)}/claim`, {
+        res = await this.http.call<{ tasks: ClaimedTask[] }>('POST', `/worker/${seg(p.workerId)}/claim`, {
           body: {
             types: p.types,
             queues: p.queues?.length ? p.queues : undefined,
@@ -93,15 +93,19 @@ export class HttpTransport implements WorkerTransport {
         throw err;
       }
       if (res.tasks.length > 0 || Date.now() >= deadline || p.signal.aborted)
-        return res.tasks.map(reviveTask);
+        return res.tasks.map(reviveClaimedTask);
     }
   }
 
-  async claimSessionTask(p: { workerId: string; sessionId: string; index?: number }): Promise<Task> {
-    const res = await this.http.call<{ task: Task }>('POST', `/worker/${seg(p.workerId)}/claim-session`, {
-      body: { sessionId: p.sessionId, index: p.index },
-    });
-    return reviveTask(res.task);
+  async claimSessionTask(p: { workerId: string; sessionId: string; index?: number }): Promise<ClaimedTask> {
+    const res = await this.http.call<{ task: ClaimedTask }>(
+      'POST',
+      `/worker/${seg(p.workerId)}/claim-session`,
+      {
+        body: { sessionId: p.sessionId, index: p.index },
+      },
+    );
+    return reviveClaimedTask(res.task);
   }
 
   complete(p: AttemptRef & { result: Json }): Promise<boolean> {

@@ -1,9 +1,9 @@
 import type {
   AttemptRef,
+  ClaimedTask,
   HeartbeatResult,
   Json,
   RegisterWorkerParams,
-  Task,
   TaskError,
   WorkerStats,
 } from '../store/types.js';
@@ -36,8 +36,8 @@ export interface WorkerTransport {
     limit: number;
     waitMs: number;
     signal: AbortSignal;
-  }): Promise<Task[]>;
-  claimSessionTask(p: { workerId: string; sessionId: string; index?: number }): Promise<Task>;
+  }): Promise<ClaimedTask[]>;
+  claimSessionTask(p: { workerId: string; sessionId: string; index?: number }): Promise<ClaimedTask>;
   /** Resolves true when the completion was applied, false when the attempt had lost its lease. */
   complete(p: AttemptRef & { result: Json }): Promise<boolean>;
   /** Resolves false when the attempt had lost its lease. */

@@ -3,11 +3,11 @@ import type { z } from 'zod';
 import { GafferError, NonRetryableError } from '../core/errors.js';
 import { createLogger, type Logger } from '../engine/logger.js';
 import { isConnectionError } from '../store/connection-errors.js';
-import type { AttemptRef, Json, Task, TaskError } from '../store/types.js';
+import type { AttemptRef, ClaimedTask, Json, TaskError } from '../store/types.js';
 import type { WorkerTransport } from './transport.js';
 
 export interface TaskContext {
-  task: Task;
+  task: ClaimedTask;
   attempt: number;
   workerId: string;
   /** Fires when the task is cancelled, its lease is lost, it times out, or the worker shuts down past its grace period. */
@@ -58,7 +58,7 @@ export interface WorkerSummary {
 }
 
 interface Running {
-  task: Task;
+  task: ClaimedTask;
   /** Made when the handler first reads ctx.signal or the task is aborted; most tasks never need one. */
   controller: AbortController | null;
   lost: boolean;
@@ -80,7 +80,7 @@ export class Worker {
   private readonly running = new Map<string, Running>();
   /** Handler returned, completion not yet durable: the slot is free, the lease is still held. */
   private readonly completing = new Map<string, Running>();
-  private readonly buffer: Task[] = [];
+  private readonly buffer: ClaimedTask[] = [];
   private readonly log: Logger;
   private workerId: string | null = null;
   private startedAt = 0;
@@ -171,7 +171,7 @@ export class Worker {
    * Claims and runs one assignment of a session: the task at `index`, or the next
    * free one (seed 002's `worker N <study>`). Registers first if needed.
    */
-  async runSessionTask(sessionId: string, index?: number): Promise<Task> {
+  async runSessionTask(sessionId: string, index?: number): Promise<ClaimedTask> {
     if (!this.workerId) {
       this.startedAt = Date.now();
       await this.register();
@@ -317,11 +317,11 @@ export class Worker {
     }
   }
 
-  private ref(t: Task): AttemptRef {
+  private ref(t: ClaimedTask): AttemptRef {
     return { taskId: t.id, attempt: t.attempt, workerId: this.workerId ?? undefined };
   }
 
-  private async run(task: Task): Promise<void> {
+  private async run(task: ClaimedTask): Promise<void> {
     const def = this.handlers.get(task.type);
     const entry: Running = { task, controller: null, lost: false };
     this.running.set(task.id, entry);
@@ -413,7 +413,7 @@ export class Worker {
    * until the lease would lapse: a success must not turn into a failed attempt, nor, on the last
    * attempt, a dead letter. Any other error rejects, and the attempt fails with it.
    */
-  private async reportCompletion(task: Task, result: Json, log: () => Logger): Promise<boolean> {
+  private async reportCompletion(task: ClaimedTask, result: Json, log: () => Logger): Promise<boolean> {
     const giveUpAt = Date.now() + this.leaseMs;
     for (let delay = 100; ; delay = Math.min(delay * 2, 2000)) {
       try {
@@ -434,7 +434,7 @@ export class Worker {
     }
   }
 
-  private release(task: Task, entry: Running): void {
+  private release(task: ClaimedTask, entry: Running): void {
     if (entry.timer) clearTimeout(entry.timer);
     entry.timer = undefined;
     this.running.delete(task.id);
@@ -443,7 +443,7 @@ export class Worker {
     this.dispatch();
   }
 
-  private context(task: Task, entry: Running, log: () => Logger): TaskContext {
+  private context(task: ClaimedTask, entry: Running, log: () => Logger): TaskContext {
     return {
       task,
       attempt: task.attempt,

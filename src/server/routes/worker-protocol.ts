@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { GafferError, WorkerNotLiveError } from '../../core/errors.js';
 import type { Json } from '../../store/types.js';
 import type { ServerContext, ZodApp } from '../context.js';
-import { Id, JsonObject, JsonValue, Name, noContent, problems, TaskOut, Text } from '../schemas.js';
+import { ClaimedTaskOut, Id, JsonObject, JsonValue, Name, noContent, problems, Text } from '../schemas.js';
 import { Ref, registerWorkerReportRoutes, WorkerParams } from './worker-reports.js';
 
 const tags = ['worker protocol'];
@@ -158,7 +158,7 @@ export function registerWorkerProtocolRoutes(app: ZodApp, ctx: ServerContext): v
         summary: 'Claim up to `limit` tasks, long-polling up to `waitMs` (max 20 s) for work to arrive',
         params: WorkerParams,
         body: ClaimBody,
-        response: { 200: z.object({ tasks: z.array(TaskOut) }), ...problems(400, 401, 403, 409) },
+        response: { 200: z.object({ tasks: z.array(ClaimedTaskOut) }), ...problems(400, 401, 403, 409) },
       },
       config,
       preHandler: owns,
@@ -210,7 +210,7 @@ export function registerWorkerProtocolRoutes(app: ZodApp, ctx: ServerContext): v
         summary: 'Claim the task at `index` of a session, or its next free one (409 if held, 404 if absent)',
         params: WorkerParams,
         body: z.strictObject({ sessionId: Id, index: z.number().int().min(0).optional() }),
-        response: { 200: z.object({ task: TaskOut }), ...problems(400, 401, 403, 404, 409) },
+        response: { 200: z.object({ task: ClaimedTaskOut }), ...problems(400, 401, 403, 404, 409) },
       },
       config,
       preHandler: owns,

@@ -12,8 +12,8 @@ export function claimTests(ctx: ConformanceContext): void {
       const before = Date.now();
       const [task] = await fx.claim(worker.id);
       expect(task).toBeDefined();
-      expect(task).toMatchObject({
-        id: created.id,
+      expect(task).toMatchObject({ id: created.id, attempt: 1, workerId: worker.id });
+      expect(await store.getTask(created.id)).toMatchObject({
         status: 'running',
         attempt: 1,
         workerId: worker.id,

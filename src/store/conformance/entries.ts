@@ -30,7 +30,7 @@ export function entryTests(ctx: ConformanceContext): void {
       await store.upsertTaskType({ type: fx.type, tracking: 'track' });
       const key = uid('short');
       const task = await fx.create({ key, userId: 'user123' });
-      expect(task.tracking).toBe('track');
+      expect((await store.getTask(task.id)).tracking).toBe('track');
 
       const open = await store.listOpenEntries(key);
       expect(open).toHaveLength(1);
@@ -50,7 +50,7 @@ export function entryTests(ctx: ConformanceContext): void {
       const fx = fixture(store);
       const key = uid('short');
       const { task } = await fx.running({ key, maxAttempts: 1 });
-      expect(task.tracking).toBe('track');
+      expect((await store.getTask(task.id)).tracking).toBe('track');
       expect((await store.listOpenEntries(key)).map((e) => e.task_id)).toEqual([task.id]);
       await fx.fail(task);
       expect(await store.listOpenEntries(key)).toEqual([]);
@@ -63,7 +63,7 @@ export function entryTests(ctx: ConformanceContext): void {
       await store.upsertTaskType({ type: fx.type, tracking: 'hold' });
       const key = uid('short');
       const { task } = await fx.running({ key, userId: 'u-hold' });
-      expect(task.tracking).toBe('hold');
+      expect((await store.getTask(task.id)).tracking).toBe('hold');
       const done = await fx.complete(task);
 
       const open = await store.listOpenEntries(key);
@@ -105,7 +105,7 @@ export function entryTests(ctx: ConformanceContext): void {
       await store.upsertTaskType({ type: fx.type, tracking: 'none' });
       const key = uid('short');
       const { task } = await fx.running({ key });
-      expect(task.tracking).toBe('none');
+      expect((await store.getTask(task.id)).tracking).toBe('none');
       expect(await store.listOpenEntries(key)).toEqual([]);
       expect(await store.getEntry(task.id)).toBeNull();
       await fx.complete(task);

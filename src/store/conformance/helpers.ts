@@ -3,7 +3,7 @@ import { expect } from 'vitest';
 import { GafferError, type GafferErrorCode } from '../../core/errors.js';
 import type { TaskStatus } from '../../core/states.js';
 import type { Store, StoreOptions } from '../store.js';
-import type { NewTask, RegisterWorkerParams, Task, TaskFilter, Worker } from '../types.js';
+import type { ClaimedTask, NewTask, RegisterWorkerParams, Task, TaskFilter, Worker } from '../types.js';
 
 /** What every conformance file gets: the shared store of the run, and the factory for stores with custom options. */
 export interface ConformanceContext {
@@ -92,6 +92,9 @@ export async function statusCounts(
   }
 }
 
+/** An attempt a worker holds: a claimed task, or a task read back while it runs. */
+export type Held = Pick<Task, 'id' | 'attempt'> & { workerId: string | null };
+
 /**
  * One test's private corner of the shared store: its own queue and task type, and
  * shortcuts to create, claim and finish tasks there.
@@ -106,9 +109,12 @@ export interface Fixture {
   claim(
     workerId: string,
     opts?: { limit?: number; now?: Date; types?: string[]; leaseMs?: number },
-  ): Promise<Task[]>;
+  ): Promise<ClaimedTask[]>;
   /** Claims exactly one task and asserts there was one; optionally asserts which. */
-  claimOne(workerId: string, opts?: { now?: Date; expectId?: string; leaseMs?: number }): Promise<Task>;
+  claimOne(
+    workerId: string,
+    opts?: { now?: Date; expectId?: string; leaseMs?: number },
+  ): Promise<ClaimedTask>;
   /**
    * A task created and claimed by a fresh worker. The claim takes the first runnable task
    * of the queue, so call this before creating other runnable tasks in the fixture's queue.
@@ -116,9 +122,9 @@ export interface Fixture {
   running(
     task?: Partial<NewTask>,
     opts?: { now?: Date; leaseMs?: number },
-  ): Promise<{ task: Task; worker: Worker }>;
-  complete(task: Task, result?: NewTask['payload']): Promise<Task>;
-  fail(task: Task, message?: string, opts?: { retryable?: boolean; now?: Date }): Promise<Task>;
+  ): Promise<{ task: ClaimedTask; worker: Worker }>;
+  complete(task: Held, result?: NewTask['payload']): Promise<Task>;
+  fail(task: Held, message?: string, opts?: { retryable?: boolean; now?: Date }): Promise<Task>;
   /** A task that ended `failed` (max attempts 1) on a fresh worker. */
   failed(task?: Partial<NewTask>): Promise<{ task: Task; worker: Worker }>;
 }

@@ -242,7 +242,7 @@ export function retryTests(ctx: ConformanceContext): void {
       expect(await fx.claim(sameMachine.id, { now: later(5_000) })).toEqual([]);
       const elsewhere = await fx.worker();
       const run = await fx.claimOne(elsewhere.id, { now: later(5_000), expectId: task.id });
-      expect(run.machineId).toBe(elsewhere.machineId);
+      expect((await store.getTask(run.id)).machineId).toBe(elsewhere.machineId);
     });
 
     it('avoidLabels keeps the retry off workers carrying those labels', async () => {

@@ -8,6 +8,7 @@ import {
   expectGafferError,
   type Fixture,
   fixture,
+  type Held,
   later,
   snapshot,
 } from './helpers.js';
@@ -30,7 +31,7 @@ interface Subject {
 /** A task brought into `status` through ordinary operations only. */
 async function inState(store: Store, status: TaskStatus): Promise<Subject> {
   const fx = fixture(store);
-  const make = async (): Promise<{ task: Task; worker: Worker }> => {
+  const make = async (): Promise<{ task: Held; worker: Worker }> => {
     switch (status) {
       case 'queued':
         return { task: await fx.create(), worker: await fx.worker() };
@@ -53,7 +54,9 @@ async function inState(store: Store, status: TaskStatus): Promise<Subject> {
       }
     }
   };
-  const { task, worker } = await make();
+  const made = await make();
+  const task = await store.getTask(made.task.id);
+  const worker = made.worker;
   expect(task.status).toBe(status);
   return {
     store,
@@ -73,7 +76,7 @@ interface Scenario {
 
 const claimAfterBackoff = async ({ store, fx, task, worker }: Subject) => {
   const claimed = await fx.claimOne(worker.id, { now: later(10_000), expectId: task.id });
-  expect(claimed.status).toBe('running');
+  expect(claimed.attempt).toBeGreaterThan(task.attempt);
   expect((await store.getTask(task.id)).status).toBe('running');
 };
 
@@ -82,8 +85,9 @@ const LEGAL: Scenario[] = [
     from: 'queued',
     to: 'running',
     how: 'a live worker claims it',
-    run: async ({ fx, task, worker }) => {
-      expect((await fx.claimOne(worker.id, { expectId: task.id })).status).toBe('running');
+    run: async ({ store, fx, task, worker }) => {
+      await fx.claimOne(worker.id, { expectId: task.id });
+      expect((await store.getTask(task.id)).status).toBe('running');
     },
   },
   {
@@ -221,6 +225,21 @@ const ILLEGAL: Scenario[] = [
   { from: 'cancelled', to: 'failed', how: 'failTask is refused', run: refuseFail },
 ];
 
+/**
+ * Filtering by status finds a task exactly under the status it has: the unfinished ones are listed
+ * from the store's active set, so this holds only if every transition keeps that set in step.
+ */
+async function expectListedUnderItsStatus(store: Store, taskId: string): Promise<void> {
+  const { status } = await store.getTask(taskId);
+  for (const s of TASK_STATUSES) {
+    const page = await store.listTasks({ ids: [taskId], status: s });
+    expect(page.items.map((t) => t.id), `listed under ${s} while ${status}`).toEqual(
+      s === status ? [taskId] : [],
+    );
+    expect((await store.countTasks({ ids: [taskId], status: s }))[s]).toBe(s === status ? 1 : 0);
+  }
+}
+
 const pairs = (list: Scenario[]) => list.map((s) => `${s.from} -> ${s.to}`).sort();
 
 /** The SPEC's state table, walked through the store: every legal move is reachable, every other one refused. */
@@ -242,7 +261,10 @@ export function transitionTests(ctx: ConformanceContext): void {
     describe('legal', () => {
       for (const s of LEGAL) {
         it(`${s.from} -> ${s.to}: ${s.how}`, async () => {
-          await s.run(await inState(ctx.store(), s.from));
+          const subject = await inState(ctx.store(), s.from);
+          await expectListedUnderItsStatus(subject.store, subject.task.id);
+          await s.run(subject);
+          await expectListedUnderItsStatus(subject.store, subject.task.id);
         });
       }
     });
@@ -256,6 +278,7 @@ export function transitionTests(ctx: ConformanceContext): void {
           const after = await subject.store.getTask(subject.task.id);
           expect(after.status).toBe(s.from);
           expect(snapshot(after)).toEqual(snapshot(before));
+          await expectListedUnderItsStatus(subject.store, subject.task.id);
         });
       }
     });

@@ -4,17 +4,21 @@ import type { Queryable } from '../db.js';
 import type { BulkResult, Task, TaskFilter } from '../types.js';
 import { CLOSE_RETRY_HISTORY } from './attempts.js';
 import { eventSink } from './events.js';
-import { filterParams, SELECT_FILTERED_IDS, TASK_FILTER } from './queries.js';
+import { taskQuery } from './queries.js';
 import { type RetryOptions, retryLocked } from './retry.js';
 import { rowToTask, TASK_COLUMNS, type TaskRow } from './rows.js';
 
 const LOCK_TASK = `select ${TASK_COLUMNS} from tasks t where t.id = $1 for update`;
 
 const CANCEL_NOW = `
-update tasks t set status = 'cancelled', finished_at = now(), updated_at = now(), lease_expires_at = null,
-  retry_history = ${CLOSE_RETRY_HISTORY("'cancelled'")}
-where t.id = $1 and t.status = any($2::text[])
-returning ${TASK_COLUMNS}`;
+with cancelled as (
+  update tasks t set status = 'cancelled', finished_at = now(), updated_at = now(), lease_expires_at = null,
+    retry_history = ${CLOSE_RETRY_HISTORY("'cancelled'")}
+  where t.id = $1 and t.status = any($2::text[])
+  returning ${TASK_COLUMNS}
+),
+left_queue as (delete from task_queue q using cancelled c where q.seq = c.seq)
+select * from cancelled`;
 
 const REQUEST_CANCEL = `
 update tasks t set cancel_requested = true, updated_at = now()
@@ -70,9 +74,10 @@ async function forEachMatching(
   const wanted = statuses.filter((s) => onlyStatuses.includes(s));
   if (wanted.length === 0) return { matched: 0, changed: 0, ids: [] };
   const scoped = { ...filter, status: wanted as TaskFilter['status'] };
+  const q = taskQuery(scoped);
   const res = await tx.query<{ id: string }>(
-    `${SELECT_FILTERED_IDS} order by t.seq limit 100000`,
-    filterParams(scoped),
+    `select t.id from ${q.from} where ${q.where} order by ${q.seq} limit 100000`,
+    q.params,
   );
   const ids: string[] = [];
   for (const { id } of res.rows) {
@@ -98,6 +103,10 @@ export function retryMatching(tx: Queryable, filter: TaskFilter, opts: RetryOpti
 }
 
 export async function deleteTaskRows(db: Queryable, filter: TaskFilter): Promise<number> {
-  const res = await db.query(`delete from tasks t where ${TASK_FILTER}`, filterParams(filter));
+  const q = taskQuery(filter);
+  const res = await db.query(
+    `delete from tasks d where d.seq in (select t.seq from ${q.from} where ${q.where})`,
+    q.params,
+  );
   return res.rowCount;
 }

@@ -12,22 +12,42 @@ export const CLOSE_RETRY_HISTORY = (outcomeParam: string) => `case
     to_jsonb(${outcomeParam}::text))
   else t.retry_history end`;
 
+/**
+ * Ends the attempt in the task row and keeps the active set in step: a task retrying waits in
+ * task_queue again (until its new run_at), one that failed or was cancelled leaves it; a dead
+ * letter counts in task_throughput.
+ */
 const END_ATTEMPT = `
-update tasks t set status = $3, error = $4::jsonb, run_at = case when $5::int is null then t.run_at
-    else coalesce($6::timestamptz, now()) + make_interval(secs => $5::int / 1000.0) end,
-  worker_id = case when $3 = 'retrying' then null else t.worker_id end,
-  lease_expires_at = null, deadline_at = null, updated_at = now(),
-  finished_at = case when $3 in ('failed', 'cancelled') then now() else null end,
-  retry_history = case when $3 in ('failed', 'cancelled') then ${CLOSE_RETRY_HISTORY('$3')} else t.retry_history end
-where t.id = $1 and t.attempt = $2 and t.status = 'running'
-returning ${TASK_COLUMNS},
-  (extract(epoch from coalesce($6::timestamptz, now()) - t.started_at) * 1000)::float8 as duration_ms,
-  (extract(epoch from coalesce($6::timestamptz, now()) - (t.retry_history -> -1 ->> 'at')::timestamptz) * 1000)::float8
-    as since_retry_ms`;
+with ended as (
+  update tasks t set status = $3, error = $4::jsonb, run_at = case when $5::int is null then t.run_at
+      else coalesce($6::timestamptz, now()) + make_interval(secs => $5::int / 1000.0) end,
+    worker_id = case when $3 = 'retrying' then null else t.worker_id end,
+    lease_expires_at = null, deadline_at = null, updated_at = now(),
+    finished_at = case when $3 in ('failed', 'cancelled') then now() else null end,
+    retry_history = case when $3 in ('failed', 'cancelled') then ${CLOSE_RETRY_HISTORY('$3')} else t.retry_history end
+  where t.id = $1 and t.attempt = $2 and t.status = 'running'
+  returning ${TASK_COLUMNS},
+    (extract(epoch from coalesce($6::timestamptz, now()) - t.started_at) * 1000)::float8 as duration_ms,
+    (extract(epoch from coalesce($6::timestamptz, now()) - (t.retry_history -> -1 ->> 'at')::timestamptz) * 1000)::float8
+      as since_retry_ms
+),
+waiting as (
+  update task_queue q set status = 'retrying', worker_id = null, run_at = e.run_at from ended e
+  where q.seq = e.seq and e.status = 'retrying'
+),
+left_queue as (delete from task_queue q using ended e where q.seq = e.seq and e.status <> 'retrying'),
+counted as (
+  insert into task_throughput as tp (minute, node, failed)
+  select date_trunc('minute', now()), pg_backend_pid(), 1 from ended e where e.status = 'failed'
+  on conflict (minute, node) do update set failed = tp.failed + 1
+)
+select * from ended`;
 
+/** The attempt's claim (its time and worker from the row as it was), then what ended it. */
 const ATTEMPT_EVENTS = `
-insert into task_events (task_id, attempt, kind, worker_id, data)
-select $1, $2, k.kind, $3, k.data::jsonb from unnest($4::text[], $5::text[]) with ordinality as k(kind, data, ord)
+insert into task_events (task_id, attempt, kind, worker_id, data, at)
+select $1, $2, k.kind, $3, k.data::jsonb, coalesce(k.at, now())
+from unnest($4::text[], $5::text[], $6::timestamptz[]) with ordinality as k(kind, data, at, ord)
 order by k.ord`;
 
 /**
@@ -55,7 +75,7 @@ export async function endFailedAttempt(
   );
   const row = res.rows[0]!;
   const updated = rowToTask(row);
-  const events: Array<[string, unknown]> = [];
+  const events: Array<[string, unknown, (Date | null)?]> = [['claimed', null, task.startedAt]];
   if (kind === 'lost') events.push(['lease_lost', { message: error.message }]);
   else if (kind === 'timeout') events.push(['timed_out', { message: error.message }]);
   if (next === 'cancelled') events.push(['cancelled', { message: error.message }]);
@@ -70,7 +90,8 @@ export async function endFailedAttempt(
     task.attempt,
     task.workerId,
     events.map((e) => e[0]),
-    events.map((e) => JSON.stringify(e[1])),
+    events.map((e) => (e[1] === null ? null : JSON.stringify(e[1]))),
+    events.map((e) => e[2] ?? null),
   ]);
   const sink = eventSink(tx);
   if (sink) {

@@ -1,22 +1,25 @@
-import { DEFAULT_BACKOFF } from '../../core/backoff.js';
+import { type BackoffPolicy, DEFAULT_BACKOFF } from '../../core/backoff.js';
 import { ValidationError } from '../../core/errors.js';
 import { newId } from '../../core/ids.js';
+import type { TrackingPolicy } from '../../core/states.js';
 import type { Queryable } from '../db.js';
 import type { StoreOptions } from '../store.js';
 import type { CreateOutcome, NewTask, Task } from '../types.js';
-import { TASK_COLUMNS_MS } from './claims.js';
 import { eventSink } from './events.js';
 import { retryLocked } from './retry.js';
 import { rowToTask, TASK_COLUMNS, type TaskRow } from './rows.js';
 import { checkNewTask } from './validate.js';
+import { notifyQueue, sqlWakeChannel } from './wake.js';
 
 /**
- * One call per batch of the database function insert_tasks (migration 0001): the rows, their
- * defaults from the task type, and their `created` events, planned once per connection.
+ * One call per batch of the database function insert_tasks (migration 0004): the batch goes as one
+ * JSON document, and only what the database decides comes back (seq, defaults from the task type,
+ * times); the rest of each Task is what the caller sent.
  */
-const INSERT_TASKS = `
-select ${TASK_COLUMNS_MS} from insert_tasks($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-  $17, $18) t`;
+const INSERT_TASKS = 'select insert_tasks($1::json, $2, $3::jsonb, $4, $5) as out';
+
+/** insert_tasks raises this when asked for all or nothing and some tasks existed already. */
+const SOME_EXIST = 'GF001';
 
 const DEFAULT_BACKOFF_JSON = JSON.stringify(DEFAULT_BACKOFF);
 
@@ -29,11 +32,76 @@ export interface InsertContext {
   options: StoreOptions;
   retry: boolean;
   by: string;
+  /**
+   * Raise SomeTasksExistError, inserting nothing, unless every task is new: lets the common case
+   * run as one statement outside a transaction.
+   */
+  allOrNothing?: boolean;
 }
+
+/** Some tasks of an all-or-nothing insert existed already; nothing was inserted. */
+export class SomeTasksExistError extends Error {}
 
 interface Prepared {
   task: NewTask & { id: string };
+  sessionId: string | null;
   sessionIndex: number | null;
+}
+
+/** What insert_tasks returns of each task it inserted. */
+interface InsertedRow {
+  id: string;
+  seq: number;
+  runAt: number;
+  maxAttempts: number;
+  timeoutMs: number | null;
+  backoff: Partial<BackoffPolicy> | null;
+  tracking: TrackingPolicy;
+  createdAt: number;
+}
+
+/** A task as inserted: the caller's fields, the database's decisions, and the initial state. */
+function insertedTask(p: Prepared, r: InsertedRow): Task {
+  const t = p.task;
+  const createdAt = new Date(r.createdAt);
+  return {
+    id: r.id,
+    seq: r.seq,
+    type: t.type,
+    queue: t.queue ?? 'default',
+    status: 'queued',
+    payload: t.payload ?? null,
+    priority: t.priority ?? 0,
+    runAt: new Date(r.runAt),
+    attempt: 0,
+    maxAttempts: r.maxAttempts,
+    attemptFloor: 0,
+    timeoutMs: r.timeoutMs,
+    backoff: { ...DEFAULT_BACKOFF, ...(r.backoff ?? {}) },
+    idempotencyKey: t.idempotencyKey ?? null,
+    sessionId: p.sessionId,
+    sessionIndex: p.sessionIndex,
+    key: t.key ?? null,
+    userId: t.userId ?? null,
+    metadata: t.metadata ?? {},
+    workerId: null,
+    machineId: null,
+    leaseExpiresAt: null,
+    result: null,
+    error: null,
+    progress: null,
+    manualRetries: 0,
+    retryHistory: [],
+    avoidMachineId: null,
+    avoidLabels: null,
+    cancelRequested: false,
+    tracking: r.tracking,
+    entryReleasedAt: null,
+    createdAt,
+    updatedAt: createdAt,
+    startedAt: null,
+    finishedAt: null,
+  };
 }
 
 /**
@@ -53,33 +121,53 @@ export async function insertTasks(
   for (const [i, t] of input.entries()) checkNewTask(t, input.length === 1 && !session ? '' : `tasks[${i}].`);
   const prepared: Prepared[] = input.map((t, i) => ({
     task: { ...t, id: t.id ?? newId() },
+    sessionId: session ? session.id : (t.sessionId ?? null),
     sessionIndex: session ? session.startIndex + i : null,
   }));
 
-  const col = <T>(f: (p: Prepared) => T) => prepared.map(f);
-  const inserted = await tx.query<TaskRow>(INSERT_TASKS, [
-    col((p) => p.task.id),
-    col((p) => p.task.type),
-    col((p) => p.task.queue ?? 'default'),
-    col((p) => JSON.stringify(p.task.payload ?? null)),
-    col((p) => p.task.priority ?? 0),
-    col((p) => p.task.runAt ?? null),
-    col((p) => p.task.delayMs ?? null),
-    col((p) => p.task.maxAttempts ?? null),
-    col((p) => p.task.timeoutMs ?? null),
-    col((p) => (p.task.backoff ? JSON.stringify(p.task.backoff) : null)),
-    col((p) => p.task.idempotencyKey ?? null),
-    col((p) => (session ? session.id : (p.task.sessionId ?? null))),
-    col((p) => p.sessionIndex),
-    col((p) => p.task.key ?? null),
-    col((p) => p.task.userId ?? null),
-    col((p) => JSON.stringify(p.task.metadata ?? {})),
-    ctx.options.maxAttempts,
-    DEFAULT_BACKOFF_JSON,
-  ]);
+  const batch = JSON.stringify(
+    prepared.map(({ task: t, sessionId, sessionIndex }) => ({
+      id: t.id,
+      type: t.type,
+      queue: t.queue,
+      payload: t.payload,
+      priority: t.priority,
+      runAt: t.runAt,
+      delayMs: t.delayMs,
+      maxAttempts: t.maxAttempts,
+      timeoutMs: t.timeoutMs,
+      backoff: t.backoff,
+      idempotencyKey: t.idempotencyKey,
+      sessionId: sessionId ?? undefined,
+      sessionIndex: sessionIndex ?? undefined,
+      key: t.key,
+      userId: t.userId,
+      metadata: t.metadata,
+    })),
+  );
+  // On PostgreSQL the insert notifies the queues it filled itself; on PGlite they are signalled here.
+  const channel = sqlWakeChannel(tx);
+  let inserted: InsertedRow[];
+  try {
+    const res = await tx.query<{ out: InsertedRow[] }>(INSERT_TASKS, [
+      batch,
+      ctx.options.maxAttempts,
+      DEFAULT_BACKOFF_JSON,
+      channel,
+      ctx.allOrNothing ?? false,
+    ]);
+    inserted = res.rows[0]?.out ?? [];
+  } catch (err) {
+    if ((err as { code?: string }).code === SOME_EXIST) throw new SomeTasksExistError();
+    throw err;
+  }
 
   const byId = new Map<string, Task>();
-  for (const row of inserted.rows) byId.set(row.id, rowToTask(row));
+  // The first of repeated ids is the one inserted.
+  const preparedById = new Map<string, Prepared>();
+  for (const p of prepared) if (!preparedById.has(p.task.id)) preparedById.set(p.task.id, p);
+  for (const row of inserted) byId.set(row.id, insertedTask(preparedById.get(row.id)!, row));
+  if (!channel) for (const q of new Set([...byId.values()].map((t) => t.queue))) await notifyQueue(tx, q);
   const sink = eventSink(tx);
   if (sink) {
     for (const t of byId.values()) {

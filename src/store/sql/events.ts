@@ -1,6 +1,6 @@
 import type { Queryable } from '../db.js';
 import type { StoreEvent } from '../observability.js';
-import type { Task } from '../types.js';
+import type { ClaimedTask } from '../types.js';
 import type { CompletedRow } from './claims.js';
 
 /**
@@ -22,8 +22,8 @@ export function eventSink(tx: Queryable): StoreEvent[] | undefined {
 }
 
 /** A claim's event, from the row the claim returned (no extra query on the hot path). */
-export function claimedEvent(t: Task): StoreEvent {
-  const claimedAt = t.startedAt?.getTime() ?? t.updatedAt.getTime();
+export function claimedEvent(t: ClaimedTask): StoreEvent {
+  const claimedAt = t.startedAt.getTime();
   return {
     event: 'task_claimed',
     taskId: t.id,
@@ -31,7 +31,7 @@ export function claimedEvent(t: Task): StoreEvent {
     queue: t.queue,
     sessionId: t.sessionId,
     attempt: t.attempt,
-    workerId: t.workerId ?? '',
+    workerId: t.workerId,
     // Waiting starts when the task became runnable: its creation, or its run-at (delay, backoff).
     pickupMs: Math.max(0, claimedAt - Math.max(t.createdAt.getTime(), t.runAt.getTime())),
   };

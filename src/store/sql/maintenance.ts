@@ -5,7 +5,7 @@ import { eventSink } from './events.js';
 import { rowToTask, TASK_COLUMNS, type TaskRow } from './rows.js';
 import { markStale } from './workers.js';
 
-/** Running attempts whose lease or deadline passed, or whose worker went stale or away. */
+/** Running attempts (found in the active set) whose lease or deadline passed, or whose worker went stale or away. */
 const EXPIRED_ATTEMPTS = `
 select ${TASK_COLUMNS},
   case when t.deadline_at < coalesce($1::timestamptz, now()) then 'timeout' else 'lost' end as why,
@@ -13,8 +13,8 @@ select ${TASK_COLUMNS},
     when w.stale_at is not null then 'its worker is stale'
     when t.deadline_at < coalesce($1::timestamptz, now()) then 'the attempt ran past its timeout'
     else 'no heartbeat renewed the lease' end as reason
-from tasks t left join workers w on w.id = t.worker_id
-where t.status = 'running'
+from task_queue q join tasks t on t.seq = q.seq left join workers w on w.id = t.worker_id
+where q.worker_id is not null and t.status = 'running'
   and (t.lease_expires_at < coalesce($1::timestamptz, now())
     or t.deadline_at < coalesce($1::timestamptz, now())
     or w.id is null or w.stale_at is not null)
@@ -28,8 +28,13 @@ where w.stale_at is null
   and w.last_heartbeat_at < coalesce($1::timestamptz, now()) - make_interval(secs => $2::int / 1000.0)
 for update skip locked`;
 
-export async function rescueLeases(tx: Queryable, now: Date | null, batch = 1000): Promise<RescueResult> {
-  const out: RescueResult = { lost: 0, timedOut: 0, cancelled: 0, failed: 0 };
+/** Ends lapsed attempts; `queues` are those that got a task to run again (to wake their workers). */
+export async function rescueLeases(
+  tx: Queryable,
+  now: Date | null,
+  batch = 1000,
+): Promise<RescueResult & { queues: Set<string> }> {
+  const out = { lost: 0, timedOut: 0, cancelled: 0, failed: 0, queues: new Set<string>() };
   const res = await tx.query<TaskRow & { why: 'lost' | 'timeout'; reason: string }>(EXPIRED_ATTEMPTS, [
     now,
     batch,
@@ -41,6 +46,7 @@ export async function rescueLeases(tx: Queryable, now: Date | null, batch = 1000
     else out.lost++;
     if (ended.status === 'cancelled') out.cancelled++;
     if (ended.status === 'failed') out.failed++;
+    if (ended.status === 'retrying') out.queues.add(ended.queue);
   }
   return out;
 }
@@ -73,26 +79,26 @@ async function inBatches(db: Queryable, sql: string, params: unknown[], batch: n
   }
 }
 
-const PRUNE_TASK_EVENTS = `
-delete from task_events e using (
-  select t.id from tasks t
-  where t.finished_at < $1 and t.status in ('completed', 'failed', 'cancelled')
-    and (t.tracking <> 'hold' or t.entry_released_at is not null or t.key is null)
-    and (t.session_id is null or not exists (
-      select 1 from tasks o where o.session_id = t.session_id and o.status in ('queued', 'running', 'retrying')))
-  order by t.finished_at limit $2
-) doomed where e.task_id = doomed.id`;
+/**
+ * Finished tasks past the cutoff whose session has nothing left to run, in creation order (seq), from
+ * where the previous batch stopped ($3): no index on finished_at is kept (it would make every
+ * completion rewrite index entries), and tasks finish roughly in the order they were created.
+ */
+const DOOMED_TASKS = `
+select t.id, t.seq from tasks t
+where t.seq > $3 and t.finished_at < $1 and t.status in ('completed', 'failed', 'cancelled')
+  and (t.tracking <> 'hold' or t.entry_released_at is not null or t.key is null)
+  and (t.session_id is null or not exists (
+    select 1 from tasks o where o.session_id = t.session_id and o.status in ('queued', 'running', 'retrying')))
+order by t.seq limit $2`;
 
+/** One batch: the tasks and their history, and where the batch stopped. */
 const PRUNE_TASKS = `
-delete from tasks t using (
-  select t.id from tasks t
-  where t.finished_at < $1 and t.status in ('completed', 'failed', 'cancelled')
-    and (t.tracking <> 'hold' or t.entry_released_at is not null or t.key is null)
-    and (t.session_id is null or not exists (
-      select 1 from tasks o where o.session_id = t.session_id and o.status in ('queued', 'running', 'retrying')))
-  order by t.finished_at limit $2
-  for update skip locked
-) doomed where t.id = doomed.id`;
+with doomed as (${DOOMED_TASKS} for update skip locked),
+history as (delete from task_events e using doomed d where e.task_id = d.id returning 1),
+gone as (delete from tasks t using doomed d where t.id = d.id returning 1)
+select (select count(*) from gone)::int as tasks, (select count(*) from history)::int as events,
+  (select max(seq) from doomed) as last`;
 
 const PRUNE_SESSIONS = `
 delete from sessions s using (
@@ -117,14 +123,31 @@ delete from worker_events e using (
  * Held session entries are kept until released.
  */
 export async function prune(db: Queryable, cutoff: Date, batch: number): Promise<PruneResult> {
-  let events = await inBatches(db, PRUNE_TASK_EVENTS, [cutoff], batch * 20);
-  const tasks = await inBatches(db, PRUNE_TASKS, [cutoff], batch);
+  let tasks = 0;
+  let events = 0;
+  for (let after = 0; ; ) {
+    const res = await db.query<{ tasks: number; events: number; last: number | null }>(PRUNE_TASKS, [
+      cutoff,
+      batch,
+      after,
+    ]);
+    const row = res.rows[0]!;
+    tasks += row.tasks;
+    events += row.events;
+    if (row.last === null) break;
+    after = row.last;
+  }
   const sessions = await inBatches(db, PRUNE_SESSIONS, [cutoff], batch);
   const workers = await inBatches(db, PRUNE_WORKERS, [cutoff], batch);
   events += await inBatches(db, PRUNE_WORKER_EVENTS, [cutoff], batch * 20);
+  await db.query('delete from task_throughput where minute < $1', [cutoff]);
   return { tasks, sessions, events, workers };
 }
 
+/**
+ * Counts per queue and status: the unfinished ones from the active set (small), the finished ones
+ * from all tasks; the oldest waiting age of each queue's runnable tasks.
+ */
 export async function queueStats(db: Queryable): Promise<QueueStat[]> {
   const res = await db.query<{
     queue: string;
@@ -132,10 +155,10 @@ export async function queueStats(db: Queryable): Promise<QueueStat[]> {
     n: number;
     oldest_ms: number | null;
   }>(
-    `select t.queue, t.status, count(*)::int as n,
-       case when t.status in ('queued', 'retrying')
-         then (extract(epoch from now() - min(t.run_at) filter (where t.run_at <= now())) * 1000)::float8 end as oldest_ms
-     from tasks t where t.status in ('queued', 'retrying', 'running') group by t.queue, t.status
+    `select q.queue, q.status, count(*)::int as n,
+       case when q.status in ('queued', 'retrying')
+         then (extract(epoch from now() - min(q.run_at) filter (where q.run_at <= now())) * 1000)::float8 end as oldest_ms
+     from task_queue q group by q.queue, q.status
      union all
      select t.queue, t.status, count(*)::int, null from tasks t
      where t.status in ('completed', 'failed', 'cancelled') group by t.queue, t.status`,

@@ -4,25 +4,26 @@ import type { MetricsSnapshot } from '../observability.js';
 /**
  * Everything behind the gauges and the alert rules, in one statement, so a
  * scrape costs one round trip and every server node reads the same numbers.
- * It counts unfinished and failed rows only (served by the status indexes);
- * completed and cancelled rows grow with history and are not read.
+ * Unfinished tasks are counted in the active set (task_queue), dead letters among
+ * the tasks that ever failed an attempt (tasks_errored); completed and cancelled
+ * rows grow with history and are not read.
  */
 const SNAPSHOT = `
 with clock as (select coalesce($1::timestamptz, now()) as now)
 select (select now from clock) as at,
   (select coalesce(json_agg(d), '[]') from (
-    select t.queue, t.status, count(*)::int as count from tasks t
-    where t.status in ('queued', 'running', 'retrying') group by t.queue, t.status
+    select q.queue, q.status, count(*)::int as count from task_queue q group by q.queue, q.status
   ) d) as depth,
   (select coalesce(json_agg(w), '[]') from (
-    select t.queue, t.type, count(*)::int as count,
-      (extract(epoch from (select now from clock) - min(t.run_at)) * 1000)::float8 as "oldestAgeMs"
-    from tasks t
-    where t.status in ('queued', 'retrying') and t.run_at <= (select now from clock)
-    group by t.queue, t.type
+    select q.queue, q.type, count(*)::int as count,
+      (extract(epoch from (select now from clock) - min(q.run_at)) * 1000)::float8 as "oldestAgeMs"
+    from task_queue q
+    where q.worker_id is null and q.run_at <= (select now from clock)
+    group by q.queue, q.type
   ) w) as waiting,
   (select coalesce(json_agg(f), '[]') from (
-    select t.queue, t.type, count(*)::int as count from tasks t where t.status = 'failed' group by t.queue, t.type
+    select t.queue, t.type, count(*)::int as count from tasks t
+    where t.error is not null and t.status = 'failed' group by t.queue, t.type
   ) f) as dead_letters,
   (select coalesce(json_agg(l), '[]') from (
     select w.id, w.machine_id as "machineId", w.types, w.queues,

@@ -1,4 +1,5 @@
 import { ValidationError } from '../../core/errors.js';
+import { type TaskStatus, UNFINISHED_STATUSES } from '../../core/states.js';
 import type { Queryable } from '../db.js';
 import type { ListTasksParams, Page, Task, TaskEvent, TaskFilter } from '../types.js';
 import {
@@ -13,52 +14,61 @@ import {
 
 export const MAX_PAGE_SIZE = 1000;
 
-/** The task filter as fixed, parameterised predicates ($1..$11); absent filters are null. */
-export const TASK_FILTER = `
-  ($1::text[] is null or t.status = any($1::text[]))
-  and ($2::text[] is null or t.type = any($2::text[]))
-  and ($3::text[] is null or t.queue = any($3::text[]))
-  and ($4::text is null or t.session_id = $4)
-  and ($5::text is null or t.key = $5)
-  and ($6::text is null or t.user_id = $6)
-  and ($7::text is null or t.worker_id = $7)
-  and ($8::timestamptz is null or t.created_at >= $8)
-  and ($9::timestamptz is null or t.created_at < $9)
-  and ($10::text is null or strpos(lower(t.error ->> 'message'), lower($10)) > 0)
-  and ($11::text[] is null or t.id = any($11::text[]))`;
+const ACTIVE: readonly TaskStatus[] = UNFINISHED_STATUSES;
 
 function list<T>(v: T | T[] | undefined): T[] | null {
   if (v === undefined) return null;
   return Array.isArray(v) ? v : [v];
 }
 
-export function filterParams(f: TaskFilter): unknown[] {
-  return [
-    list(f.status),
-    list(f.type),
-    list(f.queue),
-    f.sessionId ?? null,
-    f.key ?? null,
-    f.userId ?? null,
-    f.workerId ?? null,
-    f.createdAfter ?? null,
-    f.createdBefore ?? null,
-    f.errorContains ?? null,
-    f.ids ?? null,
-  ];
+/**
+ * A task filter as SQL: the tables to read and the predicates, with their parameters. Only the
+ * filters given become predicates, so the planner sees which indexes apply: a filter on unfinished
+ * statuses reads the active set (task_queue, small) and joins the tasks it names; a filter on dead
+ * letters or error text reads the tasks that ever failed an attempt (tasks_errored).
+ */
+export interface TaskQuery {
+  /** `tasks t`, or `task_queue q join tasks t` when the filter reads the active set. */
+  from: string;
+  where: string;
+  params: unknown[];
+  /** The column that orders by creation: q.seq when reading the active set (it drives the scan). */
+  seq: string;
 }
 
-export const SELECT_FILTERED_IDS = `select t.id, t.queue from tasks t where ${TASK_FILTER}`;
-
-// Three fixed orders: newest first, oldest first, and a session's tasks by index.
-const LIST_DESC = `select ${TASK_COLUMNS} from tasks t where ${TASK_FILTER}
-  and ($12::bigint is null or t.seq < $12) order by t.seq desc limit $13`;
-const LIST_ASC = `select ${TASK_COLUMNS} from tasks t where ${TASK_FILTER}
-  and ($12::bigint is null or t.seq > $12) order by t.seq asc limit $13`;
-const LIST_BY_INDEX = `select ${TASK_COLUMNS} from tasks t where ${TASK_FILTER}
-  and ($12::bigint is null or t.session_index > $12) order by t.session_index asc limit $13`;
-
-const COUNT = `select t.status, count(*)::int as n from tasks t where ${TASK_FILTER} group by t.status`;
+export function taskQuery(f: TaskFilter, params: unknown[] = []): TaskQuery {
+  const where: string[] = [];
+  const p = (v: unknown) => `$${params.push(v)}`;
+  const statuses = list(f.status);
+  const active = statuses !== null && statuses.length > 0 && statuses.every((s) => ACTIVE.includes(s));
+  if (active) where.push(`q.status = any(${p(statuses)}::text[])`);
+  else if (statuses) {
+    where.push(`t.status = any(${p(statuses)}::text[])`);
+    if (statuses.every((s) => s === 'failed')) where.push('t.error is not null');
+  }
+  const types = list(f.type);
+  if (types) where.push(`t.type = any(${p(types)}::text[])`);
+  const queues = list(f.queue);
+  if (queues) where.push(`${active ? 'q' : 't'}.queue = any(${p(queues)}::text[])`);
+  if (f.sessionId !== undefined) where.push(`t.session_id = ${p(f.sessionId)}`);
+  if (f.key !== undefined) where.push(`t.key = ${p(f.key)}`);
+  if (f.userId !== undefined) where.push(`t.user_id = ${p(f.userId)}`);
+  if (f.workerId !== undefined) where.push(`t.worker_id = ${p(f.workerId)}`);
+  if (f.createdAfter !== undefined) where.push(`t.created_at >= ${p(f.createdAfter)}`);
+  if (f.createdBefore !== undefined) where.push(`t.created_at < ${p(f.createdBefore)}`);
+  if (f.errorContains !== undefined) {
+    where.push(
+      `t.error is not null and strpos(lower(t.error ->> 'message'), lower(${p(f.errorContains)})) > 0`,
+    );
+  }
+  if (f.ids !== undefined) where.push(`t.id = any(${p(f.ids)}::text[])`);
+  return {
+    from: active ? 'task_queue q join tasks t on t.seq = q.seq' : 'tasks t',
+    where: where.length > 0 ? where.join(' and ') : 'true',
+    params,
+    seq: active ? 'q.seq' : 't.seq',
+  };
+}
 
 export async function getTaskRow(db: Queryable, id: string): Promise<Task | null> {
   const res = await db.query<TaskRow>(`select ${TASK_COLUMNS} from tasks t where t.id = $1`, [id]);
@@ -80,9 +90,15 @@ export async function listTasks(db: Queryable, p: ListTasksParams): Promise<Page
       });
     }
   }
+  // Three orders: newest first, oldest first, and a session's tasks by index.
   const byIndex = p.sessionId !== undefined && p.order === undefined;
-  const sql = byIndex ? LIST_BY_INDEX : p.order === 'asc' ? LIST_ASC : LIST_DESC;
-  const res = await db.query<TaskRow>(sql, [...filterParams(p), after, limit + 1]);
+  const q = taskQuery(p);
+  const key = byIndex ? 't.session_index' : q.seq;
+  const desc = !byIndex && p.order !== 'asc';
+  const cursor = after === null ? '' : ` and ${key} ${desc ? '<' : '>'} $${q.params.push(after)}`;
+  const sql = `select ${TASK_COLUMNS} from ${q.from} where ${q.where}${cursor}
+    order by ${key} ${desc ? 'desc' : 'asc'} limit $${q.params.push(limit + 1)}`;
+  const res = await db.query<TaskRow>(sql, q.params);
   const items = res.rows.slice(0, limit).map(rowToTask);
   const last = items[items.length - 1];
   const more = res.rows.length > limit && last;
@@ -93,7 +109,11 @@ export async function listTasks(db: Queryable, p: ListTasksParams): Promise<Page
 }
 
 export async function countTasks(db: Queryable, f: TaskFilter): Promise<Record<string, number>> {
-  const res = await db.query<{ status: string; n: number }>(COUNT, filterParams(f));
+  const q = taskQuery(f);
+  const res = await db.query<{ status: string; n: number }>(
+    `select t.status, count(*)::int as n from ${q.from} where ${q.where} group by t.status`,
+    q.params,
+  );
   const out: Record<string, number> = {
     queued: 0,
     running: 0,
@@ -110,16 +130,53 @@ export async function countTasks(db: Queryable, f: TaskFilter): Promise<Record<s
   return out;
 }
 
+/**
+ * A task's history: its event rows, and the steps of the happy path that the task row itself
+ * records and that are not written as rows (migration 0004): created (created_at), the claim of the
+ * current attempt (attempt, worker_id, started_at) and its completion (finished_at). A kind a row
+ * already records is not derived again, so rows of earlier versions read the same.
+ *
+ * Events are ordered by attempt, then claim, other events in the order written, completion, so
+ * the order is that of the task's life whatever the clocks said; `id` is the position in it.
+ */
+const TASK_HISTORY = `
+with t as (select t.attempt, t.status, t.worker_id, t.created_at, t.started_at, t.finished_at
+  from tasks t where t.id = $1),
+rec as (
+  select e.id, e.attempt, e.kind, e.at, e.worker_id, e.data,
+    row_number() over (partition by e.attempt, e.kind = 'claimed' order by e.id) as nth
+  from task_events e where e.task_id = $1),
+ev as (
+  select r.id, r.attempt, r.kind, r.at, r.worker_id, r.data from rec r where r.kind <> 'claimed' or r.nth = 1
+  union all
+  select null, 0, 'created', t.created_at, null, null from t
+  where not exists (select 1 from rec where rec.kind = 'created')
+  union all
+  select null, t.attempt, 'claimed', t.started_at, t.worker_id, null from t
+  where t.attempt > 0 and t.started_at is not null
+    and not exists (select 1 from rec where rec.kind = 'claimed' and rec.attempt = t.attempt)
+  union all
+  select null, t.attempt, 'completed', t.finished_at, t.worker_id, null from t
+  where t.status = 'completed' and not exists (select 1 from rec where rec.kind = 'completed')
+),
+numbered as (
+  select row_number() over (order by ev.attempt,
+      case ev.kind when 'created' then 0 when 'claimed' then 1 when 'completed' then 3 else 2 end,
+      ev.id nulls first) as pos, ev.*
+  from ev)
+select n.pos as id, $1 as task_id, n.attempt, n.kind, n.at, n.worker_id, n.data from numbered n
+where n.pos > $2 order by n.pos limit $3`;
+
 export async function getTaskEvents(
   db: Queryable,
   taskId: string,
   p: { limit?: number; afterId?: number } = {},
 ): Promise<TaskEvent[]> {
-  const res = await db.query<EventRow>(
-    `select id, task_id, attempt, kind, at, worker_id, data from task_events
-     where task_id = $1 and id > $2 order by id limit $3`,
-    [taskId, p.afterId ?? 0, Math.min(p.limit ?? 500, 5000)],
-  );
+  const res = await db.query<EventRow>(TASK_HISTORY, [
+    taskId,
+    p.afterId ?? 0,
+    Math.min(p.limit ?? 500, 5000),
+  ]);
   return res.rows.map(rowToEvent);
 }
 
@@ -131,23 +188,20 @@ export interface ThroughputPoint {
 }
 
 /**
- * Tasks that finished completed or failed, per minute, over the last `minutes`
- * minutes, read from the tasks themselves (index on finished_at), so every server
- * node answers the same and history survives restarts.
+ * Tasks that finished completed or failed, per minute, over the last `minutes` minutes, from the
+ * counters every completion and dead letter adds to (task_throughput), so every server node answers
+ * the same and history survives restarts.
  */
 export async function throughput(
   db: Queryable,
   minutes: number,
   now: Date | null,
 ): Promise<ThroughputPoint[]> {
-  const res = await db.query<{ minute: Date; completed: number; failed: number; now: Date }>(
-    `select date_trunc('minute', t.finished_at) as minute,
-       count(*) filter (where t.status = 'completed')::int as completed,
-       count(*) filter (where t.status = 'failed')::int as failed
-     from tasks t
-     where t.finished_at >= date_trunc('minute', coalesce($1::timestamptz, now())) - make_interval(mins => $2::int - 1)
-       and t.status in ('completed', 'failed')
-     group by 1`,
+  const res = await db.query<{ minute: Date; completed: number; failed: number }>(
+    `select tp.minute, sum(tp.completed)::int as completed, sum(tp.failed)::int as failed
+     from task_throughput tp
+     where tp.minute >= date_trunc('minute', coalesce($1::timestamptz, now())) - make_interval(mins => $2::int - 1)
+     group by tp.minute`,
     [now, minutes],
   );
   const byMinute = new Map(res.rows.map((r) => [new Date(r.minute).getTime(), r]));

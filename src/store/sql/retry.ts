@@ -8,15 +8,25 @@ import { notifyQueue } from './wake.js';
 
 const LOCK_TASK = `select ${TASK_COLUMNS} from tasks t where t.id = $1 for update`;
 
+/** A failed or cancelled task runs again: it goes back into the active set, runnable at once. */
 const RETRY_BY_HAND = `
-update tasks t set status = 'retrying', run_at = now(), manual_retries = t.manual_retries + 1,
-  attempt_floor = t.attempt, cancel_requested = false, worker_id = null, lease_expires_at = null,
-  deadline_at = null, finished_at = null, updated_at = now(),
-  avoid_machine_id = $3, avoid_labels = $4::jsonb,
-  retry_history = t.retry_history || jsonb_build_array(jsonb_build_object(
-    'attempt', t.attempt + 1, 'at', now(), 'by', $5::text, 'reason', $6::text, 'outcome', null))
-where t.id = $1 and t.status = any($2::text[])
-returning ${TASK_COLUMNS}`;
+with retried as (
+  update tasks t set status = 'retrying', run_at = now(), manual_retries = t.manual_retries + 1,
+    attempt_floor = t.attempt, cancel_requested = false, worker_id = null, lease_expires_at = null,
+    deadline_at = null, finished_at = null, updated_at = now(),
+    avoid_machine_id = $3, avoid_labels = $4::jsonb,
+    retry_history = t.retry_history || jsonb_build_array(jsonb_build_object(
+      'attempt', t.attempt + 1, 'at', now(), 'by', $5::text, 'reason', $6::text, 'outcome', null))
+  where t.id = $1 and t.status = any($2::text[])
+  returning ${TASK_COLUMNS}
+),
+queued as (
+  insert into task_queue (seq, status, queue, type, priority, run_at, session_id, session_index,
+    avoid_machine_id, avoid_labels)
+  select seq, 'retrying', queue, type, priority, run_at, session_id, session_index, avoid_machine_id, avoid_labels
+  from retried
+)
+select * from retried`;
 
 const RETRIED_EVENT = `
 insert into task_events (task_id, attempt, kind, data)

@@ -17,6 +17,15 @@ export function bindWake(tx: Queryable, db: Db, channel: string): Queryable {
   return tx;
 }
 
+/**
+ * The channel a statement on `tx` may notify itself with pg_notify (PostgreSQL), saving a round
+ * trip; null on PGlite, whose wake-ups are signalled in process (notifyQueue).
+ */
+export function sqlWakeChannel(tx: Queryable): string | null {
+  const target = byTx.get(tx);
+  return target?.db.kind === 'postgres' ? target.channel : null;
+}
+
 /** Signals after commit that `queue` may have runnable work; at most once per queue per transaction. */
 export async function notifyQueue(tx: Queryable, queue: string): Promise<void> {
   const target = byTx.get(tx);

@@ -38,29 +38,10 @@ returning ${WORKER_COLUMNS}`;
 
 const WORKER_EVENT = `insert into worker_events (worker_id, kind, data) values ($1, $2, $3::jsonb)`;
 
-const HEARTBEAT = `
-with w as (
-  update workers w set last_heartbeat_at = coalesce($2::timestamptz, now()),
-    state = coalesce($4::jsonb, w.state), stats = coalesce($5::jsonb, w.stats)
-  where w.id = $1 and w.stale_at is null
-    and w.last_heartbeat_at > coalesce($2::timestamptz, now()) - make_interval(secs => $3::int / 1000.0)
-  returning w.id
-),
-ext as (
-  update tasks t set lease_expires_at = coalesce($2::timestamptz, now()) + make_interval(secs => $6::int / 1000.0)
-  where t.worker_id = $1 and t.status = 'running' and exists (select 1 from w)
-    and (not $9::boolean or t.id = any($7::text[]))
-  returning t.id, t.attempt, t.cancel_requested
-),
-held as (select * from unnest($7::text[], $8::int[]) as h(id, attempt))
-select (select count(*) from w)::int as live,
-  (select count(*) from ext)::int as extended,
-  coalesce((select json_agg(json_build_object('taskId', id, 'attempt', attempt)) from ext where cancel_requested), '[]') as cancelled,
-  coalesce((select json_agg(json_build_object('taskId', h.id, 'attempt', h.attempt)) from held h
-    where not exists (select 1 from ext where ext.id = h.id and ext.attempt = h.attempt)), '[]') as lost`;
-
 const RUNNING_OF_WORKERS = `
-select ${TASK_COLUMNS} from tasks t where t.worker_id = any($1::text[]) and t.status = 'running' for update of t`;
+select ${TASK_COLUMNS} from task_queue q join tasks t on t.seq = q.seq
+where q.worker_id = any($1::text[]) and t.status = 'running' and t.worker_id = q.worker_id
+for update of t`;
 
 /** Ends the running attempts of workers that went away: their leases lapse now. */
 export async function lapseLeasesOf(tx: Queryable, workerIds: string[], reason: string): Promise<Task[]> {
@@ -144,42 +125,25 @@ export async function heartbeat(
   leaseMs: number,
   staleAfterMs: number,
 ): Promise<HeartbeatResult> {
-  const held = p.held ?? [];
-  const res = await db.query<{ live: number; extended: number; cancelled: unknown; lost: unknown }>(
-    HEARTBEAT,
-    [
-      p.workerId,
-      p.now ?? null,
-      staleAfterMs,
-      p.state === undefined ? null : JSON.stringify(p.state),
-      p.stats === undefined ? null : JSON.stringify(p.stats),
-      p.leaseMs ?? leaseMs,
-      held.map((h) => h.taskId),
-      held.map((h) => h.attempt),
-      // Only the attempts named, when the worker names them: one it let go (it could not report
-      // it) must lapse, not be renewed by every later heartbeat.
-      p.held !== undefined,
-    ],
-  );
-  const row = res.rows[0]!;
-  const parse = (v: unknown) => (typeof v === 'string' ? JSON.parse(v) : v) as HeartbeatResult['cancelled'];
-  const live = row.live > 0;
-  return {
-    live,
-    extended: row.extended,
-    cancelled: parse(row.cancelled),
-    lost: live ? parse(row.lost) : held,
-  };
+  return (await heartbeats(db, [p], leaseMs, staleAfterMs))[0]!;
 }
 
 /**
  * Many workers' heartbeats in one statement (the server group-commits them): the
  * same rules as HEARTBEAT, for every worker of the batch at once.
  */
+/**
+ * Many workers' heartbeats in one statement (the server group-commits them). A worker that names
+ * the attempts it holds renews only those (found by id); one that names none renews all its running
+ * tasks (found in the active set). The answer: which workers are live, which attempts were extended
+ * (and of those, which are to be cancelled), and which named attempts the worker no longer holds.
+ * A lease extension lost in a database crash only shortens a lease, so the statement commits
+ * asynchronously (as claims do): a heartbeat never waits for a WAL flush.
+ */
 const HEARTBEATS = `
 with input as (
-  select * from unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::boolean[])
-    as i(worker_id, state, stats, lease_ms, named)
+  select i.*, set_config('synchronous_commit', 'off', true) as async_commit
+  from unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::boolean[]) as i(worker_id, state, stats, lease_ms, named)
 ),
 w as (
   update workers w set last_heartbeat_at = coalesce($9::timestamptz, now()),
@@ -190,10 +154,16 @@ w as (
   returning w.id
 ),
 held as (select * from unnest($6::text[], $7::text[], $8::int[]) as h(worker_id, id, attempt)),
+candidates as (
+  select t.seq from held h join tasks t on t.id = h.id
+  union all
+  select q.seq from input i join task_queue q on q.worker_id = i.worker_id where not i.named
+),
 ext as (
   update tasks t set lease_expires_at = coalesce($9::timestamptz, now()) + make_interval(secs => i.lease_ms / 1000.0)
   from input i
-  where t.worker_id = i.worker_id and t.status = 'running' and i.worker_id in (select id from w)
+  where t.seq = any(array(select seq from candidates)) and t.worker_id = i.worker_id and t.status = 'running'
+    and i.worker_id in (select id from w)
     and (not i.named or exists (select 1 from held h where h.worker_id = i.worker_id and h.id = t.id))
   returning t.id, t.attempt, t.worker_id, t.cancel_requested
 )
