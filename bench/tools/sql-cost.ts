@@ -77,6 +77,7 @@ for (let rep = 0; rep < reps; rep++) {
     if (claimed.length === 0) break;
     const items = claimed.map((t) => ({
       taskId: t.id,
+      seq: t.seq,
       attempt: t.attempt,
       workerId: worker.id,
       result: null,

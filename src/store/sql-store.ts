@@ -243,7 +243,7 @@ export class SqlStore implements Store {
   }
 
   async completeTasks(items: T.CompleteItem[]): Promise<T.CompleteTasksResult> {
-    const { rows, ...out } = await claims.completeTasks(this.db, items);
+    const { rows, ...out } = await claims.completeTasks(this.db, items, this.eventListeners.size > 0);
     if (this.eventListeners.size > 0 && rows.length > 0) {
       this.publish(rows.map(completedEvent));
     }

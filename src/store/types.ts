@@ -304,6 +304,8 @@ export interface AttemptRef {
 
 export interface CompleteItem extends AttemptRef {
   result?: Json;
+  /** The task's seq, as the claim gave it: found by it rather than by id (cheaper); the id must still match. */
+  seq?: number;
 }
 
 export interface CompleteTasksResult {

@@ -83,12 +83,13 @@ export class DirectTransport implements WorkerTransport {
     return this.store.claimSessionTask(p);
   }
 
-  complete(p: AttemptRef & { result: Json }): Promise<boolean> {
+  complete(p: AttemptRef & { result: Json; seq?: number }): Promise<boolean> {
     return this.completer.add({
       taskId: p.taskId,
       attempt: p.attempt,
       workerId: p.workerId,
       result: p.result,
+      seq: p.seq,
     });
   }
 

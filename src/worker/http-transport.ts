@@ -18,6 +18,7 @@ const MAX_WAIT_MS = 20_000;
 
 interface CompleteItem extends AttemptRef {
   result: Json;
+  seq?: number;
 }
 
 /**
@@ -48,7 +49,14 @@ export class HttpTransport implements WorkerTransport {
             'POST',
             `/worker/${seg(workerId)}/complete`,
             {
-              body: { items: list.map((i) => ({ taskId: i.taskId, attempt: i.attempt, result: i.result })) },
+              body: {
+                items: list.map((i) => ({
+                  taskId: i.taskId,
+                  attempt: i.attempt,
+                  seq: i.seq,
+                  result: i.result,
+                })),
+              },
             },
           );
           for (const id of res.completed) done.add(id);
@@ -108,12 +116,13 @@ export class HttpTransport implements WorkerTransport {
     return reviveClaimedTask(res.task);
   }
 
-  complete(p: AttemptRef & { result: Json }): Promise<boolean> {
+  complete(p: AttemptRef & { result: Json; seq?: number }): Promise<boolean> {
     return this.completer.add({
       taskId: p.taskId,
       attempt: p.attempt,
       workerId: p.workerId,
       result: p.result,
+      seq: p.seq,
     });
   }
 

@@ -38,8 +38,11 @@ export interface WorkerTransport {
     signal: AbortSignal;
   }): Promise<ClaimedTask[]>;
   claimSessionTask(p: { workerId: string; sessionId: string; index?: number }): Promise<ClaimedTask>;
-  /** Resolves true when the completion was applied, false when the attempt had lost its lease. */
-  complete(p: AttemptRef & { result: Json }): Promise<boolean>;
+  /**
+   * Resolves true when the completion was applied, false when the attempt had lost its lease.
+   * `seq` (from the claim) lets the store find the task without its id index.
+   */
+  complete(p: AttemptRef & { result: Json; seq?: number }): Promise<boolean>;
   /** Resolves false when the attempt had lost its lease. */
   fail(p: AttemptRef & { error: TaskError }): Promise<boolean>;
   progress(p: AttemptRef & { progress: Json }): Promise<boolean>;

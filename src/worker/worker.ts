@@ -264,18 +264,20 @@ export class Worker {
           await this.options.transport.handBack(tasks.map((t) => this.ref(t)));
           break;
         }
-        for (const t of tasks) {
-          this.log.info(
-            {
-              event: 'task_claimed',
-              taskId: t.id,
-              type: t.type,
-              sessionId: t.sessionId ?? undefined,
-              workerId: this.workerId,
-              attempt: t.attempt,
-            },
-            'task claimed',
-          );
+        if (this.log.isLevelEnabled('info')) {
+          for (const t of tasks) {
+            this.log.info(
+              {
+                event: 'task_claimed',
+                taskId: t.id,
+                type: t.type,
+                sessionId: t.sessionId ?? undefined,
+                workerId: this.workerId,
+                attempt: t.attempt,
+              },
+              'task claimed',
+            );
+          }
         }
         this.buffer.push(...tasks);
         this.dispatch();
@@ -417,7 +419,7 @@ export class Worker {
     const giveUpAt = Date.now() + this.leaseMs;
     for (let delay = 100; ; delay = Math.min(delay * 2, 2000)) {
       try {
-        return await this.options.transport.complete({ ...this.ref(task), result });
+        return await this.options.transport.complete({ ...this.ref(task), seq: task.seq, result });
       } catch (err) {
         const transient =
           isConnectionError(err) || (err instanceof GafferError && err.code === 'unavailable');
@@ -444,24 +446,18 @@ export class Worker {
   }
 
   private context(task: ClaimedTask, entry: Running, log: () => Logger): TaskContext {
-    return {
-      task,
-      attempt: task.attempt,
-      workerId: this.workerId!,
-      get signal() {
-        return controllerOf(entry).signal;
-      },
-      get log() {
-        return log();
-      },
-      progress: async (value) => {
-        const ok = await this.options.transport.progress({ ...this.ref(task), progress: value });
-        if (!ok) this.markLost(entry, 'the lease was lost');
-      },
-      setState: async (state) => {
-        await this.options.transport.setState({ workerId: this.workerId!, state });
-      },
-    };
+    return new HandlerContext(this, task, entry, log);
+  }
+
+  /** @internal What ctx.progress does: records progress; an attempt that lost its lease is aborted. */
+  async reportProgress(task: ClaimedTask, entry: Running, value: Json): Promise<void> {
+    const ok = await this.options.transport.progress({ ...this.ref(task), progress: value });
+    if (!ok) this.markLost(entry, 'the lease was lost');
+  }
+
+  /** Sets this worker's free-form state (what ctx.setState does from a handler). */
+  async setState(state: Json): Promise<void> {
+    await this.options.transport.setState({ workerId: this.workerId!, state });
   }
 
   private markLost(entry: Running, why: string): void {
@@ -555,6 +551,38 @@ export class Worker {
       return summary;
     })();
     return this.stopPromise;
+  }
+}
+
+/** What a handler gets with its payload: one object per task, its methods on the prototype. */
+class HandlerContext implements TaskContext {
+  readonly attempt: number;
+  readonly workerId: string;
+
+  constructor(
+    private readonly worker: Worker,
+    readonly task: ClaimedTask,
+    private readonly entry: Running,
+    private readonly logger: () => Logger,
+  ) {
+    this.attempt = task.attempt;
+    this.workerId = task.workerId;
+  }
+
+  get signal(): AbortSignal {
+    return controllerOf(this.entry).signal;
+  }
+
+  get log(): Logger {
+    return this.logger();
+  }
+
+  progress(value: Json): Promise<void> {
+    return this.worker.reportProgress(this.task, this.entry, value);
+  }
+
+  setState(state: Json): Promise<void> {
+    return this.worker.setState(state);
   }
 }
 

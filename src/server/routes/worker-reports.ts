@@ -12,10 +12,18 @@ const TaskParams = z.strictObject({ workerId: Id, taskId: Id });
 export const Attempt = z.number().int().min(1).max(1_000_000);
 export const Ref = z.strictObject({ taskId: Id, attempt: Attempt });
 
-const CompleteBody = z.strictObject({ attempt: Attempt, result: JsonValue.optional() });
+/** The seq a claim answered with: sent back, the server finds the task without its id index. */
+const Seq = z
+  .number()
+  .int()
+  .min(1)
+  .max(Number.MAX_SAFE_INTEGER)
+  .optional()
+  .describe('the seq of the claimed task (optional; it must belong to taskId)');
+const CompleteBody = z.strictObject({ attempt: Attempt, seq: Seq, result: JsonValue.optional() });
 const CompleteManyBody = z.strictObject({
   items: z
-    .array(z.strictObject({ taskId: Id, attempt: Attempt, result: JsonValue.optional() }))
+    .array(z.strictObject({ taskId: Id, attempt: Attempt, seq: Seq, result: JsonValue.optional() }))
     .min(1)
     .max(1000),
 });
@@ -154,7 +162,7 @@ export function registerWorkerReportRoutes(
     },
     async (req, reply) => {
       const ref = { taskId: req.params.taskId, attempt: req.body.attempt, workerId: req.params.workerId };
-      const ok = await hub.complete({ ...ref, result: req.body.result });
+      const ok = await hub.complete({ ...ref, seq: req.body.seq, result: req.body.result });
       if (!ok && !(await alreadyCompleted(ref))) throw await refused(req, ref);
       log.debug({ event: 'task_completed', ...ref }, 'task completed');
       return noContent(reply);

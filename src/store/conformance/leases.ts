@@ -297,4 +297,45 @@ export function leaseTests(ctx: ConformanceContext): void {
       expect((await store.getTask(task.id)).status).toBe('running');
     });
   });
+
+  describe('claims', () => {
+    it('every way a running attempt ends closes its claim: with nothing running, no claim is left', async () => {
+      // Running tasks are found through the claims that took them (migration 0004); a claim that
+      // outlived its tasks would be a leak every later lease sweep pays for.
+      const store = await ctx.makeStore();
+      try {
+        const open = async () => {
+          const db = (store as { db?: { query(sql: string): Promise<{ rows: Array<{ n: number }> }> } }).db;
+          if (!db) throw new Error('this driver exposes no db to read its claims from');
+          return (await db.query('select count(*)::int as n from task_claims')).rows[0]!.n;
+        };
+        const fx = fixture(store);
+        await fx.createMany(7, { maxAttempts: 2 });
+        const worker = await fx.worker();
+        const [done, retried, dead, handedBack, cancelled, deleted, lapsed] = await fx.claim(worker.id, {
+          limit: 7,
+        });
+        expect(await open()).toBe(1);
+        await fx.complete(done!);
+        await fx.fail(retried!, 'transient');
+        await fx.fail(dead!, 'fatal', { retryable: false });
+        await store.handBackTasks([ref(handedBack!)]);
+        await store.cancelTask({ taskId: cancelled!.id });
+        await store.failTask({ ...ref(cancelled!), error: { message: 'stopped', kind: 'cancelled' } });
+        await store.deleteTask(deleted!.id);
+        expect(await open()).toBe(1);
+        await store.rescueLeases({ now: later(31_000) });
+        expect((await store.getTask(lapsed!.id)).status).toBe('retrying');
+        expect(await open()).toBe(0);
+
+        const again = await fx.claim(worker.id, { limit: 7, now: later(40_000) });
+        expect(again.map((t) => t.id).sort()).toEqual([retried!.id, handedBack!.id, lapsed!.id].sort());
+        await store.deleteWorker(worker.id);
+        expect(await open()).toBe(0);
+        for (const t of again) expect((await store.getTask(t.id)).status).not.toBe('running');
+      } finally {
+        await ctx.dropStore(store);
+      }
+    });
+  });
 }

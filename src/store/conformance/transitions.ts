@@ -233,9 +233,10 @@ async function expectListedUnderItsStatus(store: Store, taskId: string): Promise
   const { status } = await store.getTask(taskId);
   for (const s of TASK_STATUSES) {
     const page = await store.listTasks({ ids: [taskId], status: s });
-    expect(page.items.map((t) => t.id), `listed under ${s} while ${status}`).toEqual(
-      s === status ? [taskId] : [],
-    );
+    expect(
+      page.items.map((t) => t.id),
+      `listed under ${s} while ${status}`,
+    ).toEqual(s === status ? [taskId] : []);
     expect((await store.countTasks({ ids: [taskId], status: s }))[s]).toBe(s === status ? 1 : 0);
   }
 }

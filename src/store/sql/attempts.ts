@@ -13,9 +13,8 @@ export const CLOSE_RETRY_HISTORY = (outcomeParam: string) => `case
   else t.retry_history end`;
 
 /**
- * Ends the attempt in the task row and keeps the active set in step: a task retrying waits in
- * task_queue again (until its new run_at), one that failed or was cancelled leaves it; a dead
- * letter counts in task_throughput.
+ * Ends the attempt in the task row: it leaves its claim, a task retrying goes back into the queue
+ * (runnable at its new run_at), and a dead letter counts in task_throughput.
  */
 const END_ATTEMPT = `
 with ended as (
@@ -26,22 +25,25 @@ with ended as (
     finished_at = case when $3 in ('failed', 'cancelled') then now() else null end,
     retry_history = case when $3 in ('failed', 'cancelled') then ${CLOSE_RETRY_HISTORY('$3')} else t.retry_history end
   where t.id = $1 and t.attempt = $2 and t.status = 'running'
-  returning ${TASK_COLUMNS},
+  returning ${TASK_COLUMNS}, t.claim_id,
     (extract(epoch from coalesce($6::timestamptz, now()) - t.started_at) * 1000)::float8 as duration_ms,
     (extract(epoch from coalesce($6::timestamptz, now()) - (t.retry_history -> -1 ->> 'at')::timestamptz) * 1000)::float8
       as since_retry_ms
 ),
-waiting as (
-  update task_queue q set status = 'retrying', worker_id = null, run_at = e.run_at from ended e
-  where q.seq = e.seq and e.status = 'retrying'
+queued as (
+  insert into task_queue (seq, status, queue, type, priority, run_at, session_id, session_index,
+    avoid_machine_id, avoid_labels)
+  select e.seq, 'retrying', e.queue, e.type, e.priority, e.run_at, e.session_id, e.session_index,
+    e.avoid_machine_id, e.avoid_labels
+  from ended e where e.status = 'retrying'
 ),
-left_queue as (delete from task_queue q using ended e where q.seq = e.seq and e.status <> 'retrying'),
+released as (select release_claims(array(select claim_id from ended))),
 counted as (
   insert into task_throughput as tp (minute, node, failed)
   select date_trunc('minute', now()), pg_backend_pid(), 1 from ended e where e.status = 'failed'
   on conflict (minute, node) do update set failed = tp.failed + 1
 )
-select * from ended`;
+select e.* from ended e, released`;
 
 /** The attempt's claim (its time and worker from the row as it was), then what ended it. */
 const ATTEMPT_EVENTS = `

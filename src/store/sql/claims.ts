@@ -17,32 +17,79 @@ import { rowToTask, TASK_COLUMNS, type TaskRow } from './rows.js';
 /**
  * Claims run in the database function claim_tasks (migration 0004): PostgreSQL keeps its plans per
  * connection, so a claim is not planned again on every call, and its planner settings keep the
- * plan an ordered walk of the runnable index whatever the statistics say. It answers with one JSON
- * array (null when the worker is not live), which parses far faster than rows of columns.
+ * plan an ordered walk of the queue's index whatever the statistics say.
  */
-const CLAIM_TASKS = 'select claim_tasks($1, $2, $3, $4, $5, $6, $7, null, null) as out';
+const CLAIM_TASKS = 'select * from claim_tasks($1, $2, $3, $4, $5, $6, $7, null, null)';
 
-const CLAIM_SESSION_TASK = 'select claim_tasks($1, $2, $3, $4, null, null, 1, $5, $6) as out';
+const CLAIM_SESSION_TASK = 'select * from claim_tasks($1, $2, $3, $4, null, null, 1, $5, $6)';
+
+/** claim_tasks raises this when the worker is not live. */
+const NOT_LIVE = 'GF002';
 
 /** Completions run in the database function complete_tasks (migration 0004), planned once per connection. */
-const COMPLETE_TASKS = 'select * from complete_tasks($1, $2, $3, $4)';
+const COMPLETE_TASKS = 'select * from complete_tasks($1, $2, $3, $4, $5, $6)';
 
-/** A claimed task as claim_tasks encodes it: times in epoch milliseconds. */
-type ClaimedJson = Omit<ClaimedTask, 'runAt' | 'leaseExpiresAt' | 'createdAt' | 'startedAt'> & {
-  runAt: number;
-  leaseExpiresAt: number;
-  createdAt: number;
-  startedAt: number;
-};
+/** A claimed task as claim_tasks returns it: times in epoch milliseconds. */
+interface ClaimedRow {
+  id: string;
+  seq: number;
+  type: string;
+  queue: string;
+  payload: Json;
+  priority: number;
+  run_at: number;
+  attempt: number;
+  max_attempts: number;
+  timeout_ms: number | null;
+  idempotency_key: string | null;
+  session_id: string | null;
+  session_index: number | null;
+  key: string | null;
+  user_id: string | null;
+  metadata: Record<string, Json>;
+  created_at: number;
+  started_at: number;
+}
 
-function toClaimed(j: ClaimedJson): ClaimedTask {
+function toClaimed(r: ClaimedRow, workerId: string, leaseMs: number): ClaimedTask {
   return {
-    ...j,
-    runAt: new Date(j.runAt),
-    leaseExpiresAt: new Date(j.leaseExpiresAt),
-    createdAt: new Date(j.createdAt),
-    startedAt: new Date(j.startedAt),
+    id: r.id,
+    seq: r.seq,
+    type: r.type,
+    queue: r.queue,
+    payload: r.payload,
+    priority: r.priority,
+    runAt: new Date(r.run_at),
+    attempt: r.attempt,
+    maxAttempts: r.max_attempts,
+    timeoutMs: r.timeout_ms,
+    idempotencyKey: r.idempotency_key,
+    sessionId: r.session_id,
+    sessionIndex: r.session_index,
+    key: r.key,
+    userId: r.user_id,
+    metadata: r.metadata,
+    workerId,
+    // The same instant the database stored: the claim's time plus the lease it was given.
+    leaseExpiresAt: new Date(r.started_at + leaseMs),
+    createdAt: new Date(r.created_at),
+    startedAt: new Date(r.started_at),
   };
+}
+
+/** Runs a claim; a worker that is not live gets WorkerNotLiveError with the reason. */
+async function claimRows(
+  db: Queryable,
+  sql: string,
+  params: unknown[],
+  workerId: string,
+): Promise<ClaimedRow[]> {
+  try {
+    return (await db.query<ClaimedRow>(sql, params)).rows;
+  } catch (err) {
+    if ((err as { code?: string }).code === NOT_LIVE) throw await notLive(db, workerId);
+    throw err;
+  }
 }
 
 /** The running attempt, locked; null if the writer no longer holds it. */
@@ -64,17 +111,22 @@ back as (
   from input i, tasks o
   where t.id = i.id and o.seq = t.seq and t.attempt = i.attempt and t.status = 'running'
     and (i.worker_id is null or t.worker_id = i.worker_id)
-  returning t.seq, t.id, t.attempt, o.worker_id, o.started_at, t.queue
+  returning t.seq, t.id, t.attempt, o.worker_id, o.started_at, t.queue, t.type, t.priority, t.run_at,
+    t.session_id, t.session_index, t.avoid_machine_id, t.avoid_labels, t.claim_id
 ),
 requeued as (
-  update task_queue q set status = 'queued', worker_id = null where q.seq = any(array(select seq from back))
+  insert into task_queue (seq, status, queue, type, priority, run_at, session_id, session_index,
+    avoid_machine_id, avoid_labels)
+  select seq, 'queued', queue, type, priority, run_at, session_id, session_index, avoid_machine_id, avoid_labels
+  from back
 ),
+released as (select release_claims(array(select claim_id from back))),
 ev as (
   insert into task_events (task_id, attempt, kind, worker_id, at)
   select id, attempt, 'claimed', worker_id, started_at from back
   union all select id, attempt, 'handed_back', worker_id, now() from back
 )
-select id, queue from back`;
+select b.id, b.queue from back b, released`;
 
 const EXTEND_LEASE = `
 update tasks t set lease_expires_at = now() + make_interval(secs => $4::int / 1000.0)
@@ -100,18 +152,28 @@ export async function claimTasks(
   staleAfterMs: number,
 ): Promise<ClaimedTask[]> {
   if (p.limit <= 0) return [];
-  const res = await db.query<{ out: ClaimedJson[] | null }>(CLAIM_TASKS, [
+  const lease = p.leaseMs ?? leaseMs;
+  const rows = await claimRows(
+    db,
+    CLAIM_TASKS,
+    [
+      p.workerId,
+      p.now ?? null,
+      staleAfterMs,
+      lease,
+      p.types?.length ? p.types : null,
+      p.queues?.length ? p.queues : null,
+      p.limit,
+    ],
     p.workerId,
-    p.now ?? null,
-    staleAfterMs,
-    p.leaseMs ?? leaseMs,
-    p.types?.length ? p.types : null,
-    p.queues?.length ? p.queues : null,
-    p.limit,
-  ]);
-  const out = res.rows[0]?.out ?? null;
-  if (out === null) throw await notLive(db, p.workerId);
-  return out.map(toClaimed);
+  );
+  // UPDATE ... RETURNING keeps no set order: hand the tasks out in claim order.
+  return rows.sort(byClaimOrder).map((r) => toClaimed(r, p.workerId, lease));
+}
+
+/** Priority (higher first), then run-at, then creation: the order claims take tasks in. */
+function byClaimOrder(a: ClaimedRow, b: ClaimedRow): number {
+  return b.priority - a.priority || a.run_at - b.run_at || a.seq - b.seq;
 }
 
 export async function claimSessionTask(
@@ -120,17 +182,14 @@ export async function claimSessionTask(
   leaseMs: number,
   staleAfterMs: number,
 ): Promise<ClaimedTask> {
-  const res = await db.query<{ out: ClaimedJson[] | null }>(CLAIM_SESSION_TASK, [
+  const lease = p.leaseMs ?? leaseMs;
+  const [one] = await claimRows(
+    db,
+    CLAIM_SESSION_TASK,
+    [p.workerId, p.now ?? null, staleAfterMs, lease, p.sessionId, p.index ?? null],
     p.workerId,
-    p.now ?? null,
-    staleAfterMs,
-    p.leaseMs ?? leaseMs,
-    p.sessionId,
-    p.index ?? null,
-  ]);
-  const out = res.rows[0]?.out ?? null;
-  if (out === null) throw await notLive(db, p.workerId);
-  if (out[0]) return toClaimed(out[0]);
+  );
+  if (one) return toClaimed(one, p.workerId, lease);
   const where = p.index === undefined ? 'no free task' : `no task at index ${p.index}`;
   const exists = await db.query<{ status: string; n: number }>(
     `select t.status, count(*)::int as n from tasks t
@@ -163,7 +222,7 @@ async function notLive(db: Queryable, workerId: string): Promise<Error> {
   );
 }
 
-/** A completed row as the completion statement returns it (for the store's events). */
+/** A completed attempt as complete_tasks reports it (for the store's events). */
 export interface CompletedRow {
   id: string;
   attempt: number;
@@ -176,24 +235,29 @@ export interface CompletedRow {
   retry_ms: number | null;
 }
 
+/** Completes a batch in one statement; `detail` also returns what the store's events report. */
 export async function completeTasks(
   db: Queryable,
   items: CompleteItem[],
+  detail: boolean,
 ): Promise<CompleteTasksResult & { rows: CompletedRow[] }> {
   if (items.length === 0) return { completed: [], refused: [], rows: [] };
   const res = await db.query<CompletedRow>(COMPLETE_TASKS, [
     items.map((i) => i.taskId),
+    items.map((i) => i.seq ?? null),
     items.map((i) => i.attempt),
     items.map((i) => i.workerId ?? null),
     items.map((i) => JSON.stringify(i.result ?? null)),
+    detail,
   ]);
+  const rows = detail ? res.rows : [];
   const done = new Set(res.rows.map((r) => r.id));
   return {
     completed: [...done],
     refused: items
       .filter((i) => !done.has(i.taskId))
       .map(({ taskId, attempt, workerId }) => ({ taskId, attempt, workerId })),
-    rows: res.rows,
+    rows,
   };
 }
 

@@ -16,7 +16,7 @@ import { notifyQueue, sqlWakeChannel } from './wake.js';
  * JSON document, and only what the database decides comes back (seq, defaults from the task type,
  * times); the rest of each Task is what the caller sent.
  */
-const INSERT_TASKS = 'select insert_tasks($1::json, $2, $3::jsonb, $4, $5) as out';
+const INSERT_TASKS = 'select * from insert_tasks($1::json, $2, $3::jsonb, $4, $5)';
 
 /** insert_tasks raises this when asked for all or nothing and some tasks existed already. */
 const SOME_EXIST = 'GF001';
@@ -48,22 +48,35 @@ interface Prepared {
   sessionIndex: number | null;
 }
 
-/** What insert_tasks returns of each task it inserted. */
+/** What insert_tasks returns of each task it inserted: times in epoch ms, backoff as JSON text. */
 interface InsertedRow {
   id: string;
   seq: number;
-  runAt: number;
-  maxAttempts: number;
-  timeoutMs: number | null;
-  backoff: Partial<BackoffPolicy> | null;
+  run_at: number;
+  max_attempts: number;
+  timeout_ms: number | null;
+  backoff: string;
   tracking: TrackingPolicy;
-  createdAt: number;
+  created_at: number;
+}
+
+/** Parses each distinct backoff once: a batch's tasks mostly share their type's policy. */
+function backoffParser(): (text: string) => BackoffPolicy {
+  const seen = new Map<string, BackoffPolicy>();
+  return (text) => {
+    let policy = seen.get(text);
+    if (!policy) {
+      policy = { ...DEFAULT_BACKOFF, ...(JSON.parse(text) as Partial<BackoffPolicy>) };
+      seen.set(text, policy);
+    }
+    return { ...policy };
+  };
 }
 
 /** A task as inserted: the caller's fields, the database's decisions, and the initial state. */
-function insertedTask(p: Prepared, r: InsertedRow): Task {
+function insertedTask(p: Prepared, r: InsertedRow, backoff: BackoffPolicy): Task {
   const t = p.task;
-  const createdAt = new Date(r.createdAt);
+  const createdAt = new Date(r.created_at);
   return {
     id: r.id,
     seq: r.seq,
@@ -72,12 +85,12 @@ function insertedTask(p: Prepared, r: InsertedRow): Task {
     status: 'queued',
     payload: t.payload ?? null,
     priority: t.priority ?? 0,
-    runAt: new Date(r.runAt),
+    runAt: new Date(r.run_at),
     attempt: 0,
-    maxAttempts: r.maxAttempts,
+    maxAttempts: r.max_attempts,
     attemptFloor: 0,
-    timeoutMs: r.timeoutMs,
-    backoff: { ...DEFAULT_BACKOFF, ...(r.backoff ?? {}) },
+    timeoutMs: r.timeout_ms,
+    backoff,
     idempotencyKey: t.idempotencyKey ?? null,
     sessionId: p.sessionId,
     sessionIndex: p.sessionIndex,
@@ -149,14 +162,14 @@ export async function insertTasks(
   const channel = sqlWakeChannel(tx);
   let inserted: InsertedRow[];
   try {
-    const res = await tx.query<{ out: InsertedRow[] }>(INSERT_TASKS, [
+    const res = await tx.query<InsertedRow>(INSERT_TASKS, [
       batch,
       ctx.options.maxAttempts,
       DEFAULT_BACKOFF_JSON,
       channel,
       ctx.allOrNothing ?? false,
     ]);
-    inserted = res.rows[0]?.out ?? [];
+    inserted = res.rows;
   } catch (err) {
     if ((err as { code?: string }).code === SOME_EXIST) throw new SomeTasksExistError();
     throw err;
@@ -166,7 +179,10 @@ export async function insertTasks(
   // The first of repeated ids is the one inserted.
   const preparedById = new Map<string, Prepared>();
   for (const p of prepared) if (!preparedById.has(p.task.id)) preparedById.set(p.task.id, p);
-  for (const row of inserted) byId.set(row.id, insertedTask(preparedById.get(row.id)!, row));
+  const backoff = backoffParser();
+  for (const row of inserted) {
+    byId.set(row.id, insertedTask(preparedById.get(row.id)!, row, backoff(row.backoff)));
+  }
   if (!channel) for (const q of new Set([...byId.values()].map((t) => t.queue))) await notifyQueue(tx, q);
   const sink = eventSink(tx);
   if (sink) {

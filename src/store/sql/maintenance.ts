@@ -5,7 +5,10 @@ import { eventSink } from './events.js';
 import { rowToTask, TASK_COLUMNS, type TaskRow } from './rows.js';
 import { markStale } from './workers.js';
 
-/** Running attempts (found in the active set) whose lease or deadline passed, or whose worker went stale or away. */
+/**
+ * Running attempts (the tasks of open claims still running under them) whose lease or deadline
+ * passed, or whose worker went stale or away.
+ */
 const EXPIRED_ATTEMPTS = `
 select ${TASK_COLUMNS},
   case when t.deadline_at < coalesce($1::timestamptz, now()) then 'timeout' else 'lost' end as why,
@@ -13,8 +16,9 @@ select ${TASK_COLUMNS},
     when w.stale_at is not null then 'its worker is stale'
     when t.deadline_at < coalesce($1::timestamptz, now()) then 'the attempt ran past its timeout'
     else 'no heartbeat renewed the lease' end as reason
-from task_queue q join tasks t on t.seq = q.seq left join workers w on w.id = t.worker_id
-where q.worker_id is not null and t.status = 'running'
+from task_claims c cross join unnest(c.seqs) s(seq) join tasks t on t.seq = s.seq
+left join workers w on w.id = t.worker_id
+where t.claim_id = c.id and t.status = 'running'
   and (t.lease_expires_at < coalesce($1::timestamptz, now())
     or t.deadline_at < coalesce($1::timestamptz, now())
     or w.id is null or w.stale_at is not null)
@@ -145,8 +149,8 @@ export async function prune(db: Queryable, cutoff: Date, batch: number): Promise
 }
 
 /**
- * Counts per queue and status: the unfinished ones from the active set (small), the finished ones
- * from all tasks; the oldest waiting age of each queue's runnable tasks.
+ * Counts per queue and status: the runnable ones from the queue and the running ones through the
+ * claims (both small), the finished ones from all tasks; the oldest waiting age of each queue.
  */
 export async function queueStats(db: Queryable): Promise<QueueStat[]> {
   const res = await db.query<{
@@ -159,6 +163,9 @@ export async function queueStats(db: Queryable): Promise<QueueStat[]> {
        case when q.status in ('queued', 'retrying')
          then (extract(epoch from now() - min(q.run_at) filter (where q.run_at <= now())) * 1000)::float8 end as oldest_ms
      from task_queue q group by q.queue, q.status
+     union all
+     select t.queue, t.status, count(*)::int, null from task_claims c cross join unnest(c.seqs) s(seq)
+     join tasks t on t.seq = s.seq where t.claim_id = c.id and t.status = 'running' group by t.queue, t.status
      union all
      select t.queue, t.status, count(*)::int, null from tasks t
      where t.status in ('completed', 'failed', 'cancelled') group by t.queue, t.status`,

@@ -4,21 +4,24 @@ import type { MetricsSnapshot } from '../observability.js';
 /**
  * Everything behind the gauges and the alert rules, in one statement, so a
  * scrape costs one round trip and every server node reads the same numbers.
- * Unfinished tasks are counted in the active set (task_queue), dead letters among
- * the tasks that ever failed an attempt (tasks_errored); completed and cancelled
- * rows grow with history and are not read.
+ * Runnable tasks are counted in the queue (task_queue), running ones through the
+ * claims, dead letters among the tasks that ever failed an attempt (tasks_errored);
+ * completed and cancelled rows grow with history and are not read.
  */
 const SNAPSHOT = `
 with clock as (select coalesce($1::timestamptz, now()) as now)
 select (select now from clock) as at,
   (select coalesce(json_agg(d), '[]') from (
     select q.queue, q.status, count(*)::int as count from task_queue q group by q.queue, q.status
+    union all
+    select t.queue, t.status, count(*)::int from task_claims c cross join unnest(c.seqs) s(seq)
+    join tasks t on t.seq = s.seq where t.claim_id = c.id and t.status = 'running' group by t.queue, t.status
   ) d) as depth,
   (select coalesce(json_agg(w), '[]') from (
     select q.queue, q.type, count(*)::int as count,
       (extract(epoch from (select now from clock) - min(q.run_at)) * 1000)::float8 as "oldestAgeMs"
     from task_queue q
-    where q.worker_id is null and q.run_at <= (select now from clock)
+    where q.run_at <= (select now from clock)
     group by q.queue, q.type
   ) w) as waiting,
   (select coalesce(json_agg(f), '[]') from (

@@ -1,5 +1,5 @@
 import { ValidationError } from '../../core/errors.js';
-import { type TaskStatus, UNFINISHED_STATUSES } from '../../core/states.js';
+import { RUNNABLE_STATUSES, type TaskStatus, UNFINISHED_STATUSES } from '../../core/states.js';
 import type { Queryable } from '../db.js';
 import type { ListTasksParams, Page, Task, TaskEvent, TaskFilter } from '../types.js';
 import {
@@ -14,25 +14,35 @@ import {
 
 export const MAX_PAGE_SIZE = 1000;
 
-const ACTIVE: readonly TaskStatus[] = UNFINISHED_STATUSES;
+const RUNNABLE: readonly TaskStatus[] = RUNNABLE_STATUSES;
 
 function list<T>(v: T | T[] | undefined): T[] | null {
   if (v === undefined) return null;
   return Array.isArray(v) ? v : [v];
 }
 
+/** Where each kind of status filter reads from: the small tables when it names only unfinished tasks. */
+const SOURCES = {
+  all: 'tasks t',
+  runnable: 'task_queue q join tasks t on t.seq = q.seq',
+  running:
+    'task_claims c cross join unnest(c.seqs) s(seq) join tasks t on t.seq = s.seq and t.claim_id = c.id',
+  unfinished: `tasks t join (select q.seq from task_queue q union all
+    select s.seq from task_claims c cross join unnest(c.seqs) s(seq)) a on a.seq = t.seq`,
+};
+
 /**
  * A task filter as SQL: the tables to read and the predicates, with their parameters. Only the
- * filters given become predicates, so the planner sees which indexes apply: a filter on unfinished
- * statuses reads the active set (task_queue, small) and joins the tasks it names; a filter on dead
- * letters or error text reads the tasks that ever failed an attempt (tasks_errored).
+ * filters given become predicates, so the planner sees which indexes apply: a filter on runnable
+ * statuses reads the queue, one on running tasks the claims, one on any unfinished statuses both
+ * (small tables all), and one on dead letters or error text the tasks that ever failed an attempt
+ * (tasks_errored).
  */
 export interface TaskQuery {
-  /** `tasks t`, or `task_queue q join tasks t` when the filter reads the active set. */
   from: string;
   where: string;
   params: unknown[];
-  /** The column that orders by creation: q.seq when reading the active set (it drives the scan). */
+  /** The column that orders by creation: q.seq when reading the queue (its primary key drives the scan). */
   seq: string;
 }
 
@@ -40,20 +50,29 @@ export function taskQuery(f: TaskFilter, params: unknown[] = []): TaskQuery {
   const where: string[] = [];
   const p = (v: unknown) => `$${params.push(v)}`;
   const statuses = list(f.status);
-  const active = statuses !== null && statuses.length > 0 && statuses.every((s) => ACTIVE.includes(s));
-  if (active) where.push(`q.status = any(${p(statuses)}::text[])`);
-  else if (statuses) {
-    where.push(`t.status = any(${p(statuses)}::text[])`);
+  const only = (set: readonly TaskStatus[]) =>
+    statuses !== null && statuses.length > 0 && statuses.every((s) => set.includes(s));
+  const source = only(RUNNABLE)
+    ? 'runnable'
+    : only(['running'])
+      ? 'running'
+      : only(UNFINISHED_STATUSES)
+        ? 'unfinished'
+        : 'all';
+  if (statuses) {
+    where.push(`${source === 'runnable' ? 'q' : 't'}.status = any(${p(statuses)}::text[])`);
     if (statuses.every((s) => s === 'failed')) where.push('t.error is not null');
   }
   const types = list(f.type);
   if (types) where.push(`t.type = any(${p(types)}::text[])`);
   const queues = list(f.queue);
-  if (queues) where.push(`${active ? 'q' : 't'}.queue = any(${p(queues)}::text[])`);
+  if (queues) where.push(`${source === 'runnable' ? 'q' : 't'}.queue = any(${p(queues)}::text[])`);
   if (f.sessionId !== undefined) where.push(`t.session_id = ${p(f.sessionId)}`);
   if (f.key !== undefined) where.push(`t.key = ${p(f.key)}`);
   if (f.userId !== undefined) where.push(`t.user_id = ${p(f.userId)}`);
-  if (f.workerId !== undefined) where.push(`t.worker_id = ${p(f.workerId)}`);
+  if (f.workerId !== undefined) {
+    where.push(`${source === 'running' ? 'c' : 't'}.worker_id = ${p(f.workerId)}`);
+  }
   if (f.createdAfter !== undefined) where.push(`t.created_at >= ${p(f.createdAfter)}`);
   if (f.createdBefore !== undefined) where.push(`t.created_at < ${p(f.createdBefore)}`);
   if (f.errorContains !== undefined) {
@@ -63,10 +82,10 @@ export function taskQuery(f: TaskFilter, params: unknown[] = []): TaskQuery {
   }
   if (f.ids !== undefined) where.push(`t.id = any(${p(f.ids)}::text[])`);
   return {
-    from: active ? 'task_queue q join tasks t on t.seq = q.seq' : 'tasks t',
+    from: SOURCES[source],
     where: where.length > 0 ? where.join(' and ') : 'true',
     params,
-    seq: active ? 'q.seq' : 't.seq',
+    seq: source === 'runnable' ? 'q.seq' : 't.seq',
   };
 }
 

@@ -38,9 +38,10 @@ returning ${WORKER_COLUMNS}`;
 
 const WORKER_EVENT = `insert into worker_events (worker_id, kind, data) values ($1, $2, $3::jsonb)`;
 
+/** The running tasks of workers: the tasks of their claims that still run under them. */
 const RUNNING_OF_WORKERS = `
-select ${TASK_COLUMNS} from task_queue q join tasks t on t.seq = q.seq
-where q.worker_id = any($1::text[]) and t.status = 'running' and t.worker_id = q.worker_id
+select ${TASK_COLUMNS} from task_claims c cross join unnest(c.seqs) s(seq) join tasks t on t.seq = s.seq
+where c.worker_id = any($1::text[]) and t.claim_id = c.id and t.status = 'running'
 for update of t`;
 
 /** Ends the running attempts of workers that went away: their leases lapse now. */
@@ -135,7 +136,7 @@ export async function heartbeat(
 /**
  * Many workers' heartbeats in one statement (the server group-commits them). A worker that names
  * the attempts it holds renews only those (found by id); one that names none renews all its running
- * tasks (found in the active set). The answer: which workers are live, which attempts were extended
+ * tasks (found through its claims). The answer: which workers are live, which attempts were extended
  * (and of those, which are to be cancelled), and which named attempts the worker no longer holds.
  * A lease extension lost in a database crash only shortens a lease, so the statement commits
  * asynchronously (as claims do): a heartbeat never waits for a WAL flush.
@@ -157,7 +158,8 @@ held as (select * from unnest($6::text[], $7::text[], $8::int[]) as h(worker_id,
 candidates as (
   select t.seq from held h join tasks t on t.id = h.id
   union all
-  select q.seq from input i join task_queue q on q.worker_id = i.worker_id where not i.named
+  select s.seq from input i join task_claims c on c.worker_id = i.worker_id cross join unnest(c.seqs) s(seq)
+  where not i.named
 ),
 ext as (
   update tasks t set lease_expires_at = coalesce($9::timestamptz, now()) + make_interval(secs => i.lease_ms / 1000.0)
