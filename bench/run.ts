@@ -15,7 +15,14 @@ import { renderMarkdown, renderTables } from './report.js';
 import { runScenario } from './scenarios/index.js';
 import { loadDriver, type SystemDriver } from './systems/driver.js';
 
-const inv = parseArgs(process.argv.slice(2));
+const inv = (() => {
+  try {
+    return parseArgs(process.argv.slice(2));
+  } catch (err) {
+    console.error((err as Error).message);
+    process.exit(2);
+  }
+})();
 if (inv.help) {
   console.log(USAGE);
   process.exit(0);

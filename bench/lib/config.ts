@@ -33,6 +33,21 @@ scenarios: ${SCENARIOS.join(', ')}
 env: BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432/postgres), BENCH_REDIS_URL (default redis://127.0.0.1:6379),
      BENCH_CHILD_NODE_ARGS (node flags for the worker children, e.g. "--cpu-prof --cpu-prof-dir=bench/prof")`;
 
+const FLAGS = [
+  'quick',
+  'runs',
+  'only',
+  'scenarios',
+  'report',
+  'concurrency',
+  'gaffer-prefetch',
+  'drain',
+  'mixed-rate',
+  'out',
+  'no-docs',
+  'help',
+];
+
 export interface Invocation {
   cfg: BenchConfig;
   /** Where the results go; a full run of everything writes latest.json and the docs. */
@@ -55,7 +70,8 @@ export function parseArgs(argv: string[]): Invocation {
   const flags = new Map<string, string>();
   for (const a of argv) {
     const m = /^--([a-z-]+)(?:=(.*))?$/.exec(a);
-    if (!m) throw new Error(`unexpected argument ${a}\n${USAGE}`);
+    // An unknown flag must stop the run: ignored, it would start the full (half-hour) benchmark.
+    if (!m || !FLAGS.includes(m[1]!)) throw new Error(`unexpected argument ${a}\n${USAGE}`);
     flags.set(m[1]!, m[2] ?? 'true');
   }
   const quick = flags.has('quick');

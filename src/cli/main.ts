@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { registerActionCommands } from './commands/actions.js';
+import { registerBenchCommand } from './commands/bench.js';
 import { registerEnqueueCommand } from './commands/enqueue.js';
 import { registerFleetCommands } from './commands/fleet.js';
 import { registerMigrateCommand } from './commands/migrate.js';
@@ -28,7 +29,8 @@ Examples:
   gaffer enqueue --file tasks.jsonl             many tasks, with a progress bar
   gaffer failed --type email.send               dead letters
   gaffer retry --error "SMTP timeout" --reason "provider recovered"
-  gaffer workers --stale`,
+  gaffer workers --stale
+  gaffer bench --quick                          benchmark against graphile-worker, pg-boss, BullMQ`,
   );
 
 registerServeCommand(program);
@@ -39,5 +41,6 @@ registerTaskCommands(program);
 registerFleetCommands(program);
 registerActionCommands(program);
 registerTokenCommands(program);
+registerBenchCommand(program);
 
 await program.parseAsync(process.argv);

@@ -217,10 +217,16 @@ describe('gaffer CLI against a running server', () => {
       'release',
       'stats',
       'token',
+      'bench',
     ]) {
       expect(top.out).toContain(cmd);
     }
     const worker = await gaffer(url, 'worker', '--help');
     expect(worker.out).toContain('gaffer worker N <session>');
+    // gaffer bench passes its flags to the benchmark, whose --help lists the systems and scenarios.
+    const bench = await gaffer(url, 'bench', '--help');
+    expect(bench.code).toBe(0);
+    expect(bench.out).toContain('graphile-worker, pg-boss, bullmq');
+    expect(bench.out).toContain('--quick');
   });
 });

@@ -248,14 +248,18 @@ async function hostile(
     headers: { authorization: bearer(tokens.admin) },
   });
 
-  // Nothing half-written.
+  // Nothing half-written: every runnable task queued and nothing else, every running one leased and
+  // in an open claim (migration 0004), no rejected id stored.
   const [inv] = (
-    await store.db.query<{ no_created: number; bad_running: number; rejected_present: number }>(
+    await store.db.query<{ unqueued: number; bad_running: number; rejected_present: number }>(
       `select
-           (select count(*) from tasks t where not exists (
-              select 1 from task_events e where e.task_id = t.id and e.kind = 'created'))::int as no_created,
-           (select count(*) from tasks where status = 'running'
-              and (worker_id is null or lease_expires_at is null))::int as bad_running,
+           (select count(*) from tasks t where (t.status in ('queued', 'retrying')) <> exists (
+              select 1 from task_queue q where q.seq = t.seq))::int
+             + (select count(*) from task_queue q where not exists (
+              select 1 from tasks t where t.seq = q.seq))::int as unqueued,
+           (select count(*) from tasks t where t.status = 'running'
+              and (t.worker_id is null or t.lease_expires_at is null or not exists (
+                select 1 from task_claims c where c.id = t.claim_id and t.seq = any(c.seqs))))::int as bad_running,
            (select count(*) from tasks where id = any($1::text[]))::int
              + (select count(*) from sessions where id = any($1::text[]))::int as rejected_present`,
       [
@@ -281,7 +285,7 @@ async function hostile(
     limitedAnswers.length > 0 &&
     burst.every((r) => r.statusCode === 200 || r.statusCode === 429) &&
     otherToken.statusCode === 200 &&
-    inv!.no_created === 0 &&
+    inv!.unqueued === 0 &&
     inv!.bad_running === 0 &&
     inv!.rejected_present === 0;
   report({
@@ -294,7 +298,7 @@ async function hostile(
       'foreign-lease answers': [...new Set(foreignStatuses)].join('/'),
       oversize: big.status,
       'burst 429s': `${limitedAnswers.length}/60`,
-      'half-written rows': inv!.no_created + inv!.bad_running + inv!.rejected_present,
+      'half-written rows': inv!.unqueued + inv!.bad_running + inv!.rejected_present,
     },
     bound:
       'no 5xx; 401 without a valid token; problem+json with no stack or secret; 403 on a foreign lease; 413; 429; nothing half-written',
@@ -308,7 +312,7 @@ async function hostile(
     expect(JSON.parse(r.body)).toMatchObject({ code: 'rate_limited', status: 429 });
   expect(burst.every((r) => r.statusCode === 200 || r.statusCode === 429)).toBe(true);
   expect(otherToken.statusCode).toBe(200);
-  expect(inv).toEqual({ no_created: 0, bad_running: 0, rejected_present: 0 });
+  expect(inv).toEqual({ unqueued: 0, bad_running: 0, rejected_present: 0 });
 }
 
 describe('12. Hostile input over HTTP', () => {
