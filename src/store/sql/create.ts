@@ -18,8 +18,11 @@ import { notifyQueue, sqlWakeChannel } from './wake.js';
  */
 const INSERT_TASKS = 'select * from insert_tasks($1::json, $2, $3::jsonb, $4, $5)';
 
-/** insert_tasks raises this when asked for all or nothing and some tasks existed already. */
-const SOME_EXIST = 'GF001';
+/**
+ * insert_tasks asked for all or nothing raises one of these when some tasks existed already: its
+ * own count check, or a unique violation (that insert skips ON CONFLICT).
+ */
+const SOME_EXIST = new Set(['GF001', '23505']);
 
 const DEFAULT_BACKOFF_JSON = JSON.stringify(DEFAULT_BACKOFF);
 
@@ -42,11 +45,11 @@ export interface InsertContext {
 /** Some tasks of an all-or-nothing insert existed already; nothing was inserted. */
 export class SomeTasksExistError extends Error {}
 
-interface Prepared {
-  task: NewTask & { id: string };
-  sessionId: string | null;
-  sessionIndex: number | null;
-}
+/**
+ * A task as sent to insert_tasks: the caller's fields (a copy) with its id and session slot set. It
+ * is serialised as it is (insert_tasks reads the fields it knows), so it is built once per task.
+ */
+type Prepared = NewTask & { id: string; sessionIndex?: number };
 
 /** What insert_tasks returns of each task it inserted: times in epoch ms, backoff as JSON text. */
 interface InsertedRow {
@@ -74,8 +77,7 @@ function backoffParser(): (text: string) => BackoffPolicy {
 }
 
 /** A task as inserted: the caller's fields, the database's decisions, and the initial state. */
-function insertedTask(p: Prepared, r: InsertedRow, backoff: BackoffPolicy): Task {
-  const t = p.task;
+function insertedTask(t: Prepared, r: InsertedRow, backoff: BackoffPolicy): Task {
   const createdAt = new Date(r.created_at);
   return {
     id: r.id,
@@ -92,8 +94,8 @@ function insertedTask(p: Prepared, r: InsertedRow, backoff: BackoffPolicy): Task
     timeoutMs: r.timeout_ms,
     backoff,
     idempotencyKey: t.idempotencyKey ?? null,
-    sessionId: p.sessionId,
-    sessionIndex: p.sessionIndex,
+    sessionId: t.sessionId ?? null,
+    sessionIndex: t.sessionIndex ?? null,
     key: t.key ?? null,
     userId: t.userId ?? null,
     metadata: t.metadata ?? {},
@@ -132,32 +134,12 @@ export async function insertTasks(
     throw new ValidationError('tasks must be a non-empty array', { field: 'tasks' });
   }
   for (const [i, t] of input.entries()) checkNewTask(t, input.length === 1 && !session ? '' : `tasks[${i}].`);
-  const prepared: Prepared[] = input.map((t, i) => ({
-    task: { ...t, id: t.id ?? newId() },
-    sessionId: session ? session.id : (t.sessionId ?? null),
-    sessionIndex: session ? session.startIndex + i : null,
-  }));
-
-  const batch = JSON.stringify(
-    prepared.map(({ task: t, sessionId, sessionIndex }) => ({
-      id: t.id,
-      type: t.type,
-      queue: t.queue,
-      payload: t.payload,
-      priority: t.priority,
-      runAt: t.runAt,
-      delayMs: t.delayMs,
-      maxAttempts: t.maxAttempts,
-      timeoutMs: t.timeoutMs,
-      backoff: t.backoff,
-      idempotencyKey: t.idempotencyKey,
-      sessionId: sessionId ?? undefined,
-      sessionIndex: sessionIndex ?? undefined,
-      key: t.key,
-      userId: t.userId,
-      metadata: t.metadata,
-    })),
+  const prepared: Prepared[] = input.map((t, i) =>
+    session
+      ? { ...t, id: t.id ?? newId(), sessionId: session.id, sessionIndex: session.startIndex + i }
+      : { ...t, id: t.id ?? newId(), sessionIndex: undefined },
   );
+  const batch = JSON.stringify(prepared);
   // On PostgreSQL the insert notifies the queues it filled itself; on PGlite they are signalled here.
   const channel = sqlWakeChannel(tx);
   let inserted: InsertedRow[];
@@ -171,17 +153,25 @@ export async function insertTasks(
     ]);
     inserted = res.rows;
   } catch (err) {
-    if ((err as { code?: string }).code === SOME_EXIST) throw new SomeTasksExistError();
+    if (ctx.allOrNothing && SOME_EXIST.has((err as { code?: string }).code ?? '')) {
+      throw new SomeTasksExistError();
+    }
     throw err;
   }
 
   const byId = new Map<string, Task>();
-  // The first of repeated ids is the one inserted.
-  const preparedById = new Map<string, Prepared>();
-  for (const p of prepared) if (!preparedById.has(p.task.id)) preparedById.set(p.task.id, p);
   const backoff = backoffParser();
-  for (const row of inserted) {
-    byId.set(row.id, insertedTask(preparedById.get(row.id)!, row, backoff(row.backoff)));
+  // Rows come back in input order when every task was new (the common case); else by id, where
+  // the first of repeated ids is the one inserted.
+  const inOrder = inserted.length === prepared.length && inserted.every((r, i) => r.id === prepared[i]!.id);
+  let preparedById: Map<string, Prepared> | null = null;
+  if (!inOrder) {
+    preparedById = new Map();
+    for (const p of prepared) if (!preparedById.has(p.id)) preparedById.set(p.id, p);
+  }
+  for (const [i, row] of inserted.entries()) {
+    const p = inOrder ? prepared[i]! : preparedById!.get(row.id)!;
+    byId.set(row.id, insertedTask(p, row, backoff(row.backoff)));
   }
   if (!channel) for (const q of new Set([...byId.values()].map((t) => t.queue))) await notifyQueue(tx, q);
   const sink = eventSink(tx);
@@ -199,20 +189,20 @@ export async function insertTasks(
 
   const outcomes: CreateOutcome[] = [];
   const tasks: Task[] = [];
-  const missing = prepared.filter((p) => !byId.has(p.task.id));
+  const missing = prepared.filter((p) => !byId.has(p.id));
   let existing: Task[] = [];
   if (missing.length > 0) {
     const res = await tx.query<TaskRow>(FIND_EXISTING, [
-      missing.map((p) => p.task.id),
-      missing.map((p) => p.task.idempotencyKey).filter((k) => k !== undefined),
+      missing.map((p) => p.id),
+      missing.map((p) => p.idempotencyKey).filter((k) => k !== undefined),
       session?.id ?? null,
-      missing.map((p) => p.sessionIndex).filter((k) => k !== null),
+      missing.map((p) => p.sessionIndex).filter((k) => k !== undefined),
     ]);
     existing = res.rows.map(rowToTask);
   }
   const seen = new Set<string>();
   for (const p of prepared) {
-    const fresh = byId.get(p.task.id);
+    const fresh = byId.get(p.id);
     if (fresh && !seen.has(fresh.id)) {
       seen.add(fresh.id);
       tasks.push(fresh);
@@ -221,18 +211,14 @@ export async function insertTasks(
     }
     const found =
       fresh ??
-      existing.find((t) => t.id === p.task.id) ??
-      existing.find(
-        (t) => p.task.idempotencyKey !== undefined && t.idempotencyKey === p.task.idempotencyKey,
-      ) ??
+      existing.find((t) => t.id === p.id) ??
+      existing.find((t) => p.idempotencyKey !== undefined && t.idempotencyKey === p.idempotencyKey) ??
       existing.find(
         (t) => session !== undefined && t.sessionId === session.id && t.sessionIndex === p.sessionIndex,
       );
     if (!found) {
       // The row that blocked the insert was deleted in between: treat as a conflict the caller may retry.
-      throw new ValidationError(
-        `task ${p.task.id} conflicts with a task that no longer exists; send it again`,
-      );
+      throw new ValidationError(`task ${p.id} conflicts with a task that no longer exists; send it again`);
     }
     if (ctx.retry && (found.status === 'failed' || found.status === 'cancelled')) {
       const r = await retryLocked(tx, found.id, {
