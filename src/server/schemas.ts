@@ -227,32 +227,30 @@ export const TaskOut = z
   })
   .meta({ id: 'Task' });
 
-export const ClaimedTaskOut = z
-  .object({
-    id: z.string(),
-    seq: z.number(),
-    type: z.string(),
-    queue: z.string(),
-    payload: JsonValue,
-    priority: z.number(),
-    runAt: DateString,
-    attempt: z.number().describe('the fencing token: send it with every report on this task'),
-    maxAttempts: z.number(),
-    timeoutMs: z.number().nullable(),
-    idempotencyKey: z.string().nullable(),
-    sessionId: z.string().nullable(),
-    sessionIndex: z.number().nullable(),
-    key: z.string().nullable(),
-    userId: z.string().nullable(),
-    metadata: JsonObject,
-    workerId: z.string(),
-    leaseExpiresAt: DateString,
-    createdAt: DateString,
-    startedAt: DateString,
-  })
+export const ClaimedTaskOut = TaskOut.pick({
+  id: true,
+  seq: true,
+  type: true,
+  queue: true,
+  payload: true,
+  priority: true,
+  runAt: true,
+  attempt: true,
+  maxAttempts: true,
+  timeoutMs: true,
+  idempotencyKey: true,
+  sessionId: true,
+  sessionIndex: true,
+  key: true,
+  userId: true,
+  metadata: true,
+  createdAt: true,
+})
+  .extend({ workerId: z.string(), leaseExpiresAt: DateString, startedAt: DateString })
   .meta({
     id: 'ClaimedTask',
-    description: 'a task as a claim hands it to a worker; GET /tasks/{id} has the whole task',
+    description:
+      'a task as a claim hands it to a worker; send attempt (and seq) back with every report; GET /tasks/{id} has the whole task',
   });
 
 export const Outcome = z.enum(['created', 'existing', 'retried', 'retry_refused']);

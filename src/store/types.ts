@@ -67,29 +67,31 @@ export interface Task {
  * A task as a claim hands it to a worker: what a handler needs to run it. The task's history and
  * policy (backoff, manual retries, result, progress) stay on the full Task (`getTask`).
  */
-export interface ClaimedTask {
-  id: string;
-  seq: number;
-  type: string;
-  queue: string;
-  payload: Json;
-  priority: number;
-  runAt: Date;
-  /** The attempt this claim started: the fencing token every report on it carries. */
-  attempt: number;
-  maxAttempts: number;
-  timeoutMs: number | null;
-  idempotencyKey: string | null;
-  sessionId: string | null;
-  sessionIndex: number | null;
-  key: string | null;
-  userId: string | null;
-  metadata: Record<string, Json>;
+export type ClaimedTask = Pick<
+  Task,
+  | 'id'
+  | 'seq'
+  | 'type'
+  | 'queue'
+  | 'payload'
+  | 'priority'
+  | 'runAt'
+  | 'attempt'
+  | 'maxAttempts'
+  | 'timeoutMs'
+  | 'idempotencyKey'
+  | 'sessionId'
+  | 'sessionIndex'
+  | 'key'
+  | 'userId'
+  | 'metadata'
+  | 'createdAt'
+> & {
+  /** The worker that claimed it; with `attempt`, what every report on it carries. */
   workerId: string;
   leaseExpiresAt: Date;
-  createdAt: Date;
   startedAt: Date;
-}
+};
 
 export interface NewTask {
   type: string;

@@ -211,17 +211,39 @@ begin
   end if;
 end $$;
 
--- Inserts a batch of new tasks, given as one JSON array (skipping ids, idempotency keys and session
--- slots that exist), with their defaults from the task type (backoff merges like object spread: the
--- defaults, the type's, the task's own keys), queues them, and wakes the queues they went to on
--- p_channel (none when null: the embedded store signals in process). With p_all true a batch that
--- is not inserted whole raises (SQLSTATE GF001, or 23505 at the first task that exists) and leaves
--- nothing, so a caller may try the common case as one statement and resolve duplicates in a
--- transaction only when there are some; that insert skips ON CONFLICT, whose check before every
--- row probes each unique index once more. The type's defaults are looked up per task (a lateral
--- join kept from becoming a hash join by offset 0), which keeps the tasks in input order, so their
--- seqs follow it.
--- Returns, for each task inserted, what only the database knows of it (times in epoch ms).
+-- The rows of a batch of new tasks given as one JSON array, with their defaults from the task type
+-- (backoff merges like object spread: the defaults, the type's, the task's own keys), in input
+-- order: the type is looked up per task (a lateral join kept from becoming a hash join by offset 0),
+-- so the seqs they get follow the input. A plain SQL function, inlined where it is used.
+create function new_task_rows(p_tasks json, p_default_max_attempts int, p_default_backoff jsonb)
+returns table (id text, type text, queue text, payload jsonb, priority int, run_at timestamptz,
+  max_attempts int, timeout_ms int, backoff jsonb, idempotency_key text, session_id text, session_index int,
+  key text, user_id text, metadata jsonb, tracking text)
+language sql stable as $$
+  select i.id, i.type, coalesce(i.queue, 'default'), coalesce(i.payload, 'null'), coalesce(i.priority, 0),
+    coalesce(i."runAt", now() + make_interval(secs => coalesce(i."delayMs", 0) / 1000.0)),
+    coalesce(i."maxAttempts", tt.max_attempts, p_default_max_attempts), coalesce(i."timeoutMs", tt.timeout_ms),
+    case when i.backoff is null and tt.backoff is null then p_default_backoff
+      else p_default_backoff || (case when jsonb_typeof(tt.backoff) = 'object' then tt.backoff else '{}' end)
+        || coalesce(i.backoff, '{}') end,
+    i."idempotencyKey", i."sessionId", i."sessionIndex", i.key, i."userId", coalesce(i.metadata, '{}'),
+    coalesce(tt.tracking, 'track')
+  from json_to_recordset(p_tasks) as i(id text, type text, queue text, payload jsonb, priority int,
+    "runAt" timestamptz, "delayMs" int, "maxAttempts" int, "timeoutMs" int, backoff jsonb, "idempotencyKey" text,
+    "sessionId" text, "sessionIndex" int, key text, "userId" text, metadata jsonb)
+  left join lateral (select * from task_types t where t.type = i.type offset 0) tt on true
+$$;
+
+-- Inserts a batch of new tasks (new_task_rows), queues them, and wakes the queues they went to on
+-- p_channel (none when null: the embedded store signals in process). Returns, for each task
+-- inserted, what only the database knows of it (times in epoch ms).
+--
+-- With p_all false it skips ids, idempotency keys and session slots that exist (ON CONFLICT DO
+-- NOTHING). With p_all true a batch that is not inserted whole raises (23505 at the first task that
+-- exists, or GF001) and leaves nothing, so a caller may try the common case as one statement and
+-- resolve duplicates in a transaction only when there are some; that insert has no ON CONFLICT,
+-- whose check before every row probes each unique index once more. The two statements differ only
+-- in that clause, which SQL cannot make conditional.
 create function insert_tasks(p_tasks json, p_default_max_attempts int, p_default_backoff jsonb,
   p_channel text, p_all boolean)
 returns table (id text, seq bigint, run_at bigint, max_attempts int, timeout_ms int, backoff text,
@@ -235,23 +257,10 @@ declare
 begin
   if p_all then
     return query
-    with i as (
-      select * from json_to_recordset(p_tasks) as (id text, type text, queue text,
-        payload jsonb, priority int, "runAt" timestamptz, "delayMs" int, "maxAttempts" int, "timeoutMs" int,
-        backoff jsonb, "idempotencyKey" text, "sessionId" text, "sessionIndex" int, key text, "userId" text,
-        metadata jsonb)),
-    ins as (
+    with ins as (
       insert into tasks (id, type, queue, payload, priority, run_at, max_attempts, timeout_ms, backoff,
         idempotency_key, session_id, session_index, key, user_id, metadata, tracking)
-      select i.id, i.type, coalesce(i.queue, 'default'), coalesce(i.payload, 'null'), coalesce(i.priority, 0),
-        coalesce(i."runAt", now() + make_interval(secs => coalesce(i."delayMs", 0) / 1000.0)),
-        coalesce(i."maxAttempts", tt.max_attempts, p_default_max_attempts), coalesce(i."timeoutMs", tt.timeout_ms),
-        case when i.backoff is null and tt.backoff is null then p_default_backoff
-          else p_default_backoff || (case when jsonb_typeof(tt.backoff) = 'object' then tt.backoff else '{}' end)
-            || coalesce(i.backoff, '{}') end,
-        i."idempotencyKey", i."sessionId", i."sessionIndex", i.key, i."userId", coalesce(i.metadata, '{}'),
-        coalesce(tt.tracking, 'track')
-      from i left join lateral (select * from task_types t where t.type = i.type offset 0) tt on true
+      select * from new_task_rows(p_tasks, p_default_max_attempts, p_default_backoff)
       returning tasks.id, tasks.seq, tasks.queue, tasks.type, tasks.priority, tasks.run_at, tasks.session_id,
         tasks.session_index, tasks.max_attempts, tasks.timeout_ms, tasks.backoff, tasks.tracking, tasks.created_at),
     queued as (
@@ -271,23 +280,10 @@ begin
     return;
   end if;
   return query
-  with i as (
-    select * from json_to_recordset(p_tasks) as (id text, type text, queue text,
-      payload jsonb, priority int, "runAt" timestamptz, "delayMs" int, "maxAttempts" int, "timeoutMs" int,
-      backoff jsonb, "idempotencyKey" text, "sessionId" text, "sessionIndex" int, key text, "userId" text,
-      metadata jsonb)),
-  ins as (
+  with ins as (
     insert into tasks (id, type, queue, payload, priority, run_at, max_attempts, timeout_ms, backoff,
       idempotency_key, session_id, session_index, key, user_id, metadata, tracking)
-    select i.id, i.type, coalesce(i.queue, 'default'), coalesce(i.payload, 'null'), coalesce(i.priority, 0),
-      coalesce(i."runAt", now() + make_interval(secs => coalesce(i."delayMs", 0) / 1000.0)),
-      coalesce(i."maxAttempts", tt.max_attempts, p_default_max_attempts), coalesce(i."timeoutMs", tt.timeout_ms),
-      case when i.backoff is null and tt.backoff is null then p_default_backoff
-        else p_default_backoff || (case when jsonb_typeof(tt.backoff) = 'object' then tt.backoff else '{}' end)
-          || coalesce(i.backoff, '{}') end,
-      i."idempotencyKey", i."sessionId", i."sessionIndex", i.key, i."userId", coalesce(i.metadata, '{}'),
-      coalesce(tt.tracking, 'track')
-    from i left join lateral (select * from task_types t where t.type = i.type offset 0) tt on true
+    select * from new_task_rows(p_tasks, p_default_max_attempts, p_default_backoff)
     on conflict do nothing
     returning tasks.id, tasks.seq, tasks.queue, tasks.type, tasks.priority, tasks.run_at, tasks.session_id,
       tasks.session_index, tasks.max_attempts, tasks.timeout_ms, tasks.backoff, tasks.tracking, tasks.created_at),
@@ -297,8 +293,8 @@ begin
   woken as (
     select count(pg_notify(p_channel, q.queue)) as n from (select distinct n.queue from ins n) q
     where p_channel is not null)
-  select n.id, n.seq, (date_part('epoch', n.run_at) * 1000)::int8, n.max_attempts, n.timeout_ms, n.backoff::text,
-    n.tracking, (date_part('epoch', n.created_at) * 1000)::int8
+  select n.id, n.seq, (date_part('epoch', n.run_at) * 1000)::int8, n.max_attempts, n.timeout_ms,
+    n.backoff::text, n.tracking, (date_part('epoch', n.created_at) * 1000)::int8
   from ins n, woken;
 end $$;
 
