@@ -50,7 +50,7 @@ export default function gaffer(cfg: BenchConfig): SystemDriver {
       transport: 'DirectTransport (PostgreSQL)',
       ...workerCfg,
       pool: 'default (10)',
-      synchronous_commit: 'on',
+      synchronous_commit: 'on (claims and heartbeats: off for their own transaction)',
     },
     versions: gafferVersions(),
     async reset() {
