@@ -16,8 +16,16 @@ export interface Db extends Queryable {
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
   /** Delivers NOTIFY payloads of a channel (PostgreSQL), or in-process signals (PGlite). */
   listen(channel: string, fn: (payload: string) => void): Promise<() => Promise<void>>;
-  /** Signal sent after a transaction commits; on PostgreSQL this is pg_notify inside the transaction. */
+  /**
+   * Signal sent after a transaction commits; on PostgreSQL this is pg_notify inside the transaction.
+   * Listeners in this process hear it as soon as the commit returns (a transaction of `transaction()`
+   * or a statement of `scope()`), without waiting for PostgreSQL to relay it back.
+   */
   notifyInTransaction(tx: Queryable, channel: string, payload: string): Promise<void>;
+  /** A signal the SQL sent itself (pg_notify inside a statement on `tx`): heard in this process as above. */
+  signalledInTransaction(tx: Queryable, channel: string, payload: string): void;
+  /** A Queryable whose statements each commit on their own (no transaction around them). */
+  scope(): Queryable;
   close(): Promise<void>;
 }
 

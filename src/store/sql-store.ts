@@ -58,11 +58,7 @@ export class SqlStore implements Store {
 
   /** Like tx, for work that is a single statement: it runs outside an explicit transaction. */
   private async statement<R>(fn: (q: Queryable) => Promise<R>): Promise<R> {
-    const q: Queryable = {
-      query: (sql, params) => this.db.query(sql, params),
-      exec: (sql) => this.db.exec(sql),
-    };
-    bindWake(q, this.db, this.channel);
+    const q = bindWake(this.db.scope(), this.db, this.channel);
     if (this.eventListeners.size === 0) return fn(q);
     const events: O.StoreEvent[] = [];
     const out = await fn(bindEvents(q, events));

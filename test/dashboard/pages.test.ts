@@ -22,9 +22,10 @@ describe('dashboard: pages and filters', () => {
   it('overview: totals, throughput chart, queues, workers and alerts', async () => {
     const { page } = d;
     await page.goto(d.url);
+    // The live feed updates every second; each stat settles on its own update.
     await expect.poll(() => page.getByTestId('stat-dead').textContent()).toBe('4');
-    expect(await page.getByTestId('stat-running').textContent()).toBe('2');
-    expect(await page.getByTestId('stat-workers').textContent()).toBe('4');
+    await expect.poll(() => page.getByTestId('stat-running').textContent()).toBe('2');
+    await expect.poll(() => page.getByTestId('stat-workers').textContent()).toBe('4');
     expect(await page.locator('.stat', { hasText: 'Workers' }).textContent()).toContain('1 stale');
     const queues = await rows('queue-table').allTextContents();
     expect(queues.map((r) => r.split(/\d/)[0])).toEqual(['email', 'llm', 'reports', 'sim']);

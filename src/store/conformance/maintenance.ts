@@ -40,6 +40,11 @@ class WakeProbe {
     return true;
   }
 
+  /** How many wake-ups of `queue` were heard so far. */
+  count(queue: string): number {
+    return this.heard.filter((q) => q === queue).length;
+  }
+
   async ready(): Promise<void> {
     const scratch = uid('q');
     for (let i = 0; i < 20; i++) {
@@ -153,6 +158,23 @@ export function maintenanceTests(ctx: ConformanceContext): void {
         await probe.ready();
         await fx.create();
         expect(await probe.waitFor(fx.queue, 10_000), `no wake-up for ${fx.queue}`).toBe(true);
+      } finally {
+        probe.close();
+      }
+    });
+
+    it('a create wakes its queue in this process once, by the time the create returns', async () => {
+      // Claims waiting in this process start at once, not when PostgreSQL relays the NOTIFY back;
+      // the relay of our own commit is then not a second wake-up (each would cost a claim query).
+      const store = ctx.store();
+      const fx = fixture(store);
+      const probe = new WakeProbe(store, fx.type);
+      try {
+        await probe.ready();
+        await fx.create();
+        expect(probe.count(fx.queue)).toBe(1);
+        await new Promise((r) => setTimeout(r, 500));
+        expect(probe.count(fx.queue)).toBe(1);
       } finally {
         probe.close();
       }

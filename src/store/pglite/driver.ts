@@ -72,9 +72,17 @@ export class PgliteDb implements Db {
   }
 
   async notifyInTransaction(tx: Queryable, channel: string, payload: string): Promise<void> {
+    this.signalledInTransaction(tx, channel, payload);
+  }
+
+  signalledInTransaction(tx: Queryable, channel: string, payload: string): void {
     const list = this.pending.get(tx);
     if (list) list.push([channel, payload]);
     else this.deliver(channel, payload);
+  }
+
+  scope(): Queryable {
+    return { query: (sql, params) => this.query(sql, params), exec: (sql) => this.exec(sql) };
   }
 
   private deliver(channel: string, payload: string): void {

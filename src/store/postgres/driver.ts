@@ -25,6 +25,18 @@ export class PostgresDb implements Db {
   private readonly channels = new Map<string, Set<(payload: string) => void>>();
   private closed = false;
   private reconnectTimer: NodeJS.Timeout | null = null;
+  /** Signals of open transactions, heard in this process once they commit. */
+  private readonly pending = new WeakMap<Queryable, Array<[string, string]>>();
+  /** Queryables of scope(): each statement has committed when it returns. */
+  private readonly scopes = new WeakSet<Queryable>();
+  /** Backend pids of this pool's connections: their notifications were heard here already. */
+  private readonly ownPids = new Set<number>();
+  /**
+   * By channel and payload: signals of our own commits heard here whose relay by PostgreSQL is still
+   * to come (above 0), or relays that came first and were heard then (below 0). Either way each
+   * signal is heard once, whichever arrives first.
+   */
+  private readonly echoes = new Map<string, number>();
 
   constructor(private readonly opts: PostgresDbOptions) {
     quoteIdent(opts.schema);
@@ -43,6 +55,15 @@ export class PostgresDb implements Db {
       });
     // A pooled client that dies while idle (database restart) must not crash the process.
     this.pool.on('error', () => {});
+    const pid = (c: pg.PoolClient) => (c as unknown as { processID?: number }).processID;
+    this.pool.on('connect', (c) => {
+      const p = pid(c);
+      if (p !== undefined) this.ownPids.add(p);
+    });
+    this.pool.on('remove', (c) => {
+      const p = pid(c);
+      if (p !== undefined) this.ownPids.delete(p);
+    });
   }
 
   async query<R>(sql: string, params?: unknown[]): Promise<QueryResult<R>> {
@@ -64,6 +85,7 @@ export class PostgresDb implements Db {
       client.release(destroy || broken);
       client.off('error', onError);
     };
+    const signals: Array<[string, string]> = [];
     try {
       await client.query('begin');
       const tx: Queryable = {
@@ -75,9 +97,11 @@ export class PostgresDb implements Db {
           await client.query(sql);
         },
       };
+      this.pending.set(tx, signals);
       const out = await fn(tx);
       await client.query('commit');
       release(false);
+      for (const [channel, payload] of signals) this.hear(channel, payload);
       return out;
     } catch (err) {
       try {
@@ -96,6 +120,40 @@ export class PostgresDb implements Db {
 
   async notifyInTransaction(tx: Queryable, channel: string, payload: string): Promise<void> {
     await tx.query('select pg_notify($1, $2)', [channel, payload]);
+    this.signalledInTransaction(tx, channel, payload);
+  }
+
+  /**
+   * Listeners here hear a signal of this process's own commit at once; PostgreSQL's relay of it
+   * comes later and is then skipped. A transaction that is not this driver's (a caller's own, for
+   * transactional enqueue) is left to the relay: only PostgreSQL knows when it commits.
+   */
+  signalledInTransaction(tx: Queryable, channel: string, payload: string): void {
+    const list = this.pending.get(tx);
+    if (list) list.push([channel, payload]);
+    else if (this.scopes.has(tx)) this.hear(channel, payload);
+  }
+
+  scope(): Queryable {
+    const q: Queryable = { query: (sql, params) => this.query(sql, params), exec: (sql) => this.exec(sql) };
+    this.scopes.add(q);
+    return q;
+  }
+
+  /** A signal of our own commit, heard here unless its relay came first. */
+  private hear(channel: string, payload: string): void {
+    const fns = this.channels.get(channel);
+    if (!fns || fns.size === 0) return;
+    if (this.match(`${channel}\u0000${payload}`, 1)) for (const f of fns) f(payload);
+  }
+
+  /** Counts one side of a (commit, relay) pair; true when it is the first of the two to arrive. */
+  private match(key: string, side: 1 | -1): boolean {
+    const n = this.echoes.get(key) ?? 0;
+    const next = n + side;
+    if (next === 0) this.echoes.delete(key);
+    else this.echoes.set(key, next);
+    return Math.sign(n) !== -side;
   }
 
   async listen(channel: string, fn: (payload: string) => void): Promise<() => Promise<void>> {
@@ -124,8 +182,11 @@ export class PostgresDb implements Db {
         keepAlive: true,
       });
       client.on('notification', (msg) => {
+        const payload = msg.payload ?? '';
+        // A relay of our own commit is heard when the commit returns (hear), or now if it comes first.
+        if (this.ownPids.has(msg.processId) && !this.match(`${msg.channel}\u0000${payload}`, -1)) return;
         const fns = this.channels.get(msg.channel);
-        if (fns) for (const f of fns) f(msg.payload ?? '');
+        if (fns) for (const f of fns) f(payload);
       });
       client.on('error', () => this.dropListener());
       client.on('end', () => this.dropListener());
@@ -141,6 +202,8 @@ export class PostgresDb implements Db {
   }
 
   private dropListener(): void {
+    // Relays sent while the listener is away are lost: the pairs still open will never close.
+    this.echoes.clear();
     if (this.listener) {
       this.listener.removeAllListeners('notification');
       this.listener.end().catch(() => {});

@@ -9,7 +9,7 @@ import { eventSink } from './events.js';
 import { retryLocked } from './retry.js';
 import { rowToTask, TASK_COLUMNS, type TaskRow } from './rows.js';
 import { checkNewTask } from './validate.js';
-import { notifyQueue, sqlWakeChannel } from './wake.js';
+import { notifyQueue, queueNotified, sqlWakeChannel } from './wake.js';
 
 /**
  * One call per batch of the database function insert_tasks (migration 0004): the batch goes as one
@@ -173,7 +173,10 @@ export async function insertTasks(
     const p = inOrder ? prepared[i]! : preparedById!.get(row.id)!;
     byId.set(row.id, insertedTask(p, row, backoff(row.backoff)));
   }
-  if (!channel) for (const q of new Set([...byId.values()].map((t) => t.queue))) await notifyQueue(tx, q);
+  for (const q of new Set([...byId.values()].map((t) => t.queue))) {
+    if (channel) queueNotified(tx, q);
+    else await notifyQueue(tx, q);
+  }
   const sink = eventSink(tx);
   if (sink) {
     for (const t of byId.values()) {

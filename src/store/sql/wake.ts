@@ -29,12 +29,23 @@ export function sqlWakeChannel(tx: Queryable): string | null {
 /** Signals after commit that `queue` may have runnable work; at most once per queue per transaction. */
 export async function notifyQueue(tx: Queryable, queue: string): Promise<void> {
   const target = byTx.get(tx);
-  if (!target) return;
+  if (!target || !firstFor(tx, queue)) return;
+  await target.db.notifyInTransaction(tx, target.channel, queue);
+}
+
+/** The statement on `tx` notified `queue` itself (sqlWakeChannel): this process hears it after commit too. */
+export function queueNotified(tx: Queryable, queue: string): void {
+  const target = byTx.get(tx);
+  if (!target || !firstFor(tx, queue)) return;
+  target.db.signalledInTransaction(tx, target.channel, queue);
+}
+
+function firstFor(tx: Queryable, queue: string): boolean {
   const sent = notified.get(tx) ?? new Set<string>();
-  if (sent.has(queue)) return;
+  if (sent.has(queue)) return false;
   sent.add(queue);
   notified.set(tx, sent);
-  await target.db.notifyInTransaction(tx, target.channel, queue);
+  return true;
 }
 
 const notified = new WeakMap<Queryable, Set<string>>();
