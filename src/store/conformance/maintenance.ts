@@ -59,6 +59,17 @@ class WakeProbe {
   }
 }
 
+/** Runs fn with a live probe of the store's wake-ups, closed afterwards. */
+async function probing(store: Store, type: string, fn: (probe: WakeProbe) => Promise<void>): Promise<void> {
+  const probe = new WakeProbe(store, type);
+  try {
+    await probe.ready();
+    await fn(probe);
+  } finally {
+    probe.close();
+  }
+}
+
 /** R3.6, R7, R8: retention, migrations, queue statistics, wake-ups and leadership. */
 export function maintenanceTests(ctx: ConformanceContext): void {
   describe('maintenance', () => {
@@ -153,14 +164,10 @@ export function maintenanceTests(ctx: ConformanceContext): void {
     it('onWake signals the queue that received runnable work', async () => {
       const store = ctx.store();
       const fx = fixture(store);
-      const probe = new WakeProbe(store, fx.type);
-      try {
-        await probe.ready();
+      await probing(store, fx.type, async (probe) => {
         await fx.create();
         expect(await probe.waitFor(fx.queue, 10_000), `no wake-up for ${fx.queue}`).toBe(true);
-      } finally {
-        probe.close();
-      }
+      });
     });
 
     it('a create wakes its queue in this process once, by the time the create returns', async () => {
@@ -168,30 +175,22 @@ export function maintenanceTests(ctx: ConformanceContext): void {
       // the relay of our own commit is then not a second wake-up (each would cost a claim query).
       const store = ctx.store();
       const fx = fixture(store);
-      const probe = new WakeProbe(store, fx.type);
-      try {
-        await probe.ready();
+      await probing(store, fx.type, async (probe) => {
         await fx.create();
         expect(probe.count(fx.queue)).toBe(1);
         await new Promise((r) => setTimeout(r, 500));
         expect(probe.count(fx.queue)).toBe(1);
-      } finally {
-        probe.close();
-      }
+      });
     });
 
     it('onWake signals the queue of a task retried by hand', async () => {
       const store = ctx.store();
       const fx = fixture(store);
       const { task } = await fx.failed();
-      const probe = new WakeProbe(store, fx.type);
-      try {
-        await probe.ready();
+      await probing(store, fx.type, async (probe) => {
         await store.retryTask({ taskId: task.id, by: 'ops' });
         expect(await probe.waitFor(fx.queue, 10_000), `no wake-up for ${fx.queue}`).toBe(true);
-      } finally {
-        probe.close();
-      }
+      });
     });
 
     it('tryLeadership runs the function and returns its result', async () => {
