@@ -299,6 +299,27 @@ export function leaseTests(ctx: ConformanceContext): void {
   });
 
   describe('claims', () => {
+    it('a task claimed again while its first claim is still open is listed and counted once', async () => {
+      const store = ctx.store();
+      const fx = fixture(store);
+      await fx.createMany(2);
+      const worker = await fx.worker();
+      const [kept, dropped] = await fx.claim(worker.id, { limit: 2 });
+      // The worker keeps one and lets the other lapse: the first claim stays open for the kept one.
+      await store.heartbeat({ workerId: worker.id, held: [ref(kept!)], now: later(20_000) });
+      await store.rescueLeases({ now: later(40_000) });
+      const again = await fx.claimOne(worker.id, { now: later(50_000), expectId: dropped!.id });
+      expect(again.attempt).toBe(2);
+      const unfinished = ['queued', 'running', 'retrying'] as const;
+      const page = await store.listTasks({ queue: fx.queue, status: [...unfinished] });
+      expect(page.items.map((t) => t.id).sort()).toEqual([kept!.id, dropped!.id].sort());
+      expect(await store.countTasks({ queue: fx.queue, status: [...unfinished] })).toMatchObject({
+        running: 2,
+        total: 2,
+      });
+      expect((await store.listTasks({ queue: fx.queue, status: 'running' })).items).toHaveLength(2);
+    });
+
     it('every way a running attempt ends closes its claim: with nothing running, no claim is left', async () => {
       // Running tasks are found through the claims that took them (migration 0004); a claim that
       // outlived its tasks would be a leak every later lease sweep pays for.

@@ -3,6 +3,7 @@ import type { PruneResult, QueueStat, RescueResult } from '../types.js';
 import { endFailedAttempt } from './attempts.js';
 import { eventSink } from './events.js';
 import { rowToTask, TASK_COLUMNS, type TaskRow } from './rows.js';
+import { RUNNING_TASKS } from './running.js';
 import { markStale } from './workers.js';
 
 /**
@@ -16,10 +17,8 @@ select ${TASK_COLUMNS},
     when w.stale_at is not null then 'its worker is stale'
     when t.deadline_at < coalesce($1::timestamptz, now()) then 'the attempt ran past its timeout'
     else 'no heartbeat renewed the lease' end as reason
-from task_claims c cross join unnest(c.seqs) s(seq) join tasks t on t.seq = s.seq
-left join workers w on w.id = t.worker_id
-where t.claim_id = c.id and t.status = 'running'
-  and (t.lease_expires_at < coalesce($1::timestamptz, now())
+from ${RUNNING_TASKS} left join workers w on w.id = t.worker_id
+where (t.lease_expires_at < coalesce($1::timestamptz, now())
     or t.deadline_at < coalesce($1::timestamptz, now())
     or w.id is null or w.stale_at is not null)
 order by t.seq
@@ -164,8 +163,7 @@ export async function queueStats(db: Queryable): Promise<QueueStat[]> {
          then (extract(epoch from now() - min(q.run_at) filter (where q.run_at <= now())) * 1000)::float8 end as oldest_ms
      from task_queue q group by q.queue, q.status
      union all
-     select t.queue, t.status, count(*)::int, null from task_claims c cross join unnest(c.seqs) s(seq)
-     join tasks t on t.seq = s.seq where t.claim_id = c.id and t.status = 'running' group by t.queue, t.status
+     select t.queue, t.status, count(*)::int, null from ${RUNNING_TASKS} group by t.queue, t.status
      union all
      select t.queue, t.status, count(*)::int, null from tasks t
      where t.status in ('completed', 'failed', 'cancelled') group by t.queue, t.status`,

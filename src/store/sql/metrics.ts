@@ -1,5 +1,6 @@
 import type { Queryable } from '../db.js';
 import type { MetricsSnapshot } from '../observability.js';
+import { RUNNING_TASKS } from './running.js';
 
 /**
  * Everything behind the gauges and the alert rules, in one statement, so a
@@ -14,8 +15,7 @@ select (select now from clock) as at,
   (select coalesce(json_agg(d), '[]') from (
     select q.queue, q.status, count(*)::int as count from task_queue q group by q.queue, q.status
     union all
-    select t.queue, t.status, count(*)::int from task_claims c cross join unnest(c.seqs) s(seq)
-    join tasks t on t.seq = s.seq where t.claim_id = c.id and t.status = 'running' group by t.queue, t.status
+    select t.queue, t.status, count(*)::int from ${RUNNING_TASKS} group by t.queue, t.status
   ) d) as depth,
   (select coalesce(json_agg(w), '[]') from (
     select q.queue, q.type, count(*)::int as count,

@@ -11,6 +11,7 @@ import {
   TASK_COLUMNS,
   type TaskRow,
 } from './rows.js';
+import { RUNNING_TASKS } from './running.js';
 
 export const MAX_PAGE_SIZE = 1000;
 
@@ -25,10 +26,9 @@ function list<T>(v: T | T[] | undefined): T[] | null {
 const SOURCES = {
   all: 'tasks t',
   runnable: 'task_queue q join tasks t on t.seq = q.seq',
-  running:
-    'task_claims c cross join unnest(c.seqs) s(seq) join tasks t on t.seq = s.seq and t.claim_id = c.id',
-  unfinished: `tasks t join (select q.seq from task_queue q union all
-    select s.seq from task_claims c cross join unnest(c.seqs) s(seq)) a on a.seq = t.seq`,
+  running: RUNNING_TASKS,
+  unfinished: `tasks t join (select q.seq from task_queue q union all select t.seq from ${RUNNING_TASKS}) a
+    on a.seq = t.seq`,
 };
 
 /**

@@ -21,6 +21,7 @@ import {
   WORKER_COLUMNS,
   type WorkerRow,
 } from './rows.js';
+import { RUNNING_TASKS } from './running.js';
 import { checkName } from './validate.js';
 
 const MARK_STALE = `
@@ -40,9 +41,7 @@ const WORKER_EVENT = `insert into worker_events (worker_id, kind, data) values (
 
 /** The running tasks of workers: the tasks of their claims that still run under them. */
 const RUNNING_OF_WORKERS = `
-select ${TASK_COLUMNS} from task_claims c cross join unnest(c.seqs) s(seq) join tasks t on t.seq = s.seq
-where c.worker_id = any($1::text[]) and t.claim_id = c.id and t.status = 'running'
-for update of t`;
+select ${TASK_COLUMNS} from ${RUNNING_TASKS} where c.worker_id = any($1::text[]) for update of t`;
 
 /** Ends the running attempts of workers that went away: their leases lapse now. */
 export async function lapseLeasesOf(tx: Queryable, workerIds: string[], reason: string): Promise<Task[]> {
@@ -158,8 +157,7 @@ held as (select * from unnest($6::text[], $7::text[], $8::int[]) as h(worker_id,
 candidates as (
   select t.seq from held h join tasks t on t.id = h.id
   union all
-  select s.seq from input i join task_claims c on c.worker_id = i.worker_id cross join unnest(c.seqs) s(seq)
-  where not i.named
+  select t.seq from ${RUNNING_TASKS} join input i on i.worker_id = c.worker_id where not i.named
 ),
 ext as (
   update tasks t set lease_expires_at = coalesce($9::timestamptz, now()) + make_interval(secs => i.lease_ms / 1000.0)
