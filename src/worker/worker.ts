@@ -95,6 +95,14 @@ export class Worker {
   private signalHandler: (() => void) | null = null;
   /** The server's lease, from registration. */
   private leaseMs = 30_000;
+  /** What every task's context calls back into: made once, so a context costs one object. */
+  private readonly contextActions: ContextActions = {
+    progress: async (task, entry, value) => {
+      const ok = await this.options.transport.progress({ ...this.ref(task), progress: value });
+      if (!ok) this.markLost(entry, 'the lease was lost');
+    },
+    setState: (state) => this.options.transport.setState({ workerId: this.workerId!, state }),
+  };
 
   constructor(opts: WorkerOptions) {
     this.options = {
@@ -446,18 +454,7 @@ export class Worker {
   }
 
   private context(task: ClaimedTask, entry: Running, log: () => Logger): TaskContext {
-    return new HandlerContext(this, task, entry, log);
-  }
-
-  /** @internal What ctx.progress does: records progress; an attempt that lost its lease is aborted. */
-  async reportProgress(task: ClaimedTask, entry: Running, value: Json): Promise<void> {
-    const ok = await this.options.transport.progress({ ...this.ref(task), progress: value });
-    if (!ok) this.markLost(entry, 'the lease was lost');
-  }
-
-  /** Sets this worker's free-form state (what ctx.setState does from a handler). */
-  async setState(state: Json): Promise<void> {
-    await this.options.transport.setState({ workerId: this.workerId!, state });
+    return new HandlerContext(this.contextActions, task, entry, log);
   }
 
   private markLost(entry: Running, why: string): void {
@@ -554,13 +551,19 @@ export class Worker {
   }
 }
 
+interface ContextActions {
+  /** Records progress; an attempt that lost its lease is aborted. */
+  progress(task: ClaimedTask, entry: Running, value: Json): Promise<void>;
+  setState(state: Json): Promise<void>;
+}
+
 /** What a handler gets with its payload: one object per task, its methods on the prototype. */
 class HandlerContext implements TaskContext {
   readonly attempt: number;
   readonly workerId: string;
 
   constructor(
-    private readonly worker: Worker,
+    private readonly actions: ContextActions,
     readonly task: ClaimedTask,
     private readonly entry: Running,
     private readonly logger: () => Logger,
@@ -578,11 +581,11 @@ class HandlerContext implements TaskContext {
   }
 
   progress(value: Json): Promise<void> {
-    return this.worker.reportProgress(this.task, this.entry, value);
+    return this.actions.progress(this.task, this.entry, value);
   }
 
   setState(state: Json): Promise<void> {
-    return this.worker.setState(state);
+    return this.actions.setState(state);
   }
 }
 
