@@ -3,6 +3,7 @@ import type { AttemptOutcome } from '../../core/states.js';
 import type { Queryable } from '../db.js';
 import type { Task, TaskError } from '../types.js';
 import { eventSink } from './events.js';
+import { requeueFrom } from './requeue.js';
 import { rowToTask, TASK_COLUMNS, type TaskRow } from './rows.js';
 
 /** Sets the outcome of the newest manual-retry history entry, if it has none yet. */
@@ -30,13 +31,7 @@ with ended as (
     (extract(epoch from coalesce($6::timestamptz, now()) - (t.retry_history -> -1 ->> 'at')::timestamptz) * 1000)::float8
       as since_retry_ms
 ),
-queued as (
-  insert into task_queue (seq, status, queue, type, priority, run_at, session_id, session_index,
-    avoid_machine_id, avoid_labels)
-  select e.seq, 'retrying', e.queue, e.type, e.priority, e.run_at, e.session_id, e.session_index,
-    e.avoid_machine_id, e.avoid_labels
-  from ended e where e.status = 'retrying'
-),
+queued as (${requeueFrom('ended', 'retrying', "status = 'retrying'")}),
 released as (select release_claims(array(select claim_id from ended))),
 counted as (
   insert into task_throughput as tp (minute, node, failed)

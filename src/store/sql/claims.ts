@@ -12,6 +12,8 @@ import type {
   Task,
 } from '../types.js';
 import { endFailedAttempt } from './attempts.js';
+import type { CompletedRow } from './events.js';
+import { requeueFrom } from './requeue.js';
 import { rowToTask, TASK_COLUMNS, type TaskRow } from './rows.js';
 
 /**
@@ -114,12 +116,7 @@ back as (
   returning t.seq, t.id, t.attempt, o.worker_id, o.started_at, t.queue, t.type, t.priority, t.run_at,
     t.session_id, t.session_index, t.avoid_machine_id, t.avoid_labels, t.claim_id
 ),
-requeued as (
-  insert into task_queue (seq, status, queue, type, priority, run_at, session_id, session_index,
-    avoid_machine_id, avoid_labels)
-  select seq, 'queued', queue, type, priority, run_at, session_id, session_index, avoid_machine_id, avoid_labels
-  from back
-),
+requeued as (${requeueFrom('back', 'queued')}),
 released as (select release_claims(array(select claim_id from back))),
 ev as (
   insert into task_events (task_id, attempt, kind, worker_id, at)
@@ -223,18 +220,6 @@ async function notLive(db: Queryable, workerId: string): Promise<Error> {
 }
 
 /** A completed attempt as complete_tasks reports it (for the store's events). */
-export interface CompletedRow {
-  id: string;
-  attempt: number;
-  worker_id: string | null;
-  type: string;
-  queue: string;
-  session_id: string | null;
-  duration_ms: number | null;
-  /** Completed is final, so on a task retried by hand this ends its newest retry: time since it was asked for. */
-  retry_ms: number | null;
-}
-
 /** Completes a batch in one statement; `detail` also returns what the store's events report. */
 export async function completeTasks(
   db: Queryable,

@@ -3,6 +3,7 @@ import { TRANSITIONS } from '../../core/states.js';
 import type { Queryable } from '../db.js';
 import type { Task } from '../types.js';
 import { eventSink } from './events.js';
+import { requeueFrom } from './requeue.js';
 import { rowToTask, TASK_COLUMNS, type TaskRow } from './rows.js';
 import { notifyQueue } from './wake.js';
 
@@ -20,12 +21,7 @@ with retried as (
   where t.id = $1 and t.status = any($2::text[])
   returning ${TASK_COLUMNS}
 ),
-queued as (
-  insert into task_queue (seq, status, queue, type, priority, run_at, session_id, session_index,
-    avoid_machine_id, avoid_labels)
-  select seq, 'retrying', queue, type, priority, run_at, session_id, session_index, avoid_machine_id, avoid_labels
-  from retried
-)
+queued as (${requeueFrom('retried', 'retrying')})
 select * from retried`;
 
 const RETRIED_EVENT = `
