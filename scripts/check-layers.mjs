@@ -1,5 +1,5 @@
 // Dependencies point one way: core ← store ← engine ← client/worker/server ← cli.
-// Fails when a file imports from a layer above its own.
+// Fails when a file imports from a layer above its own, or when imports go round in a circle.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 
@@ -22,7 +22,37 @@ function walk(dir) {
   }
 }
 
+/** Every file's relative imports (type-only ones too: a circle of types is still a circle to read). */
+const graph = new Map();
+
+function findCycles() {
+  const state = new Map(); // 1: on the current path, 2: done
+  const path = [];
+  const visit = (file) => {
+    state.set(file, 1);
+    path.push(file);
+    for (const dep of graph.get(file) ?? []) {
+      if (!graph.has(dep)) continue;
+      if (state.get(dep) === 1) {
+        const circle = path
+          .slice(path.indexOf(dep))
+          .concat(dep)
+          .map((f) => relative('.', f));
+        problems.push(`import circle: ${circle.join(' → ')}`);
+      } else if (!state.has(dep)) visit(dep);
+    }
+    path.pop();
+    state.set(file, 2);
+  };
+  for (const file of graph.keys()) if (!state.has(file)) visit(file);
+}
+
 function check(file) {
+  const deps = [];
+  for (const m of readFileSync(file, 'utf8').matchAll(/from\s+'(\.[^']+)'/g)) {
+    deps.push(resolve(dirname(file), m[1].replace(/\.js$/, '.ts')));
+  }
+  graph.set(file, deps);
   const from = layerOf(file);
   if (!from) return;
   const src = readFileSync(file, 'utf8');
@@ -45,6 +75,7 @@ function check(file) {
 }
 
 walk(root);
+findCycles();
 if (problems.length) {
   console.error(`layer check failed:\n  ${problems.join('\n  ')}`);
   process.exit(1);

@@ -1,7 +1,6 @@
 import type { Queryable } from '../db.js';
 import type { StoreEvent } from '../observability.js';
 import type { ClaimedTask } from '../types.js';
-import type { CompletedRow } from './claims.js';
 
 /**
  * Domain events collected per transaction. The store binds a buffer to a
@@ -35,6 +34,19 @@ export function claimedEvent(t: ClaimedTask): StoreEvent {
     // Waiting starts when the task became runnable: its creation, or its run-at (delay, backoff).
     pickupMs: Math.max(0, claimedAt - Math.max(t.createdAt.getTime(), t.runAt.getTime())),
   };
+}
+
+/** A completed attempt as complete_tasks returns it with its detail. */
+export interface CompletedRow {
+  id: string;
+  attempt: number;
+  worker_id: string | null;
+  type: string;
+  queue: string;
+  session_id: string | null;
+  duration_ms: number | null;
+  /** Completed is final, so on a task retried by hand this ends its newest retry: time since it was asked for. */
+  retry_ms: number | null;
 }
 
 export function completedEvent(r: CompletedRow): StoreEvent {

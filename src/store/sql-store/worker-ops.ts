@@ -1,0 +1,107 @@
+import * as claims from '../sql/claims.js';
+import { claimedEvent, completedEvent, eventSink } from '../sql/events.js';
+import { notifyQueue } from '../sql/wake.js';
+import * as workers from '../sql/workers.js';
+import type * as T from '../types.js';
+
+import { SqlTaskOps } from './task-ops.js';
+
+/** The worker side: claims, reports and the worker registry. */
+export abstract class SqlWorkerOps extends SqlTaskOps {
+  // Claiming and reporting
+
+  async claimTasks(p: T.ClaimTasksParams): Promise<T.ClaimedTask[]> {
+    const tasks = await claims.claimTasks(this.db, p, this.options.leaseMs, this.options.staleAfterMs);
+    if (this.eventListeners.size > 0 && tasks.length > 0) this.publish(tasks.map(claimedEvent));
+    return tasks;
+  }
+
+  async claimSessionTask(p: T.ClaimSessionTaskParams): Promise<T.ClaimedTask> {
+    const task = await claims.claimSessionTask(this.db, p, this.options.leaseMs, this.options.staleAfterMs);
+    if (this.eventListeners.size > 0) this.publish([claimedEvent(task)]);
+    return task;
+  }
+
+  async completeTasks(items: T.CompleteItem[]): Promise<T.CompleteTasksResult> {
+    const { rows, ...out } = await claims.completeTasks(this.db, items, this.eventListeners.size > 0);
+    if (this.eventListeners.size > 0 && rows.length > 0) {
+      this.publish(rows.map(completedEvent));
+    }
+    return out;
+  }
+
+  failTask(p: T.FailTaskParams): Promise<T.Task> {
+    return this.tx((tx) => claims.failTask(tx, p));
+  }
+
+  handBackTasks(items: T.AttemptRef[]): Promise<string[]> {
+    return this.tx(async (tx) => {
+      const back = await claims.handBackTasks(tx, items);
+      for (const q of new Set(back.map((b) => b.queue))) await notifyQueue(tx, q);
+      return back.map((b) => b.id);
+    });
+  }
+
+  extendLease(p: T.AttemptRef & { leaseMs?: number }): Promise<Date> {
+    return claims.extendLease(this.db, { ...p, leaseMs: p.leaseMs ?? this.options.leaseMs });
+  }
+
+  reportProgress(p: T.AttemptRef & { progress: T.Json }): Promise<void> {
+    return claims.reportProgress(this.db, p);
+  }
+
+  // Workers
+
+  async registerWorker(p: T.RegisterWorkerParams): Promise<T.Worker> {
+    const { replaced: _replaced, ...worker } = await this.tx((tx) => workers.registerWorker(tx, p));
+    return worker;
+  }
+
+  heartbeat(p: T.HeartbeatParams): Promise<T.HeartbeatResult> {
+    return workers.heartbeat(this.db, p, this.options.leaseMs, this.options.staleAfterMs);
+  }
+
+  heartbeats(list: T.HeartbeatParams[]): Promise<T.HeartbeatResult[]> {
+    return workers.heartbeats(this.db, list, this.options.leaseMs, this.options.staleAfterMs);
+  }
+
+  setWorkerState(p: { workerId: string; state: T.Json }): Promise<void> {
+    return workers.setWorkerState(this.db, p.workerId, p.state);
+  }
+
+  recordWorkerEvent(p: { workerId: string; kind: string; data?: T.Json }): Promise<void> {
+    return workers.recordWorkerEvent(this.db, p.workerId, p.kind, p.data ?? null);
+  }
+
+  async deregisterWorker(p: { workerId: string }): Promise<void> {
+    await this.tx(async (tx) => {
+      await workers.getWorker(tx, p.workerId, this.options.staleAfterMs);
+      await workers.markStale(tx, [p.workerId], 'deregistered', null);
+      await tx.query('update workers set deregistered_at = now() where id = $1', [p.workerId]);
+      await workers.lapseLeasesOf(tx, [p.workerId], 'worker deregistered while holding the task');
+      eventSink(tx)?.push({ event: 'worker_deregistered', workerId: p.workerId, reason: 'deregistered' });
+    });
+  }
+
+  getWorker(id: string): Promise<T.Worker> {
+    return workers.getWorker(this.db, id, this.options.staleAfterMs);
+  }
+
+  listWorkers(p: { includeStale?: boolean; machineId?: string } = {}): Promise<T.Worker[]> {
+    return workers.listWorkers(this.db, p, this.options.staleAfterMs);
+  }
+
+  getWorkerEvents(workerId: string, p: { limit?: number } = {}): Promise<T.WorkerEvent[]> {
+    return workers.getWorkerEvents(this.db, workerId, p.limit ?? 100);
+  }
+
+  async deleteWorker(id: string): Promise<void> {
+    await this.tx(async (tx) => {
+      await workers.getWorker(tx, id, this.options.staleAfterMs);
+      await workers.markStale(tx, [id], 'deleted', null);
+      await workers.lapseLeasesOf(tx, [id], 'worker deleted while holding the task');
+      await tx.query('delete from workers where id = $1', [id]);
+      eventSink(tx)?.push({ event: 'worker_deregistered', workerId: id, reason: 'deleted' });
+    });
+  }
+}

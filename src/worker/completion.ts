@@ -1,0 +1,49 @@
+import { GafferError } from '../core/errors.js';
+import type { Logger } from '../engine/logger.js';
+import { isConnectionError } from '../store/connection-errors.js';
+import type { AttemptRef, TaskError } from '../store/types.js';
+import { sleep } from './handler-context.js';
+import type { WorkerTransport } from './transport.js';
+
+/**
+ * Sends a handler's success; resolves false when the attempt no longer holds the task. A report
+ * lost to a database or network blip is sent again (the attempt number fences a repeat) until the
+ * lease would lapse: a success must not turn into a failed attempt, nor, on the last attempt, a
+ * dead letter. Any other error rejects, and the attempt fails with it.
+ */
+export async function reportUntilLeaseEnds(
+  send: () => Promise<boolean>,
+  leaseMs: number,
+  onGiveUp: (err: unknown) => void,
+): Promise<boolean> {
+  const giveUpAt = Date.now() + leaseMs;
+  for (let delay = 100; ; delay = Math.min(delay * 2, 2000)) {
+    try {
+      return await send();
+    } catch (err) {
+      const transient = isConnectionError(err) || (err instanceof GafferError && err.code === 'unavailable');
+      if (!transient) throw err;
+      if (Date.now() + delay >= giveUpAt) {
+        onGiveUp(err);
+        return false;
+      }
+      await sleep(delay);
+    }
+  }
+}
+
+/** Reports a failed attempt; resolves false when it could not be reported (the lease will lapse) or was no longer held. */
+export function reportFailure(
+  transport: WorkerTransport,
+  ref: AttemptRef,
+  error: TaskError,
+  log: () => Logger,
+): Promise<boolean> {
+  return transport.fail({ ...ref, error }).catch((e: unknown) => {
+    log().warn(
+      { event: 'report_error', err: String(e) },
+      'could not report the failure; the lease will lapse',
+    );
+    return false;
+  });
+}

@@ -1,0 +1,60 @@
+import type { z } from 'zod';
+import type { Logger } from '../engine/logger.js';
+import type { ClaimedTask, Json } from '../store/types.js';
+import type { WorkerTransport } from './transport.js';
+
+export interface TaskContext {
+  task: ClaimedTask;
+  attempt: number;
+  workerId: string;
+  /** Fires when the task is cancelled, its lease is lost, it times out, or the worker shuts down past its grace period. */
+  signal: AbortSignal;
+  /** Records progress (any JSON, e.g. a fraction or {done, total}); shown live in the dashboard. */
+  progress(value: Json): Promise<void>;
+  /** Sets the worker's free-form state (seed 002's GUI state). */
+  setState(state: Json): Promise<void>;
+  log: Logger;
+}
+
+export interface HandlerDefinition<S extends z.ZodType = z.ZodType> {
+  schema?: S;
+  handler: (payload: z.output<S>, ctx: TaskContext) => Promise<unknown> | unknown;
+}
+
+export interface WorkerOptions {
+  transport: WorkerTransport;
+  /** Handlers run at once at most this many (default 10). */
+  concurrency?: number;
+  /** Claim up to this many extra tasks ahead of free slots (default 0); handed back unstarted on shutdown. */
+  prefetch?: number;
+  queues?: string[];
+  machineId?: string;
+  /** Slot name on the machine; a new worker with the same machine and name replaces this one at once. */
+  name?: string;
+  labels?: Record<string, string>;
+  heartbeatMs?: number;
+  /** Long-poll wait of one claim call (default 20 s). */
+  claimWaitMs?: number;
+  /** How long stop() waits for running handlers before aborting them (default 30 s). */
+  shutdownGraceMs?: number;
+  /** Stop gracefully on SIGTERM / SIGINT (default false; the CLI turns it on). */
+  handleSignals?: boolean;
+  logger?: Logger;
+  version?: string;
+}
+
+export interface WorkerSummary {
+  workerId: string | null;
+  uptimeMs: number;
+  processed: number;
+  completed: number;
+  failed: number;
+  /** completed / processed, 0..1; 1 when nothing was processed. */
+  successRate: number;
+  running: number;
+}
+
+export function formatSummary(s: WorkerSummary): string {
+  const up = Math.round(s.uptimeMs / 1000);
+  return `gaffer worker ${s.workerId ?? '-'} stopped: uptime ${up}s, processed ${s.processed}, completed ${s.completed}, failed ${s.failed}, success rate ${(s.successRate * 100).toFixed(1)}%\n`;
+}
