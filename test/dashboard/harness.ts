@@ -27,7 +27,9 @@ const CHROMIUM_ARGS = [
 // test run writes its screenshots to the ignored test-results/ folder, so tests leave the tree clean.
 const SCREENSHOTS = fileURLToPath(
   new URL(
-    process.env.GAFFER_UPDATE_SCREENSHOTS === '1' ? '../../docs/screenshots/' : '../../test-results/screenshots/',
+    process.env.GAFFER_UPDATE_SCREENSHOTS === '1'
+      ? '../../docs/screenshots/'
+      : '../../test-results/screenshots/',
     import.meta.url,
   ),
 );
