@@ -84,7 +84,8 @@ describe('one data directory, one writer', () => {
     );
     expect(r.err).toContain(`the server at ${server.url} (process ${server.child.pid}) owns`);
     expect(r.code).toBe(0);
-    const admin = JSON.parse(r.out) as { id: string; token: string };
+    const made = JSON.parse(r.out) as { token: { id: string }; secret: string };
+    const admin = { id: made.token.id, token: made.secret };
     expect(admin.token).toMatch(/^gaffer_/);
     const res = await fetch(`${server.url}/api/v1/tasks`, {
       headers: { authorization: `Bearer ${admin.token}` },
@@ -114,7 +115,11 @@ describe('one data directory, one writer', () => {
       '--json',
     );
     expect(scoped.code).toBe(0);
-    expect(JSON.parse(scoped.out)).toMatchObject({ role: 'worker', queues: ['qa', 'qb'], types: ['x'] });
+    expect(JSON.parse(scoped.out).token).toMatchObject({
+      role: 'worker',
+      queues: ['qa', 'qb'],
+      types: ['x'],
+    });
     const last = await gaffer('token', 'revoke', admin.id, '--data-dir', dir, '--token', admin.token);
     expect(last.code).toBe(1);
     expect(last.err).toMatch(/error \(conflict\): .*last active admin token.*--force/);
@@ -143,7 +148,7 @@ describe('one data directory, one writer', () => {
     const r = await gaffer('token', 'list', '--data-dir', dir, '--json');
     expect(r.err).not.toContain('going through');
     expect(r.code).toBe(0);
-    expect((JSON.parse(r.out) as unknown[]).length).toBe(2);
+    expect((JSON.parse(r.out) as { items: unknown[] }).items).toHaveLength(2);
     // It released the lock when it was done.
     expect(existsSync(join(dir, 'gaffer.lock'))).toBe(false);
   });

@@ -73,7 +73,8 @@ export function registerTokenCommands(program: Command): void {
             types: list(f.types),
           });
           if (f.json) {
-            printJson(created);
+            const { token: secret, ...record } = created;
+            printJson({ token: record, secret });
             return;
           }
           const scope = [
@@ -97,7 +98,7 @@ export function registerTokenCommands(program: Command): void {
       try {
         const tokens = await admin.listTokens();
         if (f.json) {
-          printJson(tokens);
+          printJson({ items: tokens, nextCursor: null });
           return;
         }
         printTable(
@@ -127,7 +128,8 @@ export function registerTokenCommands(program: Command): void {
         const { admin } = await openAdmin(f, 'gaffer token revoke');
         try {
           await admin.revokeToken(id, { force: f.force === true });
-          process.stdout.write(`revoked ${id}\n`);
+          if (f.json) printJson({ matched: 1, changed: 1, items: [] });
+          else process.stdout.write(`revoked ${id}\n`);
         } finally {
           await admin.close();
         }
