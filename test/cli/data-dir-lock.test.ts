@@ -48,14 +48,15 @@ function serve(dir: string): Promise<{ child: ChildProcess; url: string; stderr:
   });
 }
 
-describe('one data directory, one writer', () => {
+// Each CLI run starts Node with tsx and opens PGlite: seconds each on a loaded machine.
+describe('one data directory, one writer', { timeout: 240_000 }, () => {
   let dir: string;
   let server: { child: ChildProcess; url: string; stderr: () => string };
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'gaffer-lock-'));
     server = await serve(dir);
-  });
+  }, 120_000);
   afterAll(async () => {
     if (server && server.child.exitCode === null && server.child.signalCode === null) {
       const exited = new Promise((r) => server.child.once('exit', r));
@@ -63,7 +64,7 @@ describe('one data directory, one writer', () => {
       await exited;
     }
     await rm(dir, { recursive: true, force: true });
-  });
+  }, 60_000);
 
   it('the running server holds a lock naming its pid and URL', () => {
     const lock = JSON.parse(readFileSync(join(dir, 'gaffer.lock'), 'utf8'));
@@ -124,11 +125,8 @@ describe('one data directory, one writer', () => {
     expect(last.code).toBe(1);
     expect(last.err).toMatch(/error \(conflict\): .*last active admin token.*--force/);
     const list = await gaffer('token', 'list', '--data-dir', dir, '--token', admin.token, '--json');
-    expect(
-      (JSON.parse(list.out) as Array<{ id: string; revokedAt: string | null }>).find(
-        (t) => t.id === admin.id,
-      ),
-    ).toMatchObject({ revokedAt: null });
+    const items = (JSON.parse(list.out) as { items: Array<{ id: string; revokedAt: string | null }> }).items;
+    expect(items.find((t) => t.id === admin.id)).toMatchObject({ revokedAt: null });
   });
 
   it('a second `gaffer serve` on the same directory fails, naming the owner', async () => {
