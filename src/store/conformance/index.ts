@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe } from 'vitest';
 import type { Store, StoreOptions } from '../store.js';
 import { cancelTests } from './cancel.js';
 import { claimTests } from './claim.js';
+import { countTests } from './counts.js';
 import { createTests } from './create.js';
 import { entryTests } from './entries.js';
 import type { ConformanceContext } from './helpers.js';
@@ -66,5 +67,6 @@ export function runStoreConformance(
     workerTests(ctx);
     maintenanceTests(ctx);
     optionsTests(ctx);
+    countTests(ctx);
   });
 }
