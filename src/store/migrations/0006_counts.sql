@@ -95,3 +95,7 @@ end $$;
 -- index from the first entry (and the entries past now) of each count the overview shows, so those
 -- reads too are independent of the backlog's size.
 create index task_queue_counts on task_queue (queue, type, status, run_at);
+
+-- The fleet listing, newest registration first, a page at a time (keyset on registered_at, id): a
+-- page costs the same however many workers, live or stale for their 7 days, there are.
+create index workers_registered on workers (registered_at, id);
