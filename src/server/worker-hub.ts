@@ -1,3 +1,4 @@
+import { checkJson } from '../core/json-limits.js';
 import { Batcher } from '../engine/batcher.js';
 import type { Store } from '../store/store.js';
 import type { ClaimedTask, CompleteItem, HeartbeatParams, HeartbeatResult } from '../store/types.js';
@@ -36,13 +37,23 @@ export class WorkerHub {
     private readonly store: Store,
     private readonly pollIntervalMs = 1000,
   ) {
-    this.completer = new Batcher(async (items) => {
-      const res = await store.completeTasks(items);
-      const done = new Set(res.completed);
-      return items.map((i) => done.has(i.taskId));
-    });
+    // Each item is checked before it joins a shared statement, and a statement that still fails is
+    // retried in halves: one worker's bad result or state never fails its neighbours' writes.
+    this.completer = new Batcher(
+      async (items) => {
+        const res = await store.completeTasks(items);
+        const done = new Set(res.completed);
+        return items.map((i) => done.has(i.taskId));
+      },
+      { check: (i) => checkJson(i.result ?? null, 'result') },
+    );
     // Heartbeats of many workers go out as one statement, answered after it commits.
-    this.beats = new Batcher((items) => store.heartbeats(items), 256);
+    this.beats = new Batcher((items) => store.heartbeats(items), {
+      maxBatch: 256,
+      check: (p) => {
+        if (p.state !== undefined) checkJson(p.state, 'state');
+      },
+    });
     this.offWake = store.onWake((queue) => {
       for (const w of this.waiters) if (!queue || !w.queues || w.queues.has(queue)) w.wake();
     });

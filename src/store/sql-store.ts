@@ -1,3 +1,4 @@
+import { checkJson } from '../core/json-limits.js';
 import type { SessionStatus } from '../core/states.js';
 import type * as O from './observability.js';
 import { cancelMatching, retryMatching } from './sql/admin.js';
@@ -18,7 +19,8 @@ import type * as T from './types.js';
 export class SqlStore extends SqlWorkerOps implements Store {
   // Sessions
 
-  createSession(p: T.CreateSessionParams): Promise<T.CreateSessionResult> {
+  async createSession(p: T.CreateSessionParams): Promise<T.CreateSessionResult> {
+    if (p.metadata !== undefined) checkJson(p.metadata, 'metadata');
     return this.tx(async (tx) => {
       const s = await sessions.insertSession(tx, { ...p, taskCount: p.tasks?.length ?? 0 });
       const tasks = (p.tasks ?? []).map((t) => ({

@@ -1,4 +1,5 @@
 import { GafferError } from '../core/errors.js';
+import { checkJson } from '../core/json-limits.js';
 import { Batcher } from '../engine/batcher.js';
 import type { Store } from '../store/store.js';
 import type { AttemptRef, ClaimedTask, CompleteItem, Json, TaskError } from '../store/types.js';
@@ -21,11 +22,15 @@ export class DirectTransport implements WorkerTransport {
     private readonly opts: DirectTransportOptions = {},
   ) {
     this.pollIntervalMs = opts.pollIntervalMs ?? 1000;
-    this.completer = new Batcher(async (items) => {
-      const res = await store.completeTasks(items);
-      const done = new Set(res.completed);
-      return items.map((i) => done.has(i.taskId));
-    });
+    // A result the database cannot take is refused alone, before it shares a statement with others.
+    this.completer = new Batcher(
+      async (items) => {
+        const res = await store.completeTasks(items);
+        const done = new Set(res.completed);
+        return items.map((i) => done.has(i.taskId));
+      },
+      { check: (i) => checkJson(i.result ?? null, 'result') },
+    );
   }
 
   async register(p: Parameters<Store['registerWorker']>[0]): Promise<Registration> {

@@ -1,3 +1,4 @@
+import { checkJson } from '../../core/json-limits.js';
 import * as claims from '../sql/claims.js';
 import { claimedEvent, completedEvent, eventSink } from '../sql/events.js';
 import { notifyQueue } from '../sql/wake.js';
@@ -46,7 +47,8 @@ export abstract class SqlWorkerOps extends SqlTaskOps {
     return claims.extendLease(this.db, { ...p, leaseMs: p.leaseMs ?? this.options.leaseMs });
   }
 
-  reportProgress(p: T.AttemptRef & { progress: T.Json }): Promise<void> {
+  async reportProgress(p: T.AttemptRef & { progress: T.Json }): Promise<void> {
+    checkJson(p.progress, 'progress');
     return claims.reportProgress(this.db, p);
   }
 
@@ -57,7 +59,8 @@ export abstract class SqlWorkerOps extends SqlTaskOps {
     return worker;
   }
 
-  heartbeat(p: T.HeartbeatParams): Promise<T.HeartbeatResult> {
+  async heartbeat(p: T.HeartbeatParams): Promise<T.HeartbeatResult> {
+    if (p.state !== undefined) checkJson(p.state, 'state');
     return workers.heartbeat(this.db, p, this.options.leaseMs, this.options.staleAfterMs);
   }
 
@@ -65,7 +68,8 @@ export abstract class SqlWorkerOps extends SqlTaskOps {
     return workers.heartbeats(this.db, list, this.options.leaseMs, this.options.staleAfterMs);
   }
 
-  setWorkerState(p: { workerId: string; state: T.Json }): Promise<void> {
+  async setWorkerState(p: { workerId: string; state: T.Json }): Promise<void> {
+    checkJson(p.state, 'state');
     return workers.setWorkerState(this.db, p.workerId, p.state);
   }
 
