@@ -10,7 +10,7 @@ import { metricsSnapshot } from './sql/metrics.js';
 import * as queries from './sql/queries.js';
 import * as sessions from './sql/sessions.js';
 import * as tokens from './sql/tokens.js';
-import { notifyQueue } from './sql/wake.js';
+import { notifyWork } from './sql/wake.js';
 import { SqlWorkerOps } from './sql-store/worker-ops.js';
 import type { ApiToken, CreatedToken, Store, TokenRole } from './store.js';
 import type * as T from './types.js';
@@ -112,8 +112,8 @@ export class SqlStore extends SqlWorkerOps implements Store {
 
   rescueLeases(p: { now?: Date } = {}): Promise<T.RescueResult> {
     return this.tx(async (tx) => {
-      const { queues, ...out } = await maintenance.rescueLeases(tx, p.now ?? null);
-      for (const q of queues) await notifyQueue(tx, q);
+      const { requeued, ...out } = await maintenance.rescueLeases(tx, p.now ?? null);
+      await notifyWork(tx, requeued);
       return out;
     });
   }
