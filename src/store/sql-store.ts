@@ -3,6 +3,7 @@ import type { SessionStatus } from '../core/states.js';
 import type * as O from './observability.js';
 import { cancelMatching, retryMatching } from './sql/admin.js';
 import * as alerts from './sql/alerts.js';
+import * as counts from './sql/counts.js';
 import { insertTasks } from './sql/create.js';
 import * as maintenance from './sql/maintenance.js';
 import { metricsSnapshot } from './sql/metrics.js';
@@ -144,7 +145,11 @@ export class SqlStore extends SqlWorkerOps implements Store {
   }
 
   queueStats(): Promise<T.QueueStat[]> {
-    return maintenance.queueStats(this.db);
+    return counts.queueStats(this.db);
+  }
+
+  foldCounts(): Promise<number> {
+    return counts.foldCounts(this.db);
   }
 
   // API tokens
