@@ -18,6 +18,7 @@ interface ServeFlags {
   staleAfterMs?: string;
   auth?: boolean;
   alertWebhookUrl?: string;
+  allowedHosts?: string;
 }
 
 function int(v: string | undefined, name: string): number | undefined {
@@ -66,6 +67,11 @@ export function registerServeCommand(program: Command): void {
       'a worker without heartbeat this long is stale (env GAFFER_STALE_AFTER_MS)',
       process.env.GAFFER_STALE_AFTER_MS,
     )
+    .option(
+      '--allowed-hosts <a,b>',
+      'Host names served while auth is off, besides loopback names and --host (env GAFFER_ALLOWED_HOSTS)',
+      process.env.GAFFER_ALLOWED_HOSTS,
+    )
     .option('--no-auth', 'never require tokens (only allowed on a loopback address)')
     .option(
       '--alert-webhook-url <url>',
@@ -97,6 +103,10 @@ export function registerServeCommand(program: Command): void {
           port: int(f.port, '--port'),
           logger,
           auth: f.auth === false ? false : undefined,
+          allowedHosts: f.allowedHosts
+            ?.split(',')
+            .map((h) => h.trim())
+            .filter(Boolean),
           maintenance: { retentionMs: (int(f.retentionDays, '--retention-days') ?? 7) * 86_400_000 },
           alerts: { webhookUrl: f.alertWebhookUrl || undefined },
         }).catch(async (err) => {
