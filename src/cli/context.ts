@@ -2,6 +2,7 @@ import Table from 'cli-table3';
 import type { Command } from 'commander';
 import { GafferClient } from '../client/client.js';
 import { HttpBackend } from '../client/http-backend.js';
+import { wantsColour } from '../engine/logger.js';
 import { openStore, type Store } from '../store/index.js';
 
 /** Connection flags shared by every command that talks to Gaffer. */
@@ -62,7 +63,8 @@ export function printTable(head: string[], rows: Array<Array<string | number | n
     process.stdout.write('(none)\n');
     return;
   }
-  const table = new Table({ head, style: { head: ['cyan'] } });
+  const colour = wantsColour(process.stdout);
+  const table = new Table({ head, style: colour ? { head: ['cyan'] } : { head: [], border: [] } });
   for (const r of rows) table.push(r.map((c) => (c === null || c === undefined ? '' : String(c))));
   process.stdout.write(`${table.toString()}\n`);
 }
@@ -86,7 +88,10 @@ export function short(s: string | null | undefined, n = 40): string {
   return s.length > n ? `${s.slice(0, n - 1)}…` : s;
 }
 
-/** Runs a command body, printing a GafferError's message (not a stack) and exiting non-zero. */
+/**
+ * Runs a command body, printing a GafferError's message (not a stack) and exiting non-zero; with
+ * --json the error is one JSON line on stderr: {"error":{"code","message"}}.
+ */
 export function action<A extends unknown[]>(
   fn: (...args: A) => Promise<void>,
 ): (...args: A) => Promise<void> {
@@ -95,7 +100,10 @@ export function action<A extends unknown[]>(
       await fn(...args);
     } catch (err) {
       const e = err as { code?: string; message?: string };
-      process.stderr.write(`error${e.code ? ` (${e.code})` : ''}: ${e.message ?? String(err)}\n`);
+      const message = e.message ?? String(err);
+      if (process.argv.includes('--json'))
+        process.stderr.write(`${JSON.stringify({ error: { code: e.code ?? 'error', message } })}\n`);
+      else process.stderr.write(`error${e.code ? ` (${e.code})` : ''}: ${message}\n`);
       process.exitCode = 1;
     }
   };

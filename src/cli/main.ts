@@ -9,6 +9,14 @@ import { registerTaskCommands } from './commands/tasks.js';
 import { registerTokenCommands } from './commands/token.js';
 import { registerWorkerCommand } from './commands/worker.js';
 
+// `gaffer tasks | head`: once the reader has gone, stop quietly instead of dying on EPIPE.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+}
+
 const program = new Command()
   .name('gaffer')
   .description('Durable task orchestration: queue, sessions, worker fleet, API and dashboard')

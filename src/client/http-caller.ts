@@ -54,13 +54,15 @@ export class HttpCaller {
   private readonly retries: number;
 
   constructor(opts: HttpOptions) {
-    this.target = new URL(opts.url);
+    // `http://host`, `http://host/` and `http://host/api/v1` all name the same server.
+    const url = opts.url.replace(/\/+$/, '').replace(/\/api\/v1$/, '');
+    this.target = new URL(url);
     if (this.target.protocol !== 'http:' && this.target.protocol !== 'https:') {
       throw new GafferError('validation', `url must be http:// or https://, not ${opts.url}`, {
         field: 'url',
       });
     }
-    this.base = `${opts.url.replace(/\/+$/, '')}/api/v1`;
+    this.base = `${url}/api/v1`;
     this.mod = this.target.protocol === 'https:' ? https : http;
     // Idle sockets are dropped after 30 s, well before the server's keep-alive timeout (72 s),
     // so a request never lands on a socket the server is closing.

@@ -40,6 +40,17 @@ export const REDACT_PATHS = [
   '*.webhookUrl',
 ];
 
+/**
+ * Whether to colour what goes to a stream: NO_COLOR (any value) turns colours off, FORCE_COLOR
+ * turns them on (unless it is 0 or false), and otherwise only a terminal gets them.
+ */
+export function wantsColour(stream: { isTTY?: boolean } = process.stdout, env = process.env): boolean {
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
+  const force = env.FORCE_COLOR;
+  if (force !== undefined) return force !== '0' && force !== 'false';
+  return stream.isTTY === true;
+}
+
 /** Decides pretty output: the environment wins, then the option, then whether stderr is a terminal. */
 export function wantsPretty(
   opt: LoggerOptions['pretty'],
@@ -72,7 +83,7 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
       options,
       pretty({
         destination: opts.destination ?? 2,
-        colorize: opts.destination === undefined && process.stderr.isTTY === true,
+        colorize: opts.destination === undefined && wantsColour(process.stderr),
         translateTime: 'SYS:HH:MM:ss.l',
         ignore: 'pid,hostname,name',
         singleLine: true,

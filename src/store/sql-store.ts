@@ -1,3 +1,4 @@
+import { checkJson } from '../core/json-limits.js';
 import type { SessionStatus } from '../core/states.js';
 import type * as O from './observability.js';
 import { cancelMatching, retryMatching } from './sql/admin.js';
@@ -8,7 +9,7 @@ import { metricsSnapshot } from './sql/metrics.js';
 import * as queries from './sql/queries.js';
 import * as sessions from './sql/sessions.js';
 import * as tokens from './sql/tokens.js';
-import { notifyQueue } from './sql/wake.js';
+import { notifyWork } from './sql/wake.js';
 import { SqlWorkerOps } from './sql-store/worker-ops.js';
 import type { ApiToken, CreatedToken, Store, TokenRole } from './store.js';
 import type * as T from './types.js';
@@ -17,7 +18,8 @@ import type * as T from './types.js';
 export class SqlStore extends SqlWorkerOps implements Store {
   // Sessions
 
-  createSession(p: T.CreateSessionParams): Promise<T.CreateSessionResult> {
+  async createSession(p: T.CreateSessionParams): Promise<T.CreateSessionResult> {
+    if (p.metadata !== undefined) checkJson(p.metadata, 'metadata');
     return this.tx(async (tx) => {
       const s = await sessions.insertSession(tx, { ...p, taskCount: p.tasks?.length ?? 0 });
       const tasks = (p.tasks ?? []).map((t) => ({
@@ -109,8 +111,8 @@ export class SqlStore extends SqlWorkerOps implements Store {
 
   rescueLeases(p: { now?: Date } = {}): Promise<T.RescueResult> {
     return this.tx(async (tx) => {
-      const { queues, ...out } = await maintenance.rescueLeases(tx, p.now ?? null);
-      for (const q of queues) await notifyQueue(tx, q);
+      const { requeued, ...out } = await maintenance.rescueLeases(tx, p.now ?? null);
+      await notifyWork(tx, requeued);
       return out;
     });
   }

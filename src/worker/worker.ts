@@ -73,7 +73,8 @@ export class Worker {
       shutdownGraceMs: 30_000,
       handleSignals: false,
       version: VERSION,
-      ...opts,
+      // An option given as undefined (an unset env var, an absent CLI flag) keeps its default.
+      ...(Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) as WorkerOptions),
     };
     this.log = opts.logger ?? createLogger({ name: 'gaffer-worker' });
     this.heartbeat = new Heartbeat(this.options.transport, this.heartbeatHost(), this.log);

@@ -160,8 +160,8 @@ describe('gaffer CLI against a running server', () => {
     );
     expect(shown.tasks.map((t) => t.sessionIndex)).toEqual([0, 1]);
 
-    const workers = json<Array<{ id: string }>>((await gaffer(url, 'workers', '--json')).out);
-    expect(workers.map((x) => x.id)).toContain(w.id);
+    const workers = json<{ items: Array<{ id: string }> }>((await gaffer(url, 'workers', '--json')).out);
+    expect(workers.items.map((x) => x.id)).toContain(w.id);
 
     const stats = json<{ counts: { total: number }; workers: { live: number } }>(
       (await gaffer(url, 'stats', '--json')).out,
@@ -189,8 +189,8 @@ describe('gaffer CLI against a running server', () => {
       '--json',
     );
     expect(created.code).toBe(0);
-    const { token, role } = json<{ token: string; role: string }>(created.out);
-    expect(role).toBe('worker');
+    const { token: record, secret: token } = json<{ token: { role: string }; secret: string }>(created.out);
+    expect(record.role).toBe('worker');
     expect(token.length).toBeGreaterThan(20);
     const listed = await gaffer(url, 'token', 'list', '--data-dir', dataDir);
     expect(listed.out).toContain('ci');

@@ -129,7 +129,7 @@ export function registerEnqueueCommand(program: Command): void {
             maxAttempts: optionalInt(f.maxAttempts, '--max-attempts'),
           },
         );
-        if (f.json) printJson(task);
+        if (f.json) printJson({ task });
         else process.stdout.write(`${task.id} ${task.status}\n`);
       } finally {
         await close();

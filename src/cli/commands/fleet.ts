@@ -98,7 +98,7 @@ export function registerFleetCommands(program: Command): void {
         try {
           const workers = await client.workers({ includeStale: f.stale });
           if (f.json) {
-            printJson(workers);
+            printJson({ items: workers, nextCursor: null });
             return;
           }
           printTable(

@@ -37,7 +37,8 @@ export function registerTokenCommands(program: Command): void {
           try {
             const created = await store.createToken({ name: f.name, role: f.role as TokenRole });
             if (f.json) {
-              printJson(created);
+              const { token: secret, ...record } = created;
+              printJson({ token: record, secret });
               return;
             }
             process.stdout.write(
@@ -56,7 +57,7 @@ export function registerTokenCommands(program: Command): void {
       try {
         const tokens = await store.listTokens();
         if (f.json) {
-          printJson(tokens);
+          printJson({ items: tokens, nextCursor: null });
           return;
         }
         printTable(
@@ -70,11 +71,12 @@ export function registerTokenCommands(program: Command): void {
   );
 
   storeOptions(token.command('revoke <id>').description('Revoke a token at once')).action(
-    action(async (id: string, f: { databaseUrl?: string; dataDir?: string }) => {
+    action(async (id: string, f: { databaseUrl?: string; dataDir?: string; json?: boolean }) => {
       const store = await openStoreFor(f);
       try {
         await store.revokeToken(id);
-        process.stdout.write(`revoked ${id}\n`);
+        if (f.json) printJson({ matched: 1, changed: 1, items: [] });
+        else process.stdout.write(`revoked ${id}\n`);
       } finally {
         await store.close();
       }

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Command } from 'commander';
+import { tsImport } from 'tsx/esm/api';
 import { logStoreEvents } from '../../engine/event-log.js';
 import { createLogger } from '../../engine/logger.js';
 import { MaintenanceService } from '../../engine/maintenance.js';
@@ -30,13 +31,18 @@ export type HandlersModule = Record<string, HandlerDefinition | HandlerDefinitio
 
 export async function loadHandlers(file: string): Promise<HandlersModule> {
   const path = resolve(file);
-  if (/\.(c|m)?tsx?$/.test(path)) {
-    // Loading TypeScript needs tsx's loader when we run from the built JavaScript.
-    const { register } = await import('tsx/esm/api');
-    register();
-  }
-  const mod = (await import(pathToFileURL(path).href)) as { default?: unknown; handlers?: unknown };
-  const handlers = (mod.default ?? mod.handlers) as HandlersModule | undefined;
+  const url = pathToFileURL(path).href;
+  // TypeScript loads through tsx's own import, which compiles the file as what its extension and
+  // the nearest package.json say (ESM or CommonJS) without registering a loader for the whole process.
+  const mod = (/\.(c|m)?tsx?$/.test(path) ? await tsImport(url, import.meta.url) : await import(url)) as {
+    default?: unknown;
+    handlers?: unknown;
+  };
+  let handlers = (mod.default ?? mod.handlers) as HandlersModule | undefined;
+  // A CommonJS module compiled from `export default` arrives as { default: { default: handlers } }.
+  const inner = handlers as { __esModule?: boolean; default?: unknown; handlers?: unknown } | undefined;
+  if (inner && typeof inner === 'object' && (inner.__esModule || Object.keys(inner).join() === 'default'))
+    handlers = (inner.default ?? inner.handlers) as HandlersModule | undefined;
   if (!handlers || typeof handlers !== 'object' || Object.keys(handlers).length === 0) {
     throw new Error(
       `${file} must export default an object mapping task types to handlers, e.g. export default { email: async (payload) => {...} }`,
@@ -113,9 +119,16 @@ export function registerWorkerCommand(program: Command): void {
       });
       for (const [type, def] of Object.entries(handlers)) worker.handle(type, def);
       if (assignment) {
-        const task = await worker.runSessionTask(args[1]!, Number(args[0]));
-        const summary = await worker.stop();
-        await maintenance?.stop();
+        // Stopped whether the claim and run succeed or not: a refused claim (held, absent) must not
+        // leave this worker registered and counted live until it goes stale.
+        let task: Awaited<ReturnType<Worker['runSessionTask']>>;
+        let summary: Awaited<ReturnType<Worker['stop']>>;
+        try {
+          task = await worker.runSessionTask(args[1]!, Number(args[0]));
+        } finally {
+          summary = await worker.stop();
+          await maintenance?.stop();
+        }
         process.stderr.write(
           `assignment ${task.sessionIndex} of session ${task.sessionId}: task ${task.id}\n`,
         );

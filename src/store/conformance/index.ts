@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe } from 'vitest';
 import type { Store, StoreOptions } from '../store.js';
 import { cancelTests } from './cancel.js';
 import { claimTests } from './claim.js';
+import { claimTypeTests } from './claim-types.js';
 import { createTests } from './create.js';
 import { entryTests } from './entries.js';
 import type { ConformanceContext } from './helpers.js';
@@ -57,6 +58,7 @@ export function runStoreConformance(
 
     createTests(ctx);
     claimTests(ctx);
+    claimTypeTests(ctx);
     leaseTests(ctx);
     retryTests(ctx);
     cancelTests(ctx);

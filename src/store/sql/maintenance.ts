@@ -31,13 +31,19 @@ where w.stale_at is null
   and w.last_heartbeat_at < coalesce($1::timestamptz, now()) - make_interval(secs => $2::int / 1000.0)
 for update skip locked`;
 
-/** Ends lapsed attempts; `queues` are those that got a task to run again (to wake their workers). */
+/** Ends lapsed attempts; `requeued` are the tasks that got to run again (to wake their workers). */
 export async function rescueLeases(
   tx: Queryable,
   now: Date | null,
   batch = 1000,
-): Promise<RescueResult & { queues: Set<string> }> {
-  const out = { lost: 0, timedOut: 0, cancelled: 0, failed: 0, queues: new Set<string>() };
+): Promise<RescueResult & { requeued: Array<{ queue: string; type: string }> }> {
+  const out = {
+    lost: 0,
+    timedOut: 0,
+    cancelled: 0,
+    failed: 0,
+    requeued: [] as Array<{ queue: string; type: string }>,
+  };
   const res = await tx.query<TaskRow & { why: 'lost' | 'timeout'; reason: string }>(EXPIRED_ATTEMPTS, [
     now,
     batch,
@@ -49,7 +55,7 @@ export async function rescueLeases(
     else out.lost++;
     if (ended.status === 'cancelled') out.cancelled++;
     if (ended.status === 'failed') out.failed++;
-    if (ended.status === 'retrying') out.queues.add(ended.queue);
+    if (ended.status === 'retrying') out.requeued.push({ queue: ended.queue, type: ended.type });
   }
   return out;
 }
