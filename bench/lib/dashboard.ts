@@ -1,4 +1,4 @@
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 
 const CHROMIUM = process.env.GAFFER_CHROMIUM ?? '/usr/bin/chromium';
 const ARGS = [
@@ -20,6 +20,8 @@ export class OpenDashboard {
   private constructor(private readonly browser: Browser) {}
 
   static async open(serverUrl: string): Promise<OpenDashboard> {
+    // Loaded here, not at the top: `npm run bench -- --help` should not pay for it.
+    const { chromium } = await import('playwright-core');
     const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
     const d = new OpenDashboard(browser);
     try {
