@@ -3,13 +3,14 @@ import type { SessionStatus } from '../core/states.js';
 import type * as O from './observability.js';
 import { cancelMatching, retryMatching } from './sql/admin.js';
 import * as alerts from './sql/alerts.js';
+import * as counts from './sql/counts.js';
 import { insertTasks } from './sql/create.js';
 import * as maintenance from './sql/maintenance.js';
 import { metricsSnapshot } from './sql/metrics.js';
 import * as queries from './sql/queries.js';
 import * as sessions from './sql/sessions.js';
 import * as tokens from './sql/tokens.js';
-import { notifyQueue } from './sql/wake.js';
+import { notifyWork } from './sql/wake.js';
 import { SqlWorkerOps } from './sql-store/worker-ops.js';
 import type { ApiToken, CreatedToken, Store, TokenRole } from './store.js';
 import type * as T from './types.js';
@@ -111,8 +112,8 @@ export class SqlStore extends SqlWorkerOps implements Store {
 
   rescueLeases(p: { now?: Date } = {}): Promise<T.RescueResult> {
     return this.tx(async (tx) => {
-      const { queues, ...out } = await maintenance.rescueLeases(tx, p.now ?? null);
-      for (const q of queues) await notifyQueue(tx, q);
+      const { requeued, ...out } = await maintenance.rescueLeases(tx, p.now ?? null);
+      await notifyWork(tx, requeued);
       return out;
     });
   }
@@ -144,7 +145,11 @@ export class SqlStore extends SqlWorkerOps implements Store {
   }
 
   queueStats(): Promise<T.QueueStat[]> {
-    return maintenance.queueStats(this.db);
+    return counts.queueStats(this.db);
+  }
+
+  foldCounts(): Promise<number> {
+    return counts.foldCounts(this.db);
   }
 
   // API tokens

@@ -10,6 +10,7 @@ import type { Store, StoreOptions } from '../store.js';
 import { cancelTests } from './cancel.js';
 import { claimTests } from './claim.js';
 import { claimTypeTests } from './claim-types.js';
+import { countTests } from './counts.js';
 import { createTests } from './create.js';
 import { entryTests } from './entries.js';
 import type { ConformanceContext } from './helpers.js';
@@ -68,5 +69,6 @@ export function runStoreConformance(
     workerTests(ctx);
     maintenanceTests(ctx);
     optionsTests(ctx);
+    countTests(ctx);
   });
 }

@@ -135,3 +135,75 @@ begin
     update task_claims set open = v_n where task_claims.id = v_claim;
   end if;
 end $$;
+
+-- Wake-ups name the queue, the type and how many of its tasks became runnable (payload
+-- `queue<TAB>type<TAB>count`, as src/store/sql/wake.ts reads it), so a server wakes only as many
+-- waiting claims of that type and queue as there is work; tasks that run later wake no one (the
+-- waiters' fallback poll finds them). insert_tasks is otherwise as in version 4.
+-- Inserts a batch of new tasks (new_task_rows), queues them, and wakes the queues they went to on
+-- p_channel (none when null: the embedded store signals in process). Returns, for each task
+-- inserted, what only the database knows of it (times in epoch ms).
+--
+-- With p_all false it skips ids, idempotency keys and session slots that exist (ON CONFLICT DO
+-- NOTHING). With p_all true a batch that is not inserted whole raises (23505 at the first task that
+-- exists, or GF001) and leaves nothing, so a caller may try the common case as one statement and
+-- resolve duplicates in a transaction only when there are some; that insert has no ON CONFLICT,
+-- whose check before every row probes each unique index once more. The two statements differ only
+-- in that clause, which SQL cannot make conditional.
+create or replace function insert_tasks(p_tasks json, p_default_max_attempts int, p_default_backoff jsonb,
+  p_channel text, p_all boolean)
+returns table (id text, seq bigint, run_at bigint, max_attempts int, timeout_ms int, backoff text,
+  tracking text, created_at bigint)
+language plpgsql
+set search_path from current set plan_cache_mode = force_generic_plan set jit = off as $$
+#variable_conflict use_column
+declare
+  v_wanted int;
+  v_got int;
+begin
+  if p_all then
+    return query
+    with ins as (
+      insert into tasks (id, type, queue, payload, priority, run_at, max_attempts, timeout_ms, backoff,
+        idempotency_key, session_id, session_index, key, user_id, metadata, tracking)
+      select * from new_task_rows(p_tasks, p_default_max_attempts, p_default_backoff)
+      returning tasks.id, tasks.seq, tasks.queue, tasks.type, tasks.priority, tasks.run_at, tasks.session_id,
+        tasks.session_index, tasks.max_attempts, tasks.timeout_ms, tasks.backoff, tasks.tracking, tasks.created_at),
+    queued as (
+      insert into task_queue (seq, status, queue, type, priority, run_at, session_id, session_index)
+      select n.seq, 'queued', n.queue, n.type, n.priority, n.run_at, n.session_id, n.session_index from ins n),
+    woken as (
+      select count(pg_notify(p_channel, w.queue || E'\t' || w.type || E'\t' || w.cnt)) as n
+      from (select n.queue, n.type, count(*) as cnt from ins n where n.run_at <= n.created_at
+        group by n.queue, n.type) w
+      where p_channel is not null)
+    select n.id, n.seq, (date_part('epoch', n.run_at) * 1000)::int8, n.max_attempts, n.timeout_ms,
+      n.backoff::text, n.tracking, (date_part('epoch', n.created_at) * 1000)::int8
+    from ins n, woken;
+    get diagnostics v_got = row_count;
+    v_wanted := json_array_length(p_tasks);
+    if v_got < v_wanted then
+      raise exception '% of % tasks exist already', v_wanted - v_got, v_wanted using errcode = 'GF001';
+    end if;
+    return;
+  end if;
+  return query
+  with ins as (
+    insert into tasks (id, type, queue, payload, priority, run_at, max_attempts, timeout_ms, backoff,
+      idempotency_key, session_id, session_index, key, user_id, metadata, tracking)
+    select * from new_task_rows(p_tasks, p_default_max_attempts, p_default_backoff)
+    on conflict do nothing
+    returning tasks.id, tasks.seq, tasks.queue, tasks.type, tasks.priority, tasks.run_at, tasks.session_id,
+      tasks.session_index, tasks.max_attempts, tasks.timeout_ms, tasks.backoff, tasks.tracking, tasks.created_at),
+  queued as (
+    insert into task_queue (seq, status, queue, type, priority, run_at, session_id, session_index)
+    select n.seq, 'queued', n.queue, n.type, n.priority, n.run_at, n.session_id, n.session_index from ins n),
+  woken as (
+    select count(pg_notify(p_channel, w.queue || E'\t' || w.type || E'\t' || w.cnt)) as n
+    from (select n.queue, n.type, count(*) as cnt from ins n where n.run_at <= n.created_at
+      group by n.queue, n.type) w
+    where p_channel is not null)
+  select n.id, n.seq, (date_part('epoch', n.run_at) * 1000)::int8, n.max_attempts, n.timeout_ms,
+    n.backoff::text, n.tracking, (date_part('epoch', n.created_at) * 1000)::int8
+  from ins n, woken;
+end $$;

@@ -1,7 +1,7 @@
 import { checkJson } from '../../core/json-limits.js';
 import * as claims from '../sql/claims.js';
 import { claimedEvent, completedEvent, eventSink } from '../sql/events.js';
-import { notifyQueue } from '../sql/wake.js';
+import { notifyWork } from '../sql/wake.js';
 import * as workers from '../sql/workers.js';
 import type * as T from '../types.js';
 
@@ -38,7 +38,7 @@ export abstract class SqlWorkerOps extends SqlTaskOps {
   handBackTasks(items: T.AttemptRef[]): Promise<string[]> {
     return this.tx(async (tx) => {
       const back = await claims.handBackTasks(tx, items);
-      for (const q of new Set(back.map((b) => b.queue))) await notifyQueue(tx, q);
+      await notifyWork(tx, back);
       return back.map((b) => b.id);
     });
   }
