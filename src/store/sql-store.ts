@@ -3,6 +3,7 @@ import type { SessionStatus } from '../core/states.js';
 import type * as O from './observability.js';
 import { cancelMatching, retryMatching } from './sql/admin.js';
 import * as alerts from './sql/alerts.js';
+import * as counts from './sql/counts.js';
 import { insertTasks } from './sql/create.js';
 import * as maintenance from './sql/maintenance.js';
 import { metricsSnapshot } from './sql/metrics.js';
@@ -11,7 +12,7 @@ import * as sessions from './sql/sessions.js';
 import * as tokens from './sql/tokens.js';
 import { notifyWork } from './sql/wake.js';
 import { SqlWorkerOps } from './sql-store/worker-ops.js';
-import type { ApiToken, CreatedToken, Store, TokenRole } from './store.js';
+import type { ApiToken, CreatedToken, CreateTokenParams, Store } from './store.js';
 import type * as T from './types.js';
 
 /** The one Store implementation; the driver (Db) decides PostgreSQL or PGlite. Its operations are grouped in sql-store/. */
@@ -144,12 +145,16 @@ export class SqlStore extends SqlWorkerOps implements Store {
   }
 
   queueStats(): Promise<T.QueueStat[]> {
-    return maintenance.queueStats(this.db);
+    return counts.queueStats(this.db);
+  }
+
+  foldCounts(): Promise<number> {
+    return counts.foldCounts(this.db);
   }
 
   // API tokens
 
-  createToken(p: { name: string; role: TokenRole }): Promise<CreatedToken> {
+  createToken(p: CreateTokenParams): Promise<CreatedToken> {
     return tokens.createToken(this.db, p);
   }
 
@@ -161,8 +166,8 @@ export class SqlStore extends SqlWorkerOps implements Store {
     return tokens.listTokens(this.db);
   }
 
-  revokeToken(id: string): Promise<void> {
-    return tokens.revokeToken(this.db, id);
+  revokeToken(id: string, opts?: { force?: boolean }): Promise<void> {
+    return this.tx((tx) => tokens.revokeToken(tx, id, opts));
   }
 
   hasTokens(): Promise<boolean> {

@@ -10,6 +10,7 @@ import type { Store, StoreOptions } from '../store.js';
 import { cancelTests } from './cancel.js';
 import { claimTests } from './claim.js';
 import { claimTypeTests } from './claim-types.js';
+import { countTests } from './counts.js';
 import { createTests } from './create.js';
 import { entryTests } from './entries.js';
 import type { ConformanceContext } from './helpers.js';
@@ -18,6 +19,7 @@ import { maintenanceTests } from './maintenance.js';
 import { optionsTests } from './options.js';
 import { retryTests } from './retries.js';
 import { sessionTests } from './sessions.js';
+import { tokenTests } from './tokens.js';
 import { transitionTests } from './transitions.js';
 import { workerTests } from './workers.js';
 
@@ -68,5 +70,7 @@ export function runStoreConformance(
     workerTests(ctx);
     maintenanceTests(ctx);
     optionsTests(ctx);
+    tokenTests(ctx);
+    countTests(ctx);
   });
 }

@@ -1,5 +1,5 @@
 import type { Queryable } from '../db.js';
-import type { PruneResult, QueueStat, RescueResult } from '../types.js';
+import type { PruneResult, RescueResult } from '../types.js';
 import { endFailedAttempt } from './attempts.js';
 import { eventSink } from './events.js';
 import { rowToTask, TASK_COLUMNS, type TaskRow } from './rows.js';
@@ -151,33 +151,4 @@ export async function prune(db: Queryable, cutoff: Date, batch: number): Promise
   events += await inBatches(db, PRUNE_WORKER_EVENTS, [cutoff], batch * 20);
   await db.query('delete from task_throughput where minute < $1', [cutoff]);
   return { tasks, sessions, events, workers };
-}
-
-/**
- * Counts per queue and status: the runnable ones from the queue and the running ones through the
- * claims (both small), the finished ones from all tasks; the oldest waiting age of each queue.
- */
-export async function queueStats(db: Queryable): Promise<QueueStat[]> {
-  const res = await db.query<{
-    queue: string;
-    status: QueueStat['status'];
-    n: number;
-    oldest_ms: number | null;
-  }>(
-    `select q.queue, q.status, count(*)::int as n,
-       case when q.status in ('queued', 'retrying')
-         then (extract(epoch from now() - min(q.run_at) filter (where q.run_at <= now())) * 1000)::float8 end as oldest_ms
-     from task_queue q group by q.queue, q.status
-     union all
-     select t.queue, t.status, count(*)::int, null from ${RUNNING_TASKS} group by t.queue, t.status
-     union all
-     select t.queue, t.status, count(*)::int, null from tasks t
-     where t.status in ('completed', 'failed', 'cancelled') group by t.queue, t.status`,
-  );
-  return res.rows.map((r) => ({
-    queue: r.queue,
-    status: r.status,
-    count: r.n,
-    oldestAgeMs: r.oldest_ms === null ? null : Math.max(0, Math.round(r.oldest_ms)),
-  }));
 }
