@@ -170,12 +170,40 @@ export function action<A extends unknown[]>(
     try {
       await fn(...args);
     } catch (err) {
-      const e = err as { code?: string; message?: string };
-      const message = e.message ?? String(err);
+      const e = err as { code?: string; message?: string; details?: { errors?: unknown } };
+      const message = describeError(err);
+      // A refused request names every invalid field (RFC 9457 `errors`): one line each.
+      const errors = Array.isArray(e.details?.errors)
+        ? (e.details.errors as Array<{ field?: unknown; message?: unknown }>).filter(
+            (x) => typeof x?.field === 'string' && typeof x?.message === 'string',
+          )
+        : [];
       if (process.argv.includes('--json'))
-        process.stderr.write(`${JSON.stringify({ error: { code: e.code ?? 'error', message } })}\n`);
-      else process.stderr.write(`error${e.code ? ` (${e.code})` : ''}: ${message}\n`);
+        process.stderr.write(
+          `${JSON.stringify({ error: { code: e.code ?? 'error', message, ...(errors.length ? { errors } : {}) } })}\n`,
+        );
+      else {
+        process.stderr.write(`error${e.code ? ` (${e.code})` : ''}: ${message}\n`);
+        if (errors.length > 1) for (const x of errors) process.stderr.write(`  ${x.field}: ${x.message}\n`);
+      }
       process.exitCode = 1;
     }
   };
+}
+
+/** A readable message for anything thrown: an Error's message, a thrown object's own message, else its JSON. */
+export function describeError(err: unknown): string {
+  if (err instanceof Error && err.message) return err.message;
+  if (typeof err === 'string') return err;
+  if (err && typeof err === 'object') {
+    const m = (err as { message?: unknown }).message;
+    if (typeof m === 'string' && m) return m;
+    try {
+      const text = JSON.stringify(err);
+      if (text && text !== '{}') return text;
+    } catch {
+      // circular: fall through
+    }
+  }
+  return String(err);
 }
