@@ -109,6 +109,7 @@ export class MaintenanceService {
     const out = await this.store.tryLeadership('sweep', async () => {
       const staleWorkers = await this.store.markStaleWorkers({ now });
       const rescue = await this.store.rescueLeases({ now });
+      await this.store.foldCounts();
       return { ...rescue, staleWorkers };
     });
     if (out) {

@@ -21,6 +21,7 @@ import type { Store, StoreOptions } from '../store/store.js';
 import { AuthGate } from './auth.js';
 import type { ServerContext, ZodApp } from './context.js';
 import { registerDashboard } from './dashboard.js';
+import { installJsonBodyParser } from './json-body.js';
 import { PayloadValidator } from './payloads.js';
 import { installProblemHandlers, problem, sendProblem } from './problems.js';
 import { registerAlertRoutes } from './routes/alerts.js';
@@ -167,6 +168,7 @@ async function assemble(
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   // The API speaks JSON only: a text/plain body gets 415 with a clear message, not a confusing 400.
   app.removeContentTypeParser('text/plain');
+  installJsonBodyParser(app);
 
   const ctx: ServerContext = {
     store,

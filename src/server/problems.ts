@@ -126,19 +126,22 @@ function fromUnion(issue: ValidationIssue): ValidationIssue {
   };
 }
 
-/** Turns a zod validation failure into a problem naming the first wrong field. */
-function validationProblem(err: FastifyError): ProblemBody {
-  let issue = err.validation?.[0] as ValidationIssue | undefined;
-  if (issue?.keyword === 'invalid_union') issue = fromUnion(issue);
-  const where = (err as { validationContext?: string }).validationContext ?? 'body';
-  const segments = (issue?.instancePath ?? '').split('/').filter((s) => s.length > 0);
+/** One invalid field of a request, as the problem's `errors` list carries it. */
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+function describeIssue(raw: ValidationIssue, where: string): FieldError & { label: string } {
+  const issue = raw.keyword === 'invalid_union' ? fromUnion(raw) : raw;
+  const segments = (issue.instancePath ?? '').split('/').filter((s) => s.length > 0);
   let field = fieldPath(segments);
-  let message = issue?.message ?? 'is invalid';
-  if (issue?.keyword === 'unrecognized_keys') {
+  let message = issue.message ?? 'is invalid';
+  if (issue.keyword === 'unrecognized_keys') {
     const keys = (issue.params?.keys as string[] | undefined) ?? [];
     field = fieldPath([...segments, keys[0] ?? '?']);
     message = `is not a known field${keys.length > 1 ? ` (nor ${keys.slice(1).join(', ')})` : ''}; check its spelling against the API docs`;
-  } else if (issue?.keyword === 'invalid_type' && /received undefined/.test(message)) {
+  } else if (issue.keyword === 'invalid_type' && /received undefined/.test(message)) {
     message = 'is required';
   }
   const label = field
@@ -146,7 +149,25 @@ function validationProblem(err: FastifyError): ProblemBody {
       ? field
       : `${where === 'querystring' ? 'query' : where} ${field}`
     : where;
-  return problem(400, 'validation', joinDetail(label, message), { field: field || where });
+  return { field: field || where, message, label };
+}
+
+/** "a is required" for one; "3 fields are invalid: a is required; b …" for several. */
+export function summarise(errors: ReadonlyArray<{ label?: string; field: string; message: string }>): string {
+  const parts = errors.map((e) => joinDetail(e.label ?? e.field, e.message));
+  if (parts.length === 1) return parts[0] as string;
+  return `${parts.length} fields are invalid: ${parts.join('; ')}`;
+}
+
+/** Turns a zod validation failure into a problem listing every wrong field (`errors`), the first as `field`. */
+function validationProblem(err: FastifyError): ProblemBody {
+  const where = (err as { validationContext?: string }).validationContext ?? 'body';
+  const issues = (err.validation ?? []) as ValidationIssue[];
+  const described = (issues.length > 0 ? issues : [{ instancePath: '' }]).map((i) => describeIssue(i, where));
+  return problem(400, 'validation', summarise(described), {
+    field: described[0]?.field,
+    errors: described.map(({ field, message }) => ({ field, message })),
+  });
 }
 
 export function toProblem(err: unknown): ProblemBody {
@@ -155,6 +176,12 @@ export function toProblem(err: unknown): ProblemBody {
     const extra: Record<string, unknown> = {};
     const field = err.details?.field;
     if (typeof field === 'string') extra.field = field;
+    const errors = err.details?.errors;
+    if (Array.isArray(errors)) extra.errors = errors;
+    else if (typeof field === 'string' && status === 400) {
+      const message = err.message.startsWith(`${field} `) ? err.message.slice(field.length + 1) : err.message;
+      extra.errors = [{ field, message }];
+    }
     return problem(status, err.code, err.message, extra);
   }
   const fe = err as FastifyError;

@@ -14,7 +14,15 @@ import type { Json, TaskFilter } from '../store/types.js';
 
 /** Any JSON value (a payload, a result, progress, state). */
 export const JsonValue = z.unknown() as unknown as z.ZodType<Json>;
-export const JsonObject = z.record(z.string(), JsonValue);
+/**
+ * A JSON object, passed through as parsed: a zod record would copy it and drop a `__proto__` key,
+ * which the API keeps as ordinary data (the body parser makes every key an own property).
+ */
+export const JsonObject = z
+  .custom<Record<string, Json>>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), {
+    message: 'must be an object',
+  })
+  .meta({ type: 'object', additionalProperties: {} });
 
 export const Name = z
   .string()

@@ -1,4 +1,6 @@
+import { checkJson } from '../core/json-limits.js';
 import { Batcher } from '../engine/batcher.js';
+import { claimOrWait, WorkWaiters } from '../engine/work-waiters.js';
 import type { Store } from '../store/store.js';
 import type { ClaimedTask, CompleteItem, HeartbeatParams, HeartbeatResult } from '../store/types.js';
 
@@ -12,40 +14,44 @@ export interface ClaimRequest {
   signal?: AbortSignal;
 }
 
-interface Waiter {
-  queues: Set<string> | null;
-  wake: () => void;
-}
-
 /**
  * The server side of the worker protocol's hot paths. Claims long-poll: a
  * claim that finds nothing waits for a wake-up from the store (a commit that
  * made work runnable, on this node or, through LISTEN/NOTIFY, another) and
- * claims again at once; a slow poll covers delayed tasks and backoffs, which
- * become runnable without a commit. Completions from many workers are
- * group-committed: one UPDATE per flush, each caller answered after it commits.
+ * claims again at once; a wake-up of k tasks wakes at most k waiting claims
+ * of its type and queue (WorkWaiters), and a jittered slow poll covers delayed
+ * tasks and backoffs, which become runnable without a commit. Completions from
+ * many workers are group-committed: one UPDATE per flush, each caller answered
+ * after it commits.
  */
 export class WorkerHub {
-  private readonly waiters = new Set<Waiter>();
+  private readonly waiters: WorkWaiters;
   private readonly completer: Batcher<CompleteItem, boolean>;
   private readonly beats: Batcher<HeartbeatParams, HeartbeatResult>;
-  private readonly offWake: () => void;
   private readonly closing = new AbortController();
 
   constructor(
     private readonly store: Store,
     private readonly pollIntervalMs = 1000,
   ) {
-    this.completer = new Batcher(async (items) => {
-      const res = await store.completeTasks(items);
-      const done = new Set(res.completed);
-      return items.map((i) => done.has(i.taskId));
-    });
+    // Each item is checked before it joins a shared statement, and a statement that still fails is
+    // retried in halves: one worker's bad result or state never fails its neighbours' writes.
+    this.completer = new Batcher(
+      async (items) => {
+        const res = await store.completeTasks(items);
+        const done = new Set(res.completed);
+        return items.map((i) => done.has(i.taskId));
+      },
+      { check: (i) => checkJson(i.result ?? null, 'result') },
+    );
     // Heartbeats of many workers go out as one statement, answered after it commits.
-    this.beats = new Batcher((items) => store.heartbeats(items), 256);
-    this.offWake = store.onWake((queue) => {
-      for (const w of this.waiters) if (!queue || !w.queues || w.queues.has(queue)) w.wake();
+    this.beats = new Batcher((items) => store.heartbeats(items), {
+      maxBatch: 256,
+      check: (p) => {
+        if (p.state !== undefined) checkJson(p.state, 'state');
+      },
     });
+    this.waiters = WorkWaiters.forStore(store);
   }
 
   get waiting(): number {
@@ -61,46 +67,18 @@ export class WorkerHub {
   }
 
   /** Claims up to `limit` tasks, waiting up to `waitMs` for some to arrive. */
-  async claim(req: ClaimRequest): Promise<ClaimedTask[]> {
-    const deadline = Date.now() + req.waitMs;
+  claim(req: ClaimRequest): Promise<ClaimedTask[]> {
     const params = { workerId: req.workerId, types: req.types, queues: req.queues, limit: req.limit };
-    for (;;) {
-      // Listen before claiming, so a commit between an empty claim and the wait is not missed.
-      let woken = false;
-      let resolve: () => void = () => {};
-      const woke = new Promise<void>((r) => {
-        resolve = r;
-      });
-      const waiter: Waiter = {
-        queues: req.queues?.length ? new Set(req.queues) : null,
-        wake: () => {
-          woken = true;
-          resolve();
-        },
-      };
-      this.waiters.add(waiter);
-      const onAbort = () => waiter.wake();
-      req.signal?.addEventListener('abort', onAbort, { once: true });
-      this.closing.signal.addEventListener('abort', onAbort, { once: true });
-      try {
-        const tasks = await this.store.claimTasks(params);
-        const left = deadline - Date.now();
-        if (tasks.length > 0 || left <= 0 || req.signal?.aborted || this.closing.signal.aborted) return tasks;
-        if (!woken) {
-          let timer: NodeJS.Timeout | undefined;
-          const timeout = new Promise<void>((r) => {
-            timer = setTimeout(r, Math.min(left, this.pollIntervalMs));
-          });
-          await Promise.race([woke, timeout]);
-          clearTimeout(timer);
-        }
-        if (req.signal?.aborted || this.closing.signal.aborted) return [];
-      } finally {
-        this.waiters.delete(waiter);
-        req.signal?.removeEventListener('abort', onAbort);
-        this.closing.signal.removeEventListener('abort', onAbort);
-      }
-    }
+    return claimOrWait(
+      this.waiters,
+      {
+        ...params,
+        waitMs: req.waitMs,
+        pollIntervalMs: this.pollIntervalMs,
+        signals: [req.signal, this.closing.signal],
+      },
+      () => this.store.claimTasks(params),
+    );
   }
 
   /** Resolves once every completion and heartbeat received so far is committed. */
@@ -115,7 +93,6 @@ export class WorkerHub {
 
   async close(): Promise<void> {
     this.wakeAllForClose();
-    this.offWake();
     await Promise.all([this.completer.idle(), this.beats.idle()]);
   }
 }

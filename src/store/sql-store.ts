@@ -1,14 +1,16 @@
+import { checkJson } from '../core/json-limits.js';
 import type { SessionStatus } from '../core/states.js';
 import type * as O from './observability.js';
 import { cancelMatching, retryMatching } from './sql/admin.js';
 import * as alerts from './sql/alerts.js';
+import * as counts from './sql/counts.js';
 import { insertTasks } from './sql/create.js';
 import * as maintenance from './sql/maintenance.js';
 import { metricsSnapshot } from './sql/metrics.js';
 import * as queries from './sql/queries.js';
 import * as sessions from './sql/sessions.js';
 import * as tokens from './sql/tokens.js';
-import { notifyQueue } from './sql/wake.js';
+import { notifyWork } from './sql/wake.js';
 import { SqlWorkerOps } from './sql-store/worker-ops.js';
 import type { ApiToken, CreatedToken, Store, TokenRole } from './store.js';
 import type * as T from './types.js';
@@ -17,7 +19,8 @@ import type * as T from './types.js';
 export class SqlStore extends SqlWorkerOps implements Store {
   // Sessions
 
-  createSession(p: T.CreateSessionParams): Promise<T.CreateSessionResult> {
+  async createSession(p: T.CreateSessionParams): Promise<T.CreateSessionResult> {
+    if (p.metadata !== undefined) checkJson(p.metadata, 'metadata');
     return this.tx(async (tx) => {
       const s = await sessions.insertSession(tx, { ...p, taskCount: p.tasks?.length ?? 0 });
       const tasks = (p.tasks ?? []).map((t) => ({
@@ -109,8 +112,8 @@ export class SqlStore extends SqlWorkerOps implements Store {
 
   rescueLeases(p: { now?: Date } = {}): Promise<T.RescueResult> {
     return this.tx(async (tx) => {
-      const { queues, ...out } = await maintenance.rescueLeases(tx, p.now ?? null);
-      for (const q of queues) await notifyQueue(tx, q);
+      const { requeued, ...out } = await maintenance.rescueLeases(tx, p.now ?? null);
+      await notifyWork(tx, requeued);
       return out;
     });
   }
@@ -142,7 +145,11 @@ export class SqlStore extends SqlWorkerOps implements Store {
   }
 
   queueStats(): Promise<T.QueueStat[]> {
-    return maintenance.queueStats(this.db);
+    return counts.queueStats(this.db);
+  }
+
+  foldCounts(): Promise<number> {
+    return counts.foldCounts(this.db);
   }
 
   // API tokens

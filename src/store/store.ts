@@ -119,6 +119,11 @@ export interface Store {
   rescueLeases(params?: { now?: Date }): Promise<RescueResult>;
   markStaleWorkers(params?: { now?: Date }): Promise<string[]>;
   prune(params: PruneParams): Promise<PruneResult>;
+  /**
+   * Folds the task counters of database connections that are gone into one row per count, so
+   * reading a count stays as cheap as the counts are few; returns the rows folded. The sweep runs it.
+   */
+  foldCounts(): Promise<number>;
   /** Runs fn only if no other node holds the named lock; returns null when another node does. */
   tryLeadership<T>(name: string, fn: () => Promise<T>): Promise<T | null>;
   queueStats(): Promise<QueueStat[]>;

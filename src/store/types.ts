@@ -391,4 +391,15 @@ export interface QueueStat {
   oldestAgeMs: number | null;
 }
 
-export type WakeListener = (queue: string) => void;
+/**
+ * A wake-up: `count` tasks of `type` became runnable in `queue`. A type of null (a signal from an
+ * older server) may be any type, with no known count (Infinity).
+ */
+export interface Wake {
+  queue: string;
+  type: string | null;
+  count: number;
+}
+
+/** Called with a wake-up, or with null when anything may have changed (a LISTEN connection came back). */
+export type WakeListener = (wake: Wake | null) => void;

@@ -1,5 +1,7 @@
 import { GafferError } from '../core/errors.js';
+import { checkJson } from '../core/json-limits.js';
 import { Batcher } from '../engine/batcher.js';
+import { claimOrWait, WorkWaiters } from '../engine/work-waiters.js';
 import type { Store } from '../store/store.js';
 import type { AttemptRef, ClaimedTask, CompleteItem, Json, TaskError } from '../store/types.js';
 import type { Registration, WorkerTransport } from './transport.js';
@@ -21,11 +23,15 @@ export class DirectTransport implements WorkerTransport {
     private readonly opts: DirectTransportOptions = {},
   ) {
     this.pollIntervalMs = opts.pollIntervalMs ?? 1000;
-    this.completer = new Batcher(async (items) => {
-      const res = await store.completeTasks(items);
-      const done = new Set(res.completed);
-      return items.map((i) => done.has(i.taskId));
-    });
+    // A result the database cannot take is refused alone, before it shares a statement with others.
+    this.completer = new Batcher(
+      async (items) => {
+        const res = await store.completeTasks(items);
+        const done = new Set(res.completed);
+        return items.map((i) => done.has(i.taskId));
+      },
+      { check: (i) => checkJson(i.result ?? null, 'result') },
+    );
   }
 
   async register(p: Parameters<Store['registerWorker']>[0]): Promise<Registration> {
@@ -41,42 +47,14 @@ export class DirectTransport implements WorkerTransport {
     return this.store.heartbeat(p);
   }
 
-  async claim(p: Parameters<WorkerTransport['claim']>[0]): Promise<ClaimedTask[]> {
-    const deadline = Date.now() + p.waitMs;
-    for (;;) {
-      let wake: () => void = () => {};
-      let woken = false;
-      const woke = new Promise<void>((r) => {
-        wake = () => {
-          woken = true;
-          r();
-        };
-      });
-      const off = this.store.onWake(() => wake());
-      const onAbort = () => wake();
-      p.signal.addEventListener('abort', onAbort, { once: true });
-      try {
-        const tasks = await this.store.claimTasks({
-          workerId: p.workerId,
-          types: p.types,
-          queues: p.queues,
-          limit: p.limit,
-        });
-        const left = deadline - Date.now();
-        if (tasks.length > 0 || left <= 0 || p.signal.aborted) return tasks;
-        if (!woken) {
-          let timer: NodeJS.Timeout | undefined;
-          await Promise.race([
-            woke,
-            new Promise<void>((r) => (timer = setTimeout(r, Math.min(left, this.pollIntervalMs)))),
-          ]);
-          clearTimeout(timer);
-        }
-      } finally {
-        off();
-        p.signal.removeEventListener('abort', onAbort);
-      }
-    }
+  /** Claims, waiting for a wake-up when there is nothing: the process's claims share one WorkWaiters per store. */
+  claim(p: Parameters<WorkerTransport['claim']>[0]): Promise<ClaimedTask[]> {
+    const params = { workerId: p.workerId, types: p.types, queues: p.queues, limit: p.limit };
+    return claimOrWait(
+      WorkWaiters.forStore(this.store),
+      { ...params, waitMs: p.waitMs, pollIntervalMs: this.pollIntervalMs, signals: [p.signal] },
+      () => this.store.claimTasks(params),
+    );
   }
 
   claimSessionTask(p: { workerId: string; sessionId: string; index?: number }): Promise<ClaimedTask> {

@@ -1,4 +1,5 @@
-import { NonRetryableError } from '../core/errors.js';
+import { NonRetryableError, ValidationError } from '../core/errors.js';
+import { MAX_JSON_DEPTH } from '../core/json-limits.js';
 import type { Logger } from '../engine/logger.js';
 import type { ClaimedTask, Json, TaskError } from '../store/types.js';
 import type { HandlerDefinition, TaskContext } from './types.js';
@@ -80,9 +81,21 @@ export function toTaskError(err: unknown, signal: AbortSignal | undefined): Task
   return { message: e.message.slice(0, 4000), name: e.name, retryable, stack: e.stack?.slice(0, 4000) };
 }
 
-export function toJson(v: unknown): Json {
+export function toJson(v: unknown, field = 'result'): Json {
   if (v === undefined) return null;
-  return JSON.parse(JSON.stringify(v)) as Json;
+  let text: string;
+  try {
+    text = JSON.stringify(v);
+  } catch (err) {
+    // Thousands of levels deep: JSON.stringify runs out of stack. Say so with the limit, not the stack.
+    if (err instanceof RangeError && /call stack/i.test(err.message))
+      throw new ValidationError(
+        `${field} nests deeper than ${MAX_JSON_DEPTH} levels of objects and arrays (the limit)`,
+        { field },
+      );
+    throw err;
+  }
+  return (text === undefined ? null : JSON.parse(text)) as Json;
 }
 /** The payload as the handler's schema reads it; a payload that does not match fails as non-retryable (a poison message). */
 export function parsePayload(def: HandlerDefinition, task: ClaimedTask): unknown {

@@ -1,5 +1,6 @@
 import { HttpCaller, type HttpOptions, reviveClaimedTask } from '../client/http-backend.js';
 import { GafferError } from '../core/errors.js';
+import { checkJson } from '../core/json-limits.js';
 import { Batcher } from '../engine/batcher.js';
 import type {
   AttemptRef,
@@ -34,36 +35,41 @@ export class HttpTransport implements WorkerTransport {
 
   constructor(opts: HttpTransportOptions) {
     this.http = new HttpCaller(opts);
-    this.completer = new Batcher(async (items) => {
-      // One worker id per request; a worker has one, so this is one request in practice.
-      const byWorker = new Map<string, CompleteItem[]>();
-      for (const i of items) {
-        const list = byWorker.get(i.workerId ?? '') ?? [];
-        list.push(i);
-        byWorker.set(i.workerId ?? '', list);
-      }
-      const done = new Set<string>();
-      await Promise.all(
-        [...byWorker].map(async ([workerId, list]) => {
-          const res = await this.http.call<{ completed: string[] }>(
-            'POST',
-            `/worker/${seg(workerId)}/complete`,
-            {
-              body: {
-                items: list.map((i) => ({
-                  taskId: i.taskId,
-                  attempt: i.attempt,
-                  seq: i.seq,
-                  result: i.result,
-                })),
+    this.completer = new Batcher(
+      async (items) => {
+        // One worker id per request; a worker has one, so this is one request in practice.
+        const byWorker = new Map<string, CompleteItem[]>();
+        for (const i of items) {
+          const list = byWorker.get(i.workerId ?? '') ?? [];
+          list.push(i);
+          byWorker.set(i.workerId ?? '', list);
+        }
+        const done = new Set<string>();
+        await Promise.all(
+          [...byWorker].map(async ([workerId, list]) => {
+            const res = await this.http.call<{ completed: string[] }>(
+              'POST',
+              `/worker/${seg(workerId)}/complete`,
+              {
+                body: {
+                  items: list.map((i) => ({
+                    taskId: i.taskId,
+                    attempt: i.attempt,
+                    seq: i.seq,
+                    result: i.result,
+                  })),
+                },
               },
-            },
-          );
-          for (const id of res.completed) done.add(id);
-        }),
-      );
-      return items.map((i) => done.has(i.taskId));
-    }, 1000);
+            );
+            for (const id of res.completed) done.add(id);
+          }),
+        );
+        return items.map((i) => done.has(i.taskId));
+        // A result the server would refuse is refused here, alone; a request still refused is sent
+        // again in halves, so one bad result never fails the others that shared its request.
+      },
+      { maxBatch: 1000, check: (i) => checkJson(i.result ?? null, 'result') },
+    );
   }
 
   async register(p: RegisterWorkerParams): Promise<Registration> {

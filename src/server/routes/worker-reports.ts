@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { GafferError, LeaseLostError, NotFoundError } from '../../core/errors.js';
+import { findJsonProblems, jsonProblemError } from '../../core/json-limits.js';
 import type { AttemptRef, TaskError } from '../../store/types.js';
 import type { ServerContext, ZodApp } from '../context.js';
 import { Id, JsonValue, noContent, problems } from '../schemas.js';
@@ -191,6 +192,9 @@ export function registerWorkerReportRoutes(
     async (req) => {
       const { workerId } = req.params;
       const items = req.body.items.map((i) => ({ ...i, workerId }));
+      // Refused whole, before any item is applied, naming every bad one (the worker can send the rest again).
+      const bad = items.flatMap((i, n) => findJsonProblems(i.result ?? null, `items[${n}].result`));
+      if (bad.length > 0) throw jsonProblemError(bad);
       const results = await Promise.all(
         items.map(async (i) => (await hub.complete(i)) || alreadyCompleted(i)),
       );

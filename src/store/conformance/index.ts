@@ -9,6 +9,8 @@ import { afterAll, beforeAll, describe } from 'vitest';
 import type { Store, StoreOptions } from '../store.js';
 import { cancelTests } from './cancel.js';
 import { claimTests } from './claim.js';
+import { claimTypeTests } from './claim-types.js';
+import { countTests } from './counts.js';
 import { createTests } from './create.js';
 import { entryTests } from './entries.js';
 import type { ConformanceContext } from './helpers.js';
@@ -57,6 +59,7 @@ export function runStoreConformance(
 
     createTests(ctx);
     claimTests(ctx);
+    claimTypeTests(ctx);
     leaseTests(ctx);
     retryTests(ctx);
     cancelTests(ctx);
@@ -66,5 +69,6 @@ export function runStoreConformance(
     workerTests(ctx);
     maintenanceTests(ctx);
     optionsTests(ctx);
+    countTests(ctx);
   });
 }

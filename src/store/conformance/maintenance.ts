@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Store } from '../store.js';
+import type { Wake } from '../types.js';
 import { type ConformanceContext, expectGafferError, fixture, later, uid } from './helpers.js';
 
 const HOUR = 3_600_000;
@@ -10,6 +11,8 @@ const HOUR = 3_600_000;
  */
 class WakeProbe {
   private readonly heard: string[] = [];
+  /** Every wake-up heard, as the listener got it. */
+  readonly wakes: Array<Wake | null> = [];
   private waiters: Array<() => void> = [];
   private readonly off: () => void;
 
@@ -17,8 +20,9 @@ class WakeProbe {
     private readonly store: Store,
     private readonly type: string,
   ) {
-    this.off = store.onWake((queue) => {
-      this.heard.push(queue);
+    this.off = store.onWake((wake) => {
+      this.heard.push(wake?.queue ?? '');
+      this.wakes.push(wake);
       for (const w of this.waiters.splice(0)) w();
     });
   }
@@ -180,6 +184,31 @@ export function maintenanceTests(ctx: ConformanceContext): void {
         expect(probe.count(fx.queue)).toBe(1);
         await new Promise((r) => setTimeout(r, 500));
         expect(probe.count(fx.queue)).toBe(1);
+      });
+    });
+
+    it('a wake-up names the queue, the type and how many tasks; tasks that run later wake no one', async () => {
+      // Listeners wake only as many claims of that type and queue as there is work.
+      const store = ctx.store();
+      const fx = fixture(store);
+      const [one, two, later] = [uid('t'), uid('t'), uid('t')];
+      await probing(store, fx.type, async (probe) => {
+        await store.createTasks({
+          tasks: [
+            ...[1, 2, 3].map(() => ({ type: one, queue: fx.queue })),
+            ...[1, 2].map(() => ({ type: two, queue: fx.queue })),
+            { type: later, queue: fx.queue, delayMs: 60_000 },
+          ],
+        });
+        await new Promise((r) => setTimeout(r, 300));
+        const mine = probe.wakes.filter((w) => w?.queue === fx.queue);
+        expect(mine).toHaveLength(2);
+        expect(mine).toEqual(
+          expect.arrayContaining([
+            { queue: fx.queue, type: one, count: 3 },
+            { queue: fx.queue, type: two, count: 2 },
+          ]),
+        );
       });
     });
 

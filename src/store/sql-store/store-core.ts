@@ -2,7 +2,7 @@ import type { Db, Queryable } from '../db.js';
 import { migrate } from '../migrate.js';
 import type * as O from '../observability.js';
 import { bindEvents } from '../sql/events.js';
-import { bindWake, wakeChannel } from '../sql/wake.js';
+import { bindWake, parseWake, wakeChannel } from '../sql/wake.js';
 import type { StoreOptions } from '../store.js';
 import type * as T from '../types.js';
 
@@ -28,8 +28,9 @@ export abstract class SqlStoreCore {
 
   /** Subscribes to wake-ups; called once by the factory. */
   async start(): Promise<void> {
-    this.unlisten = await this.db.listen(this.channel, (queue) => {
-      for (const l of this.wakeListeners) l(queue);
+    this.unlisten = await this.db.listen(this.channel, (payload) => {
+      const wake = parseWake(payload);
+      for (const l of this.wakeListeners) l(wake);
     });
   }
 

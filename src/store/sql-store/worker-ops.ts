@@ -1,6 +1,7 @@
+import { checkJson } from '../../core/json-limits.js';
 import * as claims from '../sql/claims.js';
 import { claimedEvent, completedEvent, eventSink } from '../sql/events.js';
-import { notifyQueue } from '../sql/wake.js';
+import { notifyWork } from '../sql/wake.js';
 import * as workers from '../sql/workers.js';
 import type * as T from '../types.js';
 
@@ -37,7 +38,7 @@ export abstract class SqlWorkerOps extends SqlTaskOps {
   handBackTasks(items: T.AttemptRef[]): Promise<string[]> {
     return this.tx(async (tx) => {
       const back = await claims.handBackTasks(tx, items);
-      for (const q of new Set(back.map((b) => b.queue))) await notifyQueue(tx, q);
+      await notifyWork(tx, back);
       return back.map((b) => b.id);
     });
   }
@@ -46,7 +47,8 @@ export abstract class SqlWorkerOps extends SqlTaskOps {
     return claims.extendLease(this.db, { ...p, leaseMs: p.leaseMs ?? this.options.leaseMs });
   }
 
-  reportProgress(p: T.AttemptRef & { progress: T.Json }): Promise<void> {
+  async reportProgress(p: T.AttemptRef & { progress: T.Json }): Promise<void> {
+    checkJson(p.progress, 'progress');
     return claims.reportProgress(this.db, p);
   }
 
@@ -57,7 +59,8 @@ export abstract class SqlWorkerOps extends SqlTaskOps {
     return worker;
   }
 
-  heartbeat(p: T.HeartbeatParams): Promise<T.HeartbeatResult> {
+  async heartbeat(p: T.HeartbeatParams): Promise<T.HeartbeatResult> {
+    if (p.state !== undefined) checkJson(p.state, 'state');
     return workers.heartbeat(this.db, p, this.options.leaseMs, this.options.staleAfterMs);
   }
 
@@ -65,7 +68,8 @@ export abstract class SqlWorkerOps extends SqlTaskOps {
     return workers.heartbeats(this.db, list, this.options.leaseMs, this.options.staleAfterMs);
   }
 
-  setWorkerState(p: { workerId: string; state: T.Json }): Promise<void> {
+  async setWorkerState(p: { workerId: string; state: T.Json }): Promise<void> {
+    checkJson(p.state, 'state');
     return workers.setWorkerState(this.db, p.workerId, p.state);
   }
 

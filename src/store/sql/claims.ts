@@ -123,7 +123,7 @@ ev as (
   select id, attempt, 'claimed', worker_id, started_at from back
   union all select id, attempt, 'handed_back', worker_id, now() from back
 )
-select b.id, b.queue from back b, released`;
+select b.id, b.queue, b.type from back b, released`;
 
 const EXTEND_LEASE = `
 update tasks t set lease_expires_at = now() + make_interval(secs => $4::int / 1000.0)
@@ -275,9 +275,9 @@ export async function failTask(tx: Queryable, p: FailTaskParams): Promise<Task> 
 export async function handBackTasks(
   db: Queryable,
   items: AttemptRef[],
-): Promise<Array<{ id: string; queue: string }>> {
+): Promise<Array<{ id: string; queue: string; type: string }>> {
   if (items.length === 0) return [];
-  const res = await db.query<{ id: string; queue: string }>(HAND_BACK, [
+  const res = await db.query<{ id: string; queue: string; type: string }>(HAND_BACK, [
     items.map((i) => i.taskId),
     items.map((i) => i.attempt),
     items.map((i) => i.workerId ?? null),

@@ -9,7 +9,7 @@ import { eventSink } from './events.js';
 import { retryLocked } from './retry.js';
 import { rowToTask, TASK_COLUMNS, type TaskRow } from './rows.js';
 import { checkNewTask } from './validate.js';
-import { notifyQueue, queueNotified, sqlWakeChannel } from './wake.js';
+import { notifyWork, sqlWakeChannel, workNotified } from './wake.js';
 
 /**
  * One call per batch of the database function insert_tasks (migration 0004): the batch goes as one
@@ -173,10 +173,10 @@ export async function insertTasks(
     const p = inOrder ? prepared[i]! : preparedById!.get(row.id)!;
     byId.set(row.id, insertedTask(p, row, backoff(row.backoff)));
   }
-  for (const q of new Set([...byId.values()].map((t) => t.queue))) {
-    if (channel) queueNotified(tx, q);
-    else await notifyQueue(tx, q);
-  }
+  // Tasks that run later wake no one now (insert_tasks picks the same ones: run-at not after creation).
+  const runnable = [...byId.values()].filter((t) => t.runAt.getTime() <= t.createdAt.getTime());
+  if (channel) workNotified(tx, runnable);
+  else await notifyWork(tx, runnable);
   const sink = eventSink(tx);
   if (sink) {
     for (const t of byId.values()) {

@@ -1,5 +1,5 @@
 import type { Queryable } from '../db.js';
-import type { PruneResult, QueueStat, RescueResult } from '../types.js';
+import type { PruneResult, RescueResult } from '../types.js';
 import { endFailedAttempt } from './attempts.js';
 import { eventSink } from './events.js';
 import { rowToTask, TASK_COLUMNS, type TaskRow } from './rows.js';
@@ -31,13 +31,19 @@ where w.stale_at is null
   and w.last_heartbeat_at < coalesce($1::timestamptz, now()) - make_interval(secs => $2::int / 1000.0)
 for update skip locked`;
 
-/** Ends lapsed attempts; `queues` are those that got a task to run again (to wake their workers). */
+/** Ends lapsed attempts; `requeued` are the tasks that got to run again (to wake their workers). */
 export async function rescueLeases(
   tx: Queryable,
   now: Date | null,
   batch = 1000,
-): Promise<RescueResult & { queues: Set<string> }> {
-  const out = { lost: 0, timedOut: 0, cancelled: 0, failed: 0, queues: new Set<string>() };
+): Promise<RescueResult & { requeued: Array<{ queue: string; type: string }> }> {
+  const out = {
+    lost: 0,
+    timedOut: 0,
+    cancelled: 0,
+    failed: 0,
+    requeued: [] as Array<{ queue: string; type: string }>,
+  };
   const res = await tx.query<TaskRow & { why: 'lost' | 'timeout'; reason: string }>(EXPIRED_ATTEMPTS, [
     now,
     batch,
@@ -49,7 +55,7 @@ export async function rescueLeases(
     else out.lost++;
     if (ended.status === 'cancelled') out.cancelled++;
     if (ended.status === 'failed') out.failed++;
-    if (ended.status === 'retrying') out.queues.add(ended.queue);
+    if (ended.status === 'retrying') out.requeued.push({ queue: ended.queue, type: ended.type });
   }
   return out;
 }
@@ -145,33 +151,4 @@ export async function prune(db: Queryable, cutoff: Date, batch: number): Promise
   events += await inBatches(db, PRUNE_WORKER_EVENTS, [cutoff], batch * 20);
   await db.query('delete from task_throughput where minute < $1', [cutoff]);
   return { tasks, sessions, events, workers };
-}
-
-/**
- * Counts per queue and status: the runnable ones from the queue and the running ones through the
- * claims (both small), the finished ones from all tasks; the oldest waiting age of each queue.
- */
-export async function queueStats(db: Queryable): Promise<QueueStat[]> {
-  const res = await db.query<{
-    queue: string;
-    status: QueueStat['status'];
-    n: number;
-    oldest_ms: number | null;
-  }>(
-    `select q.queue, q.status, count(*)::int as n,
-       case when q.status in ('queued', 'retrying')
-         then (extract(epoch from now() - min(q.run_at) filter (where q.run_at <= now())) * 1000)::float8 end as oldest_ms
-     from task_queue q group by q.queue, q.status
-     union all
-     select t.queue, t.status, count(*)::int, null from ${RUNNING_TASKS} group by t.queue, t.status
-     union all
-     select t.queue, t.status, count(*)::int, null from tasks t
-     where t.status in ('completed', 'failed', 'cancelled') group by t.queue, t.status`,
-  );
-  return res.rows.map((r) => ({
-    queue: r.queue,
-    status: r.status,
-    count: r.n,
-    oldestAgeMs: r.oldest_ms === null ? null : Math.max(0, Math.round(r.oldest_ms)),
-  }));
 }

@@ -1,33 +1,15 @@
 import type { Queryable } from '../db.js';
 import type { MetricsSnapshot } from '../observability.js';
-import { RUNNING_TASKS } from './running.js';
+import { countsByQueue, runnableCounts } from './counts.js';
 
 /**
- * Everything behind the gauges and the alert rules, in one statement, so a
- * scrape costs one round trip and every server node reads the same numbers.
- * Runnable tasks are counted in the queue (task_queue), running ones through the
- * claims, dead letters among the tasks that ever failed an attempt (tasks_errored);
- * completed and cancelled rows grow with history and are not read.
+ * Everything behind the gauges and the alert rules: the counts from the task counters (migration
+ * 0006, see counts.ts), whose reads cost the same at any table size, and the workers. Every server
+ * node reads the same numbers.
  */
-const SNAPSHOT = `
+const WORKERS = `
 with clock as (select coalesce($1::timestamptz, now()) as now)
 select (select now from clock) as at,
-  (select coalesce(json_agg(d), '[]') from (
-    select q.queue, q.status, count(*)::int as count from task_queue q group by q.queue, q.status
-    union all
-    select t.queue, t.status, count(*)::int from ${RUNNING_TASKS} group by t.queue, t.status
-  ) d) as depth,
-  (select coalesce(json_agg(w), '[]') from (
-    select q.queue, q.type, count(*)::int as count,
-      (extract(epoch from (select now from clock) - min(q.run_at)) * 1000)::float8 as "oldestAgeMs"
-    from task_queue q
-    where q.run_at <= (select now from clock)
-    group by q.queue, q.type
-  ) w) as waiting,
-  (select coalesce(json_agg(f), '[]') from (
-    select t.queue, t.type, count(*)::int as count from tasks t
-    where t.error is not null and t.status = 'failed' group by t.queue, t.type
-  ) f) as dead_letters,
   (select coalesce(json_agg(l), '[]') from (
     select w.id, w.machine_id as "machineId", w.types, w.queues,
       (w.stats ->> 'processed')::float8 as processed, (w.stats ->> 'failed')::float8 as failed,
@@ -42,9 +24,6 @@ select (select now from clock) as at,
 
 interface SnapshotRow {
   at: Date | string;
-  depth: unknown;
-  waiting: unknown;
-  dead_letters: unknown;
   live_workers: unknown;
   stale_workers: number;
 }
@@ -59,19 +38,50 @@ export async function metricsSnapshot(
   now: Date | null,
   staleAfterMs: number,
 ): Promise<MetricsSnapshot> {
-  const res = await db.query<SnapshotRow>(SNAPSHOT, [now, staleAfterMs]);
+  const [res, runnable, others] = await Promise.all([
+    db.query<SnapshotRow>(WORKERS, [now, staleAfterMs]),
+    runnableCounts(db, now),
+    countsByQueue(db, ['running', 'failed']),
+  ]);
   const row = res.rows[0]!;
+  const depth = new Map<string, MetricsSnapshot['depth'][number]>();
+  const waiting = new Map<string, MetricsSnapshot['waiting'][number]>();
+  for (const r of runnable) {
+    const d = depth.get(`${r.queue}\u0000${r.status}`);
+    if (d) d.count += r.count;
+    else depth.set(`${r.queue}\u0000${r.status}`, { queue: r.queue, status: r.status, count: r.count });
+    if (r.count - r.later <= 0) continue;
+    const w = waiting.get(`${r.queue}\u0000${r.type}`);
+    if (w) {
+      w.count += r.count - r.later;
+      w.oldestAgeMs = Math.max(w.oldestAgeMs, r.oldestAgeMs ?? 0);
+    } else {
+      waiting.set(`${r.queue}\u0000${r.type}`, {
+        queue: r.queue,
+        type: r.type,
+        count: r.count - r.later,
+        oldestAgeMs: r.oldestAgeMs ?? 0,
+      });
+    }
+  }
+  const deadLetters: MetricsSnapshot['deadLetters'] = [];
+  for (const r of others) {
+    if (r.status === 'failed') {
+      deadLetters.push({ queue: r.queue, type: r.type, count: r.count });
+      continue;
+    }
+    const d = depth.get(`${r.queue}\u0000${r.status}`);
+    if (d) d.count += r.count;
+    else depth.set(`${r.queue}\u0000${r.status}`, { queue: r.queue, status: 'running', count: r.count });
+  }
   const workers = json<
     Array<Omit<MetricsSnapshot['liveWorkers'][number], 'startedAt'> & { startedAt: string | null }>
   >(row.live_workers);
   return {
     at: row.at instanceof Date ? row.at : new Date(row.at),
-    depth: json(row.depth),
-    waiting: json<MetricsSnapshot['waiting']>(row.waiting).map((w) => ({
-      ...w,
-      oldestAgeMs: Math.max(0, Math.round(w.oldestAgeMs)),
-    })),
-    deadLetters: json(row.dead_letters),
+    depth: [...depth.values()],
+    waiting: [...waiting.values()],
+    deadLetters,
     liveWorkers: workers.map((w) => {
       const started = w.startedAt ? new Date(w.startedAt) : null;
       return {

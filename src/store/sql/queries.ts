@@ -2,6 +2,7 @@ import { ValidationError } from '../../core/errors.js';
 import { RUNNABLE_STATUSES, type TaskStatus, UNFINISHED_STATUSES } from '../../core/states.js';
 import type { Queryable } from '../db.js';
 import type { ListTasksParams, Page, Task, TaskEvent, TaskFilter } from '../types.js';
+import { countable, countFromCounters, emptyCounts } from './counts.js';
 import {
   decodeCursor,
   type EventRow,
@@ -127,21 +128,18 @@ export async function listTasks(db: Queryable, p: ListTasksParams): Promise<Page
   };
 }
 
+/**
+ * Counts by status: from the task counters (counts.ts) when the filter names only statuses, types and
+ * queues, the dashboard's filters, at any table size; otherwise by a query of the tasks it names.
+ */
 export async function countTasks(db: Queryable, f: TaskFilter): Promise<Record<string, number>> {
+  if (countable(f)) return countFromCounters(db, f);
   const q = taskQuery(f);
   const res = await db.query<{ status: string; n: number }>(
     `select t.status, count(*)::int as n from ${q.from} where ${q.where} group by t.status`,
     q.params,
   );
-  const out: Record<string, number> = {
-    queued: 0,
-    running: 0,
-    retrying: 0,
-    completed: 0,
-    failed: 0,
-    cancelled: 0,
-    total: 0,
-  };
+  const out = emptyCounts();
   for (const r of res.rows) {
     out[r.status] = r.n;
     out.total = (out.total ?? 0) + r.n;

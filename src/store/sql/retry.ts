@@ -5,7 +5,7 @@ import type { Task } from '../types.js';
 import { eventSink } from './events.js';
 import { requeueFrom } from './requeue.js';
 import { rowToTask, TASK_COLUMNS, type TaskRow } from './rows.js';
-import { notifyQueue } from './wake.js';
+import { notifyWork } from './wake.js';
 
 const LOCK_TASK = `select ${TASK_COLUMNS} from tasks t where t.id = $1 for update`;
 
@@ -102,6 +102,6 @@ export async function retryLocked(tx: Queryable, taskId: string, opts: RetryOpti
     reason: opts.reason ?? null,
     manualRetries: updated.manualRetries,
   });
-  await notifyQueue(tx, updated.queue);
+  await notifyWork(tx, [updated]);
   return updated;
 }

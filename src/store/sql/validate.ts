@@ -1,5 +1,6 @@
 import { ValidationError } from '../../core/errors.js';
 import { ID_PATTERN } from '../../core/ids.js';
+import { checkJson } from '../../core/json-limits.js';
 import type { NewTask } from '../types.js';
 
 /** Type and queue names: letters, digits and . _ : - / ; 1–100 characters. */
@@ -70,4 +71,7 @@ export function checkNewTask(t: NewTask, where: string): void {
   ) {
     fail(where, 'metadata', 'must be an object');
   }
+  // What the database could not store as sent (NUL, unpaired surrogates, Infinity) or what nests past the limit.
+  if (t.payload !== undefined) checkJson(t.payload, `${where}payload`);
+  if (t.metadata !== undefined) checkJson(t.metadata, `${where}metadata`);
 }

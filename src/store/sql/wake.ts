@@ -1,10 +1,12 @@
 import type { Db, Queryable } from '../db.js';
+import type { Wake } from '../types.js';
 
 /**
- * Wake-ups: one channel per store schema; the payload is the queue name. The
- * driver turns this into pg_notify (PostgreSQL) or an in-process signal after
- * commit (PGlite). The store binds each transaction it opens to its db and
- * channel, so SQL helpers can signal without knowing the driver.
+ * Wake-ups: one channel per store schema; each payload names a queue, a task type and how many
+ * tasks of it became runnable (`queue\ttype\tcount`; names never hold a tab), so a listener wakes
+ * only as many claims, of that type and queue, as there is work. The driver turns this into
+ * pg_notify (PostgreSQL) or an in-process signal after commit (PGlite). The store binds each
+ * transaction it opens to its db and channel, so SQL helpers can signal without knowing the driver.
  */
 const byTx = new WeakMap<Queryable, { db: Db; channel: string }>();
 
@@ -17,33 +19,70 @@ export function bindWake(tx: Queryable, db: Db, channel: string): Queryable {
   return tx;
 }
 
+/** The payload of a wake-up; insert_tasks (migration 0005) builds the same text in SQL. */
+export function wakePayload(queue: string, type: string, count: number): string {
+  return `${queue}\t${type}\t${count}`;
+}
+
+/** A payload as listeners get it: '' (sent on reconnect) is null, anything may have changed. */
+export function parseWake(payload: string): Wake | null {
+  if (payload === '') return null;
+  const [queue = '', type, count] = payload.split('\t');
+  // A payload of an older server names only the queue.
+  if (type === undefined) return { queue, type: null, count: Number.POSITIVE_INFINITY };
+  const n = Number(count);
+  return { queue, type, count: Number.isFinite(n) && n > 0 ? n : Number.POSITIVE_INFINITY };
+}
+
 /**
  * The channel a statement on `tx` may notify itself with pg_notify (PostgreSQL), saving a round
- * trip; null on PGlite, whose wake-ups are signalled in process (notifyQueue).
+ * trip; null on PGlite, whose wake-ups are signalled in process (notifyWork).
  */
 export function sqlWakeChannel(tx: Queryable): string | null {
   const target = byTx.get(tx);
   return target?.db.kind === 'postgres' ? target.channel : null;
 }
 
-/** Signals after commit that `queue` may have runnable work; at most once per queue per transaction. */
-export async function notifyQueue(tx: Queryable, queue: string): Promise<void> {
-  const target = byTx.get(tx);
-  if (!target || !firstFor(tx, queue)) return;
-  await target.db.notifyInTransaction(tx, target.channel, queue);
+/** The tasks counted by (queue, type), as wake-ups name them. */
+export function countWork(tasks: Iterable<{ queue: string; type: string }>): Map<string, Wake> {
+  const out = new Map<string, Wake>();
+  for (const t of tasks) {
+    const key = `${t.queue}\t${t.type}`;
+    const w = out.get(key);
+    if (w) w.count++;
+    else out.set(key, { queue: t.queue, type: t.type, count: 1 });
+  }
+  return out;
 }
 
-/** The statement on `tx` notified `queue` itself (sqlWakeChannel): this process hears it after commit too. */
-export function queueNotified(tx: Queryable, queue: string): void {
+/** Signals after commit that these tasks became runnable, one wake-up per (queue, type). */
+export async function notifyWork(
+  tx: Queryable,
+  tasks: Iterable<{ queue: string; type: string }>,
+): Promise<void> {
   const target = byTx.get(tx);
-  if (!target || !firstFor(tx, queue)) return;
-  target.db.signalledInTransaction(tx, target.channel, queue);
+  if (!target) return;
+  for (const w of countWork(tasks).values()) {
+    const payload = wakePayload(w.queue, w.type!, w.count);
+    if (firstFor(tx, payload)) await target.db.notifyInTransaction(tx, target.channel, payload);
+  }
 }
 
-function firstFor(tx: Queryable, queue: string): boolean {
+/** The statement on `tx` notified these tasks itself (sqlWakeChannel): this process hears it after commit too. */
+export function workNotified(tx: Queryable, tasks: Iterable<{ queue: string; type: string }>): void {
+  const target = byTx.get(tx);
+  if (!target) return;
+  for (const w of countWork(tasks).values()) {
+    const payload = wakePayload(w.queue, w.type!, w.count);
+    if (firstFor(tx, payload)) target.db.signalledInTransaction(tx, target.channel, payload);
+  }
+}
+
+/** PostgreSQL delivers one of several equal notifications of a transaction; so do we. */
+function firstFor(tx: Queryable, payload: string): boolean {
   const sent = notified.get(tx) ?? new Set<string>();
-  if (sent.has(queue)) return false;
-  sent.add(queue);
+  if (sent.has(payload)) return false;
+  sent.add(payload);
   notified.set(tx, sent);
   return true;
 }
