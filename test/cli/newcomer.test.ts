@@ -50,7 +50,7 @@ function exited(child: ChildProcess): Promise<number | null> {
   return new Promise((r) => child.once('exit', (code) => r(code)));
 }
 
-describe('the gaffer bin from a project of its own', () => {
+describe('the gaffer bin from a project of its own', { timeout: 120_000 }, () => {
   let dir: string;
   let store: Store;
   let server: RunningServer;
