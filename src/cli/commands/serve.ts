@@ -87,6 +87,7 @@ export function registerServeCommand(program: Command): void {
           databaseUrl: f.databaseUrl,
           dataDir: f.dataDir,
           schema: f.schema,
+          command: 'gaffer serve',
           leaseMs: int(f.leaseMs, '--lease-ms'),
           staleAfterMs: int(f.staleAfterMs, '--stale-after-ms'),
         });

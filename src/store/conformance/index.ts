@@ -19,6 +19,7 @@ import { maintenanceTests } from './maintenance.js';
 import { optionsTests } from './options.js';
 import { retryTests } from './retries.js';
 import { sessionTests } from './sessions.js';
+import { tokenTests } from './tokens.js';
 import { transitionTests } from './transitions.js';
 import { workerTests } from './workers.js';
 
@@ -69,6 +70,7 @@ export function runStoreConformance(
     workerTests(ctx);
     maintenanceTests(ctx);
     optionsTests(ctx);
+    tokenTests(ctx);
     countTests(ctx);
   });
 }
