@@ -52,4 +52,30 @@ describe('dashboard: huge and deep JSON', () => {
     expect(await page.getByTestId('page-error').count()).toBe(0);
     expect(errors).toEqual([]);
   });
+
+  it('a page that fails to render says so and keeps the menu; another page renders again', async () => {
+    const t = await d.client.enqueue('broken.answer', { ok: true });
+    const { page } = d;
+    // An answer the page does not expect (metadata null where an object belongs) makes it throw.
+    await page.route(`**/api/v1/tasks/${t.id}`, async (route) => {
+      const res = await route.fetch();
+      const body = await res.json();
+      await route.fulfill({ response: res, json: { ...body, metadata: null } });
+    });
+    const before = errors.length;
+    try {
+      await page.goto(`${d.url}/tasks/${t.id}`);
+      await expect
+        .poll(() => page.getByTestId('page-error').textContent())
+        .toMatch(/This page could not be shown/);
+      expect(await page.getByRole('navigation', { name: 'Main' }).isVisible()).toBe(true);
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Tasks' }).click();
+      await expect.poll(() => page.locator('[data-testid="task-table"] tbody tr').count()).toBeGreaterThan(0);
+      expect(await page.getByTestId('page-error').count()).toBe(0);
+    } finally {
+      await page.unroute(`**/api/v1/tasks/${t.id}`);
+      // The caught render error is the one expected here, not a crash of the page.
+      errors.splice(before);
+    }
+  });
 });
