@@ -17,9 +17,11 @@ import type { ConformanceContext } from './helpers.js';
 import { leaseTests } from './leases.js';
 import { maintenanceTests } from './maintenance.js';
 import { optionsTests } from './options.js';
+import { retentionTests } from './retention.js';
 import { retryTests } from './retries.js';
 import { sessionTests } from './sessions.js';
 import { transitionTests } from './transitions.js';
+import { workerPageTests } from './worker-pages.js';
 import { workerTests } from './workers.js';
 
 export type { ConformanceContext } from './helpers.js';
@@ -70,5 +72,7 @@ export function runStoreConformance(
     maintenanceTests(ctx);
     optionsTests(ctx);
     countTests(ctx);
+    workerPageTests(ctx);
+    retentionTests(ctx);
   });
 }
