@@ -2,9 +2,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { COMPARISONS } from './lib/config.js';
 import type { Results } from './lib/results.js';
 import type { Figure } from './lib/stats.js';
-import { HIGHER_IS_BETTER, METRICS, type MetricName, SYSTEMS } from './lib/types.js';
+import { HIGHER_IS_BETTER, METRICS, type MetricName, SCALE_METRICS, SYSTEMS } from './lib/types.js';
+import { renderScaleTables, SCALE_LABELS, scaleTargets } from './report-scale.js';
 
 const LABELS: Record<MetricName, string> = {
+  ...(SCALE_LABELS as Record<MetricName, string>),
   bulk_enqueue: 'bulk_enqueue (tasks/s)',
   single_enqueue: 'single_enqueue (tasks/s)',
   drain: 'drain (tasks/s)',
@@ -38,10 +40,12 @@ function ratio(r: { value: number; min: number; max: number; runs: number } | un
   return r.runs > 1 ? `${x(r.value)} [${x(r.min)}–${x(r.max)}]` : x(r.value);
 }
 
-/** The figures and ratio tables (also printed at the end of a run). */
+/** The figures and ratio tables (also printed at the end of a run); the scale figures after them. */
 export function renderTables(res: Results): string {
-  const systems = SYSTEMS.filter((s) => Object.values(res.scenarios).some((m) => m?.[s]));
-  const metrics = METRICS.filter((m) => res.scenarios[m] && Object.keys(res.scenarios[m]!).length > 0);
+  const metrics = METRICS.filter(
+    (m) => !SCALE_METRICS.includes(m) && res.scenarios[m] && Object.keys(res.scenarios[m]!).length > 0,
+  );
+  const systems = SYSTEMS.filter((s) => metrics.some((m) => res.scenarios[m]?.[s]));
   const lines = [
     '## Results',
     '',
@@ -75,6 +79,7 @@ export function renderTables(res: Results): string {
       '',
     );
   }
+  lines.push(...renderScaleTables(res));
   return lines.join('\n');
 }
 
@@ -161,10 +166,9 @@ export function renderMarkdown(res: Results): string {
     '',
     '| Target | Measured (median) | Met |',
     '|---|---:|:---:|',
-    ...TARGETS.map((t) => {
-      const [ok, shown] = t.check(res);
-      return `| ${t.label} | ${shown} | ${ok === null ? '–' : ok ? 'yes' : 'no'} |`;
-    }),
+    ...[...TARGETS.map((t) => ({ label: t.label, check: t.check(res) })), ...scaleTargets(res)].map(
+      ({ label, check: [ok, shown] }) => `| ${label} | ${shown} | ${ok === null ? '–' : ok ? 'yes' : 'no'} |`,
+    ),
     '',
     ...section('Machine', res.machine),
     ...section('Versions', res.versions),

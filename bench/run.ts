@@ -3,16 +3,23 @@
  * on this machine, in one invocation, so ratios compare runs made minutes apart.
  * See bench/README.md for the scenarios and docs/BENCHMARKS.md for the results.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ChildWorker } from './lib/child-worker.js';
 import { parseArgs, USAGE } from './lib/config.js';
 import { Child } from './lib/ipc.js';
 import { environment, peakRssMb } from './lib/machine.js';
-import { aggregate, type Results, type RunValues, record } from './lib/results.js';
-import type { BenchConfig, MetricName, Sample, ScenarioName, SystemName } from './lib/types.js';
+import { aggregate, previousOf, type Results, type RunValues, record } from './lib/results.js';
+import {
+  type BenchConfig,
+  type MetricName,
+  type Sample,
+  SCALE_SCENARIOS,
+  type ScenarioName,
+  type SystemName,
+} from './lib/types.js';
 import { renderMarkdown, renderTables } from './report.js';
-import { runScenario } from './scenarios/index.js';
+import { runScenario, supports } from './scenarios/index.js';
 import { loadDriver, type SystemDriver } from './systems/driver.js';
 
 const inv = (() => {
@@ -52,6 +59,7 @@ class SystemRunner {
       cfg,
       driver: this.driver,
       makeWorker: () => ChildWorker.start(this.driver, cfg),
+      makeFleet: (n) => ChildWorker.start(this.driver, cfg, n),
     });
     const pid = this.driver.serverPid?.();
     const rss = pid ? peakRssMb(pid) : undefined;
@@ -70,23 +78,28 @@ class SystemRunner {
  */
 async function runWithRetry(runner: SystemRunner, scenario: ScenarioName, label: string): Promise<Sample> {
   try {
-    return await withWatchdog(runner.run(scenario), label);
+    return await withWatchdog(runner.run(scenario), label, runLimit(scenario));
   } catch (err) {
     console.error(`retrying ${label} once: ${(err as Error).message}`);
-    return withWatchdog(runner.run(scenario), label);
+    return withWatchdog(runner.run(scenario), label, runLimit(scenario));
   }
 }
 
-/** No run may take longer than this; a stuck one fails instead of stalling the whole bench. */
+/**
+ * No run may take longer than this; a stuck one fails instead of stalling the whole bench.
+ * The scale scenarios seed a million tasks (× --scale) first, so theirs grows with the scale.
+ */
 const RUN_LIMIT_MS = 300_000;
+const SCALE_RUN_LIMIT_MS = 600_000;
 
-function withWatchdog<T>(p: Promise<T>, label: string): Promise<T> {
+function runLimit(scenario: ScenarioName): number {
+  return SCALE_SCENARIOS.includes(scenario) ? SCALE_RUN_LIMIT_MS * Math.max(1, cfg.scale) : RUN_LIMIT_MS;
+}
+
+function withWatchdog<T>(p: Promise<T>, label: string, limitMs: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const limit = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`${label} took longer than ${RUN_LIMIT_MS / 1000} s`)),
-      RUN_LIMIT_MS,
-    );
+    timer = setTimeout(() => reject(new Error(`${label} took longer than ${limitMs / 1000} s`)), limitMs);
   });
   return Promise.race([p, limit]).finally(() => clearTimeout(timer));
 }
@@ -113,10 +126,13 @@ async function main(): Promise<void> {
   const values: RunValues = {};
   for (let run = 0; run < cfg.runs; run++) {
     for (const scenario of cfg.scenarios) {
+      // A million tasks seeded per system: the scale scenarios are measured once, in the first run.
+      if (run > 0 && SCALE_SCENARIOS.includes(scenario)) continue;
       // Rotate the order each run so no system always goes first (or after the heaviest).
       const order = [...runners.keys()];
       for (let k = 0; k < run % Math.max(1, order.length); k++) order.push(order.shift()!);
       for (const name of order) {
+        if (!supports(scenario, runners.get(name)!.driver)) continue;
         const t0 = Date.now();
         try {
           const sample = await runWithRetry(
@@ -156,6 +172,9 @@ async function main(): Promise<void> {
     ...aggregate(values),
     runs: values,
     errors,
+    ...(inv.docs && existsSync(inv.out)
+      ? { previous: previousOf(JSON.parse(readFileSync(inv.out, 'utf8')) as Results) }
+      : {}),
   };
   mkdirSync(dirname(inv.out), { recursive: true });
   writeFileSync(inv.out, `${JSON.stringify(results, null, 2)}\n`);

@@ -11,10 +11,12 @@ export class ChildWorker implements WorkerHandle {
     return this.child.pid ?? 0;
   }
 
-  static async start(driver: SystemDriver, cfg: BenchConfig): Promise<ChildWorker> {
+  /** The system's worker in a child; with `fleet`, that many workers of its fleet in one child. */
+  static async start(driver: SystemDriver, cfg: BenchConfig, fleet?: number): Promise<ChildWorker> {
     const child = new Child('worker-main.ts', [driver.name], {
       ...driver.childEnv?.(),
       BENCH_CONFIG: JSON.stringify(cfg),
+      ...(fleet === undefined ? {} : { BENCH_FLEET: String(fleet) }),
     });
     await child.ready;
     return new ChildWorker(child);

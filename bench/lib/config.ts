@@ -1,4 +1,11 @@
-import { type BenchConfig, SCENARIOS, type ScenarioName, SYSTEMS, type SystemName } from './types.js';
+import {
+  type BenchConfig,
+  DEFAULT_SCENARIOS,
+  SCENARIOS,
+  type ScenarioName,
+  SYSTEMS,
+  type SystemName,
+} from './types.js';
 
 const FULL = {
   runs: 3,
@@ -10,7 +17,11 @@ const FULL = {
   pickupGapMs: 20,
   mixedRate: 1_000,
   mixedSeconds: 10,
+  busySeconds: 20,
 };
+
+/** Tasks waiting or completed in the scale scenarios at --scale=1. */
+export const SCALE_BASE = 1_000_000;
 
 /** --quick: the same scenarios with smaller counts and one run, under two minutes in all. */
 const QUICK = {
@@ -23,13 +34,16 @@ const QUICK = {
   pickupGapMs: 20,
   mixedRate: 1_000,
   mixedSeconds: 2,
+  busySeconds: 5,
 };
 
 export const USAGE = `usage: npm run bench -- [--quick] [--runs=N] [--only=gaffer,bullmq] [--scenarios=drain,pickup]
   [--report (only rebuild docs/BENCHMARKS.md from bench/results/latest.json)]
   [--concurrency=50] [--gaffer-prefetch=950] [--drain=20000] [--mixed-rate=1000] [--out=bench/results/latest.json] [--no-docs]
+  [--scale=1 (multiplier on the 1M tasks of backlog, history and overview, e.g. 0.01 for a quick check)]
+  [--busy-seconds=20] [--fleet=500]
 systems:   ${SYSTEMS.join(', ')}
-scenarios: ${SCENARIOS.join(', ')}
+scenarios: ${SCENARIOS.join(', ')} (overview only when named: the 10M run is --scale=10 --scenarios=overview)
 env: BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432/postgres), BENCH_REDIS_URL (default redis://127.0.0.1:6379),
      BENCH_CHILD_NODE_ARGS (node flags for the worker children, e.g. "--cpu-prof --cpu-prof-dir=bench/prof")`;
 
@@ -45,6 +59,9 @@ const FLAGS = [
   'mixed-rate',
   'out',
   'no-docs',
+  'scale',
+  'busy-seconds',
+  'fleet',
   'help',
 ];
 
@@ -80,7 +97,9 @@ export function parseArgs(argv: string[]): Invocation {
   const systems = flags.has('only') ? list(flags.get('only')!, SYSTEMS, 'system') : [...SYSTEMS];
   const scenarios: ScenarioName[] = flags.has('scenarios')
     ? list(flags.get('scenarios')!, SCENARIOS, 'scenario')
-    : [...SCENARIOS];
+    : [...DEFAULT_SCENARIOS];
+  const scale = flags.has('scale') ? Number(flags.get('scale')) : 1;
+  if (!Number.isFinite(scale) || scale <= 0) throw new Error(`--scale must be a positive number\n${USAGE}`);
   const cfg: BenchConfig = {
     quick,
     runs: num('runs', base.runs),
@@ -96,10 +115,18 @@ export function parseArgs(argv: string[]): Invocation {
     pickupGapMs: base.pickupGapMs,
     mixedRate: num('mixed-rate', base.mixedRate),
     mixedSeconds: base.mixedSeconds,
+    scale,
+    scaleTotal: Math.max(1, Math.round(SCALE_BASE * scale)),
+    busySeconds: num('busy-seconds', base.busySeconds),
+    fleetSize: num('fleet', 500),
     pgUrl: process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
     redisUrl: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',
   };
-  const complete = !quick && systems.length === SYSTEMS.length && scenarios.length === SCENARIOS.length;
+  const complete =
+    !quick &&
+    scale === 1 &&
+    systems.length === SYSTEMS.length &&
+    DEFAULT_SCENARIOS.every((s) => scenarios.includes(s));
   const out = flags.get('out') ?? (complete ? 'bench/results/latest.json' : 'bench/results/partial.json');
   return {
     cfg,

@@ -27,6 +27,23 @@ export interface Results {
   ratios: Partial<Record<MetricName, Record<string, Ratio>>>;
   runs: RunValues;
   errors: string[];
+  /** Gaffer's figures of the results file this one replaced, for "not worse than before". */
+  previous?: {
+    generatedAt: string;
+    command: string;
+    scenarios: Partial<Record<MetricName, Partial<Record<SystemName, number>>>>;
+  };
+}
+
+/** The figures of an earlier results file, kept as `previous` in the one that replaces it. */
+export function previousOf(old: Results): NonNullable<Results['previous']> {
+  const scenarios: NonNullable<Results['previous']>['scenarios'] = {};
+  for (const [metric, bySystem] of Object.entries(old.scenarios) as Array<
+    [MetricName, Partial<Record<SystemName, Figure>>]
+  >) {
+    scenarios[metric] = Object.fromEntries(Object.entries(bySystem).map(([s, f]) => [s, f!.value]));
+  }
+  return { generatedAt: old.generatedAt, command: old.command, scenarios };
 }
 
 export function record(

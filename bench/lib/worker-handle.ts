@@ -22,9 +22,13 @@ export class LocalWorker implements WorkerHandle {
   private waiters: Array<{ n: number; resolve: (at: number) => void }> = [];
   private side: WorkerSide | null = null;
 
-  static async prepare(driver: SystemDriver): Promise<LocalWorker> {
+  /** The system's worker, or with `fleet` that many workers of its fleet (one handle for all). */
+  static async prepare(driver: SystemDriver, fleet?: number): Promise<LocalWorker> {
     const w = new LocalWorker();
-    w.side = await driver.worker((p) => w.onTask(p));
+    const handler = (p: Payload) => w.onTask(p);
+    if (fleet === undefined) w.side = await driver.worker(handler);
+    else if (driver.fleet) w.side = await driver.fleet(fleet, handler);
+    else throw new Error(`${driver.name} has no fleet`);
     return w;
   }
 

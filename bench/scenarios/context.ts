@@ -8,6 +8,8 @@ export interface ScenarioContext {
   driver: SystemDriver;
   /** A prepared, not yet started worker: in a child process, or in process for embedded stores. */
   makeWorker(): Promise<WorkerHandle>;
+  /** n workers in one child process, each holding one waiting claim (systems with a fleet). */
+  makeFleet?(n: number): Promise<WorkerHandle>;
 }
 
 /** Creates `total` tasks in bulk calls of `batch`, numbering payloads from `from`. */

@@ -1,8 +1,11 @@
 import type { Sample, ScenarioName } from '../lib/types.js';
+import type { SystemDriver } from '../systems/driver.js';
 import type { ScenarioContext } from './context.js';
 import { drain } from './drain.js';
 import { bulkEnqueue, singleEnqueue } from './enqueue.js';
+import { idleFleet } from './fleet.js';
 import { mixed, pickup } from './latency.js';
+import { backlog, history, overview } from './scale.js';
 
 export type { ScenarioContext } from './context.js';
 
@@ -12,7 +15,25 @@ const RUNNERS: Record<ScenarioName, (ctx: ScenarioContext) => Promise<Sample>> =
   drain,
   pickup,
   mixed,
+  backlog,
+  history,
+  idle_fleet: idleFleet,
+  overview,
 };
+
+/** Whether a system takes part in a scenario: the scale ones need what they measure. */
+export function supports(name: ScenarioName, driver: SystemDriver): boolean {
+  switch (name) {
+    case 'backlog':
+    case 'history':
+    case 'overview':
+      return driver.scale !== undefined && !driver.inProcess;
+    case 'idle_fleet':
+      return driver.fleet !== undefined && driver.database !== undefined;
+    default:
+      return true;
+  }
+}
 
 export function runScenario(name: ScenarioName, ctx: ScenarioContext): Promise<Sample> {
   return RUNNERS[name](ctx);

@@ -1,5 +1,7 @@
 import { percentile } from '../lib/stats.js';
 import { now, type Sample, sleep } from '../lib/types.js';
+import type { WorkerHandle } from '../lib/worker-handle.js';
+import type { Producer } from '../systems/driver.js';
 import { awaitCompleted, type ScenarioContext, withProducer, withWorker } from './context.js';
 
 /** How long a started worker sits idle before the first create. */
@@ -9,24 +11,37 @@ const TIMEOUT_MS = 120_000;
 const MAX_INFLIGHT = 50;
 
 /**
- * pickup: an idle worker; tasks created one at a time, `pickupGapMs` apart;
- * latency from just before each create call to the start of its handler.
+ * The pickup probe on a started worker: it sits idle IDLE_MS, then tasks are created one at a
+ * time, `gap` ms apart; latency from just before each create call to the start of its handler.
  */
+export async function probePickup(
+  producer: Producer,
+  worker: WorkerHandle,
+  total: number,
+  gap: number,
+): Promise<{ p50: number; p99: number }> {
+  await sleep(IDLE_MS);
+  await worker.latencies();
+  const start = now();
+  for (let i = 0; i < total; i++) {
+    await producer.one({ i, t: now() });
+    await sleep(start + (i + 1) * gap - now());
+  }
+  await worker.handled(total, TIMEOUT_MS);
+  const lat = await worker.latencies();
+  if (lat.length !== total) throw new Error(`${lat.length} latencies recorded for ${total} tasks`);
+  return { p50: percentile(lat, 50), p99: percentile(lat, 99) };
+}
+
+/** pickup: an idle worker on an empty store; the pickup probe. */
 export async function pickup(ctx: ScenarioContext): Promise<Sample> {
   const { pickupTotal: total, pickupGapMs: gap } = ctx.cfg;
   await ctx.driver.reset();
   return withProducer(ctx, (producer) =>
     withWorker(ctx, async (worker) => {
       await worker.go();
-      await sleep(IDLE_MS);
-      const start = now();
-      for (let i = 0; i < total; i++) {
-        await producer.one({ i, t: now() });
-        await sleep(start + (i + 1) * gap - now());
-      }
-      await worker.handled(total, TIMEOUT_MS);
-      const lat = await worker.latencies();
-      return { pickup_p50: percentile(lat, 50), pickup_p99: percentile(lat, 99) };
+      const { p50, p99 } = await probePickup(producer, worker, total, gap);
+      return { pickup_p50: p50, pickup_p99: p99 };
     }),
   );
 }

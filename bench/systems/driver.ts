@@ -19,18 +19,44 @@ export interface WorkerSide {
 
 export type Handler = (payload: Payload) => void;
 
+/** The task type (or queue) of the backlog in `backlog`: one the probed worker does not take. */
+export const OTHER_TYPE = 'bench_other';
+
+/**
+ * What the scale scenarios (bench/scenarios/scale.ts) need of a system; one without it is not
+ * measured there. Seeding is not measured: it only has to be fast and leave the store as the
+ * system itself would. How each system seeds is in its `config.scale`, for the report.
+ */
+export interface ScaleOps {
+  /** n tasks of OTHER_TYPE waiting, through the system's bulk API. */
+  seedBacklog(n: number): Promise<void>;
+  /** n completed tasks of the probed type; absent: created in bulk and drained by a worker. */
+  seedHistory?(n: number): Promise<void>;
+  /** The system's overview reads (counts by state, depth per queue) once; absent where it has none. */
+  overview?(): Promise<void>;
+  /** A `gaffer serve` on this system's database, for the busy-time and /api/v1/stats probes. */
+  serve?(): Promise<{ url: string; stop(): Promise<void> }>;
+  close(): Promise<void>;
+}
+
 export interface SystemDriver {
   readonly name: SystemName;
   /** Settings written into the report. */
   readonly config: Record<string, unknown>;
   /** Package versions behind this system. */
   readonly versions: Record<string, string>;
+  /** The PostgreSQL database this system uses (for pg_stat_database readings). */
+  readonly database?: string;
   /** True when producer and worker must share one process (embedded store). */
   readonly inProcess?: boolean;
   /** A fresh, empty store: database dropped, created and migrated. */
   reset(): Promise<void>;
   producer(): Promise<Producer>;
   worker(handler: Handler): Promise<WorkerSide>;
+  /** n workers in one process, each holding one waiting claim (idle_fleet). */
+  fleet?(n: number, handler: Handler): Promise<WorkerSide>;
+  /** Opens what the scale scenarios use (after reset()). */
+  scale?(): Promise<ScaleOps>;
   /** Environment a worker child needs to reach what reset() started (e.g. the server's URL). */
   childEnv?(): Record<string, string>;
   /** Processes that serve the worker (server, database backends, Redis), for the drain's CPU cost. */

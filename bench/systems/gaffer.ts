@@ -3,9 +3,18 @@ import { silentLogger } from '../../src/engine/logger.js';
 import { openPostgresStore } from '../../src/store/index.js';
 import { DirectTransport } from '../../src/worker/direct-transport.js';
 import { Worker } from '../../src/worker/worker.js';
+import { GafferServer } from '../lib/gaffer-server.js';
 import { backendPids, Counter, dbUrl, dropDatabase, packageVersion, recreateDatabase } from '../lib/pg.js';
+import { inChunks, payloads } from '../lib/seed.js';
 import type { BenchConfig } from '../lib/types.js';
-import type { Handler, Producer, SystemDriver, WorkerSide } from './driver.js';
+import {
+  type Handler,
+  OTHER_TYPE,
+  type Producer,
+  type ScaleOps,
+  type SystemDriver,
+  type WorkerSide,
+} from './driver.js';
 
 const DATABASE = 'bench_gaffer';
 export const TASK_TYPE = 'bench_noop';
@@ -40,17 +49,28 @@ export function clientProducer(
   };
 }
 
+/** How the scale scenarios seed and read this system (bench/scenarios/scale.ts), for the report. */
+const SCALE_METHOD = {
+  backlog: `SDK enqueueMany of type ${OTHER_TYPE} (default queue), 5,000 a call, two calls at a time`,
+  history:
+    'enqueueMany of the probed type, then drained by the bench worker (every completion by the real path)',
+  overview:
+    'store.countTasks({}) then store.queueStats(), one after the other (the SDK reads the dashboard overview is made of)',
+};
+
 /** Gaffer's TypeScript Worker with DirectTransport straight to PostgreSQL. */
 export default function gaffer(cfg: BenchConfig): SystemDriver {
   const url = dbUrl(cfg.pgUrl, DATABASE);
   const workerCfg = gafferWorkerConfig(cfg);
   return {
     name: 'gaffer',
+    database: DATABASE,
     config: {
       transport: 'DirectTransport (PostgreSQL)',
       ...workerCfg,
       pool: 'default (10)',
       synchronous_commit: 'on (claims and heartbeats: off for their own transaction)',
+      scale: SCALE_METHOD,
     },
     versions: gafferVersions(),
     async reset() {
@@ -79,6 +99,22 @@ export default function gaffer(cfg: BenchConfig): SystemDriver {
       });
       worker.handle(TASK_TYPE, (payload) => handler(payload as never));
       return { start: () => worker.start(), stop: async () => void (await worker.stop()) };
+    },
+    async scale(): Promise<ScaleOps> {
+      const store = await openPostgresStore({ connectionString: url, migrate: false });
+      const client = new GafferClient(store);
+      return {
+        seedBacklog: (n) =>
+          inChunks(n, 5000, 2, async (from, count) => {
+            await client.enqueueMany(payloads(from, count).map((payload) => ({ type: OTHER_TYPE, payload })));
+          }),
+        async overview() {
+          await store.countTasks({});
+          await store.queueStats();
+        },
+        serve: () => GafferServer.start(url),
+        close: () => store.close(),
+      };
     },
     storePids: () => backendPids(cfg.pgUrl, DATABASE),
     dispose: () => dropDatabase(cfg.pgUrl, DATABASE),

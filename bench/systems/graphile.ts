@@ -1,11 +1,20 @@
 import { Logger, makeWorkerUtils, run, runMigrations } from 'graphile-worker';
 import { backendPids, Counter, dbUrl, dropDatabase, packageVersion, recreateDatabase } from '../lib/pg.js';
+import { inChunks, payloads } from '../lib/seed.js';
 import type { BenchConfig, Payload } from '../lib/types.js';
-import type { Handler, SystemDriver, WorkerSide } from './driver.js';
+import { type Handler, OTHER_TYPE, type ScaleOps, type SystemDriver, type WorkerSide } from './driver.js';
 
 const DATABASE = 'bench_graphile';
 const TASK = 'bench_noop';
 const quiet = new Logger(() => () => {});
+
+/** How the scale scenarios seed and read this system (bench/scenarios/scale.ts), for the report. */
+const SCALE_METHOD = {
+  backlog: `WorkerUtils.addJobs of task ${OTHER_TYPE}, 5,000 a call, two calls at a time`,
+  history:
+    'addJobs of the probed task, then drained by the bench worker; graphile-worker deletes completed jobs, so the table keeps none (only dead tuples until vacuum)',
+  overview: 'none: graphile-worker has no count API',
+};
 
 /**
  * graphile-worker at its documented best for throughput (peer-bench.md): the
@@ -21,7 +30,12 @@ export default function graphile(cfg: BenchConfig): SystemDriver {
   };
   return {
     name: 'graphile-worker',
-    config: { ...worker, producer: 'WorkerUtils.addJobs (bulk), WorkerUtils.addJob (single)' },
+    database: DATABASE,
+    config: {
+      ...worker,
+      producer: 'WorkerUtils.addJobs (bulk), WorkerUtils.addJob (single)',
+      scale: SCALE_METHOD,
+    },
     versions: { 'graphile-worker': packageVersion('graphile-worker') },
     async reset() {
       await recreateDatabase(cfg.pgUrl, DATABASE);
@@ -66,6 +80,20 @@ export default function graphile(cfg: BenchConfig): SystemDriver {
         },
         async stop() {
           await runner?.stop();
+        },
+      };
+    },
+    async scale(): Promise<ScaleOps> {
+      const utils = await makeWorkerUtils({ connectionString: url, logger: quiet });
+      return {
+        seedBacklog: (n) =>
+          inChunks(n, 5000, 2, async (from, count) => {
+            await utils.addJobs(
+              payloads(from, count).map((payload) => ({ identifier: OTHER_TYPE, payload })),
+            );
+          }),
+        async close() {
+          await utils.release();
         },
       };
     },

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { GafferError, ValidationError } from '../core/errors.js';
 import type { TrackingPolicy } from '../core/states.js';
+import { CreateBatcher } from '../engine/create-batcher.js';
 import type { Store } from '../store/store.js';
 import type * as T from '../store/types.js';
 
@@ -66,7 +67,12 @@ export class TaskFailedError extends GafferError {
 export class GafferClient {
   private readonly schemas = new Map<string, z.ZodType>();
 
-  constructor(readonly backend: ClientBackend) {}
+  /** Over a store in this process, concurrent small creates are group-committed (CreateBatcher). */
+  private readonly creates: Pick<ClientBackend, 'createTasks'>;
+
+  constructor(readonly backend: ClientBackend) {
+    this.creates = 'claimTasks' in backend ? new CreateBatcher(backend) : backend;
+  }
 
   /**
    * Declares a task type: its payload schema (checked on every create, here and,
@@ -114,7 +120,7 @@ export class GafferClient {
   /** Creates many tasks in one transaction: all or none. */
   enqueueMany(tasks: T.NewTask[], opts: { retry?: boolean } = {}): Promise<T.CreateTasksResult> {
     this.check(tasks);
-    return this.backend.createTasks({ tasks, retry: opts.retry });
+    return this.creates.createTasks({ tasks, retry: opts.retry });
   }
 
   createSession(p: T.CreateSessionParams): Promise<T.CreateSessionResult> {

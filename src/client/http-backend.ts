@@ -1,5 +1,5 @@
 import { GafferError } from '../core/errors.js';
-import type { ApiToken } from '../store/store.js';
+import type { ApiToken, CreateTokenParams } from '../store/store.js';
 import type * as T from '../store/types.js';
 import type { ClientBackend } from './client.js';
 import { HttpCaller, type HttpOptions, type Query } from './http-caller.js';
@@ -254,14 +254,16 @@ export class HttpBackend implements ClientBackend {
   }> {
     return this.http.call('GET', '/stats');
   }
-  async createToken(p: { name: string; role: ApiToken['role'] }): Promise<ApiToken & { token: string }> {
+  /** Worker tokens may be scoped: `queues` / `types` limit what its workers claim. */
+  async createToken(p: CreateTokenParams): Promise<ApiToken & { token: string }> {
     const t = await this.http.call<ApiToken & { token: string }>('POST', '/tokens', { body: p });
     return { ...reviveToken(t), token: t.token };
   }
   async listTokens(): Promise<ApiToken[]> {
     return (await this.http.call<{ items: ApiToken[] }>('GET', '/tokens')).items.map(reviveToken);
   }
-  revokeToken(id: string): Promise<void> {
-    return this.http.call('DELETE', `/tokens/${seg(id)}`);
+  /** Revoking the last active admin token is refused (409 conflict) unless `force`. */
+  revokeToken(id: string, opts: { force?: boolean } = {}): Promise<void> {
+    return this.http.call('DELETE', `/tokens/${seg(id)}`, opts.force ? { query: { force: 'true' } } : {});
   }
 }

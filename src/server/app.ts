@@ -22,6 +22,7 @@ import { AuthGate } from './auth.js';
 import type { ServerContext, ZodApp } from './context.js';
 import { registerDashboard } from './dashboard.js';
 import { installJsonBodyParser } from './json-body.js';
+import { isLoopback } from './loopback.js';
 import { PayloadValidator } from './payloads.js';
 import { installProblemHandlers, problem, sendProblem } from './problems.js';
 import { registerAlertRoutes } from './routes/alerts.js';
@@ -65,6 +66,8 @@ export interface ServerOptions {
   bodyLimit?: number;
   /** Requests per minute per token (default 6000). */
   rateLimit?: number;
+  /** Requests with unknown or revoked tokens per client address per minute before 429, checked before any lookup (default 30). */
+  authFailureLimit?: number;
   /** Slow poll of a waiting claim, for delayed tasks and backoffs (default 1000 ms). */
   claimPollIntervalMs?: number;
   /** Where the built dashboard is (default web/dist of the package). */
@@ -174,10 +177,16 @@ async function assemble(
     store,
     hub: new WorkerHub(store, opts.claimPollIntervalMs),
     payloads: new PayloadValidator(store),
-    auth: new AuthGate(store, opts.auth),
+    auth: new AuthGate(store, {
+      forced: opts.auth,
+      beyondLoopback: !isLoopback(opts.host ?? DEFAULT_HOST),
+      failureLimit: opts.authFailureLimit,
+    }),
     log,
   };
 
+  // Tokens exist at start: auth is on from the first request, whatever happens to them before it.
+  await ctx.auth.arm();
   app.decorateRequest('auth', null);
   app.addHook('onRequest', (req, reply) => ctx.auth.authenticate(req, reply));
   await app.register(rateLimit, {

@@ -34,6 +34,18 @@ const VERIFY_TTL_MS = 5000;
 /** How often "do any tokens exist?" is asked again while auth is off. */
 const ENABLED_TTL_MS = 2000;
 const CACHE_LIMIT = 10_000;
+/** Default: lookups of unknown tokens one client address may cause per minute before it gets 429. */
+export const DEFAULT_AUTH_FAILURE_LIMIT = 30;
+const FAILURE_WINDOW_MS = 60_000;
+
+export interface AuthGateOptions {
+  /** true: always require a token; false: never; undefined: as soon as any token exists. */
+  forced?: boolean;
+  /** The server listens beyond loopback: with no active token left it answers 503, not open. */
+  beyondLoopback?: boolean;
+  /** Unknown-token lookups per client address per minute (default 30); beyond it, 429 without a lookup. */
+  failureLimit?: number;
+}
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -47,19 +59,32 @@ declare module 'fastify' {
 
 /**
  * Bearer-token authentication. Auth is on when forced by the `auth` option, or
- * as soon as any token exists; once on, it stays on for the life of the
- * process, so revoking the last token never opens the API.
+ * when any token exists at start or later; once on, it stays on for the life of
+ * the process, so revoking the last token never opens the API.
  */
 export class AuthGate {
   private sticky = false;
   private checkedUntil = 0;
-  private readonly verified = new Map<string, { token: ApiToken | null; until: number }>();
+  private activeUntil = 0;
+  private active = true;
+  private readonly verified = new Map<string, { token: ApiToken; until: number }>();
   private readonly workerTokens = new Map<string, string | null>();
+  private readonly failures = new Map<string, { n: number; until: number }>();
+  private readonly forced: boolean | undefined;
+  private readonly failureLimit: number;
 
   constructor(
     private readonly store: Store,
-    private readonly forced: boolean | undefined,
-  ) {}
+    private readonly opts: AuthGateOptions = {},
+  ) {
+    this.forced = opts.forced;
+    this.failureLimit = opts.failureLimit ?? DEFAULT_AUTH_FAILURE_LIMIT;
+  }
+
+  /** At start: tokens exist, so auth is on from the first request (not only once a request looks). */
+  async arm(): Promise<void> {
+    if (this.forced === undefined && (await this.store.hasTokens())) this.sticky = true;
+  }
 
   async enabled(): Promise<boolean> {
     if (this.forced !== undefined) return this.forced;
@@ -73,24 +98,75 @@ export class AuthGate {
   /** A token was created or revoked on this node: look again at once. */
   changed(revokedId?: string): void {
     this.checkedUntil = 0;
+    this.activeUntil = 0;
     if (revokedId) for (const [k, v] of this.verified) if (v.token?.id === revokedId) this.verified.delete(k);
   }
 
-  private async verify(secret: string): Promise<ApiToken | null> {
+  /** Beyond loopback, with every token revoked, nobody could use the API: say so (503), never open it. */
+  private async assertReachable(): Promise<void> {
+    if (!this.opts.beyondLoopback) return;
+    if (Date.now() >= this.activeUntil) {
+      this.active = await this.store.hasTokens();
+      this.activeUntil = Date.now() + ENABLED_TTL_MS;
+    }
+    if (!this.active) {
+      throw new GafferError(
+        'unavailable',
+        'this server listens beyond loopback and no active API token is left (all were revoked), so it serves no API call. ' +
+          'Create an admin token in the database directly (gaffer token create --role admin --database-url ...), ' +
+          'or restart it on 127.0.0.1 and create one there',
+        { reason: 'no_active_token' },
+      );
+    }
+  }
+
+  /** Unknown tokens from one address: beyond the limit, 429 before any lookup (a guess costs no query). */
+  private assertNotGuessing(ip: string, reply: FastifyReply): void {
+    const f = this.failures.get(ip);
+    if (!f || f.until <= Date.now() || f.n < this.failureLimit) return;
+    const after = Math.ceil((f.until - Date.now()) / 1000);
+    reply.header('retry-after', String(after));
+    throw new GafferError(
+      'rate_limited',
+      `over ${this.failureLimit} requests with unknown or revoked tokens from this address in a minute; retry in ${after} s with a valid token`,
+      { retryAfterSeconds: after },
+    );
+  }
+
+  private failed(ip: string): void {
+    const now = Date.now();
+    const f = this.failures.get(ip);
+    if (f && f.until > now) f.n++;
+    else {
+      if (this.failures.size >= CACHE_LIMIT) {
+        for (const [k, v] of this.failures) if (v.until <= now) this.failures.delete(k);
+        if (this.failures.size >= CACHE_LIMIT) this.failures.clear();
+      }
+      this.failures.set(ip, { n: 1, until: now + FAILURE_WINDOW_MS });
+    }
+  }
+
+  private async verify(secret: string, ip: string, reply: FastifyReply): Promise<ApiToken | null> {
     const hit = this.verified.get(secret);
     if (hit && hit.until > Date.now()) return hit.token;
+    this.assertNotGuessing(ip, reply);
     const token = await this.store.verifyToken(secret);
+    if (!token) {
+      this.failed(ip);
+      return null;
+    }
     if (this.verified.size >= CACHE_LIMIT) this.verified.clear();
     this.verified.set(secret, { token, until: Date.now() + VERIFY_TTL_MS });
     return token;
   }
 
-  /** onRequest hook: sets request.auth, or answers 401 / 403. */
-  async authenticate(req: FastifyRequest, _reply: FastifyReply): Promise<void> {
+  /** onRequest hook: sets request.auth, or answers 401 / 403 (429 for guessing, 503 with no token left). */
+  async authenticate(req: FastifyRequest, reply: FastifyReply): Promise<void> {
     req.auth = null;
     const access = req.routeOptions.config?.access ?? defaultAccess(req.url.split('?')[0] ?? '/');
     if (access === 'public') return;
     if (!(await this.enabled())) return;
+    await this.assertReachable();
     const header = req.headers.authorization;
     const match = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
     if (!match) {
@@ -99,7 +175,7 @@ export class AuthGate {
         'this server requires an API token: send the header "Authorization: Bearer <token>" (create one with `gaffer token create --role ...`)',
       );
     }
-    const token = await this.verify(match[1]!);
+    const token = await this.verify(match[1]!, req.ip, reply);
     if (!token)
       throw new GafferError('unauthorized', 'the bearer token is unknown or revoked; use an active token');
     req.auth = token;

@@ -1,5 +1,5 @@
-import { isIP } from 'node:net';
 import { buildServer, DEFAULT_HOST, DEFAULT_PORT, type GafferServer, type ServerOptions } from './app.js';
+import { isLoopback } from './loopback.js';
 
 export interface RunningServer extends GafferServer {
   /** Base URL, e.g. http://127.0.0.1:7700 */
@@ -12,14 +12,7 @@ export class ServeRefusedError extends Error {
   override name = 'ServeRefusedError';
 }
 
-/** Loopback addresses: only this machine can reach a server bound to one. */
-export function isLoopback(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
-  if (h === 'localhost' || h === '::1' || h === '0:0:0:0:0:0:0:1') return true;
-  if (isIP(h) === 4) return h.startsWith('127.');
-  if (h.startsWith('::ffff:')) return h.slice(7).startsWith('127.');
-  return false;
-}
+export { isLoopback };
 
 /**
  * Builds the server and listens. Without API tokens anyone who can reach the
@@ -53,7 +46,11 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       `Gaffer listening on ${address}`,
     );
     const shownHost = host.includes(':') ? `[${host}]` : host;
-    return { ...server, url: `http://${shownHost}:${boundPort}`, port: boundPort };
+    const url = `http://${shownHost}:${boundPort}`;
+    // Admin commands on this machine reach it over loopback, even when it listens on every address.
+    const local = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '[::1]' : shownHost;
+    server.store.advertiseServer?.(`http://${local}:${boundPort}`);
+    return { ...server, url, port: boundPort };
   } catch (err) {
     await server.close().catch(() => {});
     throw err;

@@ -4,6 +4,7 @@ import { PostgresDb } from './postgres/driver.js';
 import { SqlStore } from './sql-store.js';
 import { DEFAULT_STORE_OPTIONS, type Store, type StoreOptions } from './store.js';
 
+export { DataDirLockedError, dataDirOwner, type LockOwner } from './pglite/lock.js';
 export { SqlStore } from './sql-store.js';
 export type { Store, StoreOptions } from './store.js';
 export { DEFAULT_STORE_OPTIONS } from './store.js';
@@ -13,6 +14,8 @@ export interface PgliteStoreOptions extends Partial<StoreOptions> {
   /** Data directory; omitted: in memory. */
   dataDir?: string;
   migrate?: boolean;
+  /** Named in the data directory's lock file (e.g. "gaffer serve"). */
+  command?: string;
 }
 
 export interface PostgresStoreOptions extends Partial<StoreOptions> {
@@ -33,11 +36,16 @@ function resolve(opts: Partial<StoreOptions>): StoreOptions {
 
 export async function openPgliteStore(opts: PgliteStoreOptions = {}): Promise<SqlStore> {
   const options = resolve(opts);
-  const db = await PgliteDb.open({ dataDir: opts.dataDir, schema: options.schema });
-  if (opts.migrate !== false) await migrate(db, options.schema);
-  const store = new SqlStore(db, options);
-  await store.start();
-  return store;
+  const db = await PgliteDb.open({ dataDir: opts.dataDir, schema: options.schema, command: opts.command });
+  try {
+    if (opts.migrate !== false) await migrate(db, options.schema);
+    const store = new SqlStore(db, options);
+    await store.start();
+    return store;
+  } catch (err) {
+    await db.close().catch(() => {});
+    throw err;
+  }
 }
 
 export async function openPostgresStore(opts: PostgresStoreOptions): Promise<SqlStore> {
@@ -61,7 +69,12 @@ export async function openPostgresStore(opts: PostgresStoreOptions): Promise<Sql
 
 /** Opens PostgreSQL when a URL is given, else the embedded store in dataDir. */
 export function openStore(
-  opts: Partial<StoreOptions> & { databaseUrl?: string; dataDir?: string; migrate?: boolean },
+  opts: Partial<StoreOptions> & {
+    databaseUrl?: string;
+    dataDir?: string;
+    migrate?: boolean;
+    command?: string;
+  },
 ): Promise<Store> {
   return opts.databaseUrl
     ? openPostgresStore({ ...opts, connectionString: opts.databaseUrl })

@@ -12,7 +12,7 @@ import * as sessions from './sql/sessions.js';
 import * as tokens from './sql/tokens.js';
 import { notifyWork } from './sql/wake.js';
 import { SqlWorkerOps } from './sql-store/worker-ops.js';
-import type { ApiToken, CreatedToken, Store, TokenRole } from './store.js';
+import type { ApiToken, CreatedToken, CreateTokenParams, Store } from './store.js';
 import type * as T from './types.js';
 
 /** The one Store implementation; the driver (Db) decides PostgreSQL or PGlite. Its operations are grouped in sql-store/. */
@@ -154,7 +154,7 @@ export class SqlStore extends SqlWorkerOps implements Store {
 
   // API tokens
 
-  createToken(p: { name: string; role: TokenRole }): Promise<CreatedToken> {
+  createToken(p: CreateTokenParams): Promise<CreatedToken> {
     return tokens.createToken(this.db, p);
   }
 
@@ -166,8 +166,8 @@ export class SqlStore extends SqlWorkerOps implements Store {
     return tokens.listTokens(this.db);
   }
 
-  revokeToken(id: string): Promise<void> {
-    return tokens.revokeToken(this.db, id);
+  revokeToken(id: string, opts?: { force?: boolean }): Promise<void> {
+    return this.tx((tx) => tokens.revokeToken(tx, id, opts));
   }
 
   hasTokens(): Promise<boolean> {

@@ -138,11 +138,13 @@ export interface Store {
   throughput(params?: { minutes?: number; now?: Date }): Promise<ThroughputPoint[]>;
 
   // API tokens (R9): only the sha256 of a secret is stored; the secret is returned once, at creation.
-  createToken(params: { name: string; role: TokenRole }): Promise<CreatedToken>;
+  /** Worker tokens may be scoped to queues and types: their workers then claim only inside both. */
+  createToken(params: CreateTokenParams): Promise<CreatedToken>;
   /** The active (not revoked) token with this secret, or null. */
   verifyToken(secret: string): Promise<ApiToken | null>;
   listTokens(): Promise<ApiToken[]>;
-  revokeToken(id: string): Promise<void>;
+  /** Refuses (409 conflict) to revoke the last active admin token unless `force`. */
+  revokeToken(id: string, opts?: { force?: boolean }): Promise<void>;
   /** True when any active token exists (the server then requires one on every API call). */
   hasTokens(): Promise<boolean>;
   /** Binds a worker to the token that registered it, so a worker token acts only through its own workers. */
@@ -167,6 +169,11 @@ export interface Store {
   syncAlerts(params: SyncAlertsParams): Promise<SyncAlertsResult>;
 
   migrate(): Promise<string[]>;
+  /**
+   * Embedded store: records the URL of the server running on it in the data directory's lock
+   * file, so admin commands (`gaffer token ...`) go through that server instead of opening it.
+   */
+  advertiseServer?(url: string): void;
   close(): Promise<void>;
 }
 
@@ -179,6 +186,19 @@ export interface ApiToken {
   createdAt: Date;
   lastUsedAt: Date | null;
   revokedAt: Date | null;
+  /** Worker tokens only: the queues its workers may claim from; null: any. */
+  queues: string[] | null;
+  /** Worker tokens only: the task types its workers may claim; null: any. */
+  types: string[] | null;
+}
+
+export interface CreateTokenParams {
+  name: string;
+  role: TokenRole;
+  /** Worker tokens only: scope to these queues (omitted or null: any queue). */
+  queues?: string[] | null;
+  /** Worker tokens only: scope to these task types (omitted or null: any type). */
+  types?: string[] | null;
 }
 
 /** A token as created: the only time its secret is known. */

@@ -285,6 +285,11 @@ export interface RegisterWorkerParams {
   queues?: string[];
   concurrency?: number;
   labels?: Record<string, string>;
+  /**
+   * The token registering (auth on): recorded on the worker. A worker token may then not replace a
+   * live worker of the same machine + name that another token registered; an admin token may.
+   */
+  owner?: { tokenId: string; admin: boolean };
 }
 
 export interface WorkerEvent {

@@ -86,7 +86,7 @@ export function expectProblem(
   a: Answer,
   status: number,
   code: string,
-): { detail: string; field?: string; code: string } {
+): { detail: string; field?: string; code: string; errors?: Array<{ field: string; message: string }> } {
   if (a.status !== status || a.body?.code !== code) {
     throw new Error(`expected ${status} ${code}, got ${a.status}: ${a.text}`);
   }

@@ -1,13 +1,14 @@
 import type { Command } from 'commander';
 import type { SessionStatus } from '../../core/states.js';
 import { action, addConnectionOptions, ago, openClient, printJson, printTable, short } from '../context.js';
+import { intOption } from '../flags.js';
 
 export function registerFleetCommands(program: Command): void {
   addConnectionOptions(program.command('sessions').description('List sessions, newest first, with progress'))
     .option('--key <key>', 'sessions of one key (short_id)')
     .option('--user <id>', 'sessions of one user')
     .option('-s, --status <status>', 'active, completed, failed or cancelled')
-    .option('-n, --limit <n>', 'rows per page (1-1000)', '50')
+    .addOption(intOption('-n, --limit <n>', 'rows per page (1-1000)', { min: 1, max: 1000, default: 50 }))
     .option('--cursor <cursor>', 'next page')
     .option('--json', 'print JSON')
     .action(
@@ -16,7 +17,7 @@ export function registerFleetCommands(program: Command): void {
           key?: string;
           user?: string;
           status?: string;
-          limit: string;
+          limit: number;
           cursor?: string;
           json?: boolean;
         }) => {
@@ -26,7 +27,7 @@ export function registerFleetCommands(program: Command): void {
               key: f.key,
               userId: f.user,
               status: f.status as SessionStatus | undefined,
-              limit: Number(f.limit),
+              limit: f.limit,
               cursor: f.cursor,
             });
             if (f.json) {

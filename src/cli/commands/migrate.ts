@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { dataDirOwner } from '../../store/index.js';
 import { action, openStoreFor } from '../context.js';
 
 export function registerMigrateCommand(program: Command): void {
@@ -18,7 +19,14 @@ export function registerMigrateCommand(program: Command): void {
     .option('--schema <name>', 'database schema', process.env.GAFFER_SCHEMA ?? 'gaffer')
     .action(
       action(async (f: { databaseUrl?: string; dataDir?: string; schema?: string }) => {
-        const store = await openStoreFor({ ...f, migrate: false });
+        const owner = f.databaseUrl ? null : dataDirOwner(f.dataDir ?? '.gaffer');
+        if (owner?.url) {
+          throw new Error(
+            `the server at ${owner.url} (process ${owner.pid}) owns ${f.dataDir}; it applied every migration it knows when it started. ` +
+              'Stop it and run migrate, or restart it (a newer gaffer migrates at start)',
+          );
+        }
+        const store = await openStoreFor({ ...f, migrate: false, command: 'gaffer migrate' });
         try {
           const applied = await store.migrate();
           process.stdout.write(applied.length ? `applied ${applied.join(', ')}\n` : 'schema is up to date\n');

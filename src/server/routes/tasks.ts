@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ValidationError } from '../../core/errors.js';
+import { CreateBatcher } from '../../engine/create-batcher.js';
 import type { NewTask, TaskFilter } from '../../store/types.js';
 import { actor } from '../auth.js';
 import type { ServerContext, ZodApp } from '../context.js';
@@ -57,6 +58,8 @@ export function requireFilter(f: TaskFilter): TaskFilter {
 
 export function registerTaskRoutes(app: ZodApp, ctx: ServerContext): void {
   const { store, log } = ctx;
+  // Concurrent small creates share a statement and a commit (group commit), each answered alone.
+  const creates = new CreateBatcher(store);
 
   app.post(
     '/tasks',
@@ -72,7 +75,7 @@ export function registerTaskRoutes(app: ZodApp, ctx: ServerContext): void {
     async (req, reply) => {
       const { retry, ...task } = req.body;
       await ctx.payloads.check([task], () => '');
-      const res = await store.createTasks({ tasks: [task as NewTask], retry, by: actor(req) });
+      const res = await creates.createTasks({ tasks: [task as NewTask], retry, by: actor(req) });
       const created = res.tasks[0]!;
       const outcome = res.outcomes[0]!;
       if (outcome === 'created') {
@@ -105,7 +108,7 @@ export function registerTaskRoutes(app: ZodApp, ctx: ServerContext): void {
     async (req, reply) => {
       const tasks = req.body.tasks as NewTask[];
       await ctx.payloads.check(tasks, (i) => `tasks[${i}].`);
-      const res = await store.createTasks({ tasks, retry: req.body.retry, by: actor(req) });
+      const res = await creates.createTasks({ tasks, retry: req.body.retry, by: actor(req) });
       const created = res.outcomes.filter((o) => o === 'created').length;
       log.info(
         { event: 'task_created', count: created, taskIds: res.tasks.slice(0, 20).map((t) => t.id) },

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { ServerContext, ZodApp } from '../context.js';
-import { Id, noContent, problems } from '../schemas.js';
+import { Id, Name, noContent, problems } from '../schemas.js';
 
 const tags = ['tokens'];
 
@@ -12,6 +12,8 @@ const TokenOut = z
     createdAt: z.date(),
     lastUsedAt: z.date().nullable(),
     revokedAt: z.date().nullable(),
+    queues: z.array(z.string()).nullable().describe('worker tokens: the queues its workers may claim from'),
+    types: z.array(z.string()).nullable().describe('worker tokens: the task types its workers may claim'),
   })
   .meta({ id: 'ApiToken' });
 
@@ -32,6 +34,18 @@ export function registerTokenRoutes(app: ZodApp, ctx: ServerContext): void {
         body: z.strictObject({
           name: z.string().min(1, 'must not be empty').max(100, 'must be at most 100 characters'),
           role: z.enum(['admin', 'producer', 'worker']),
+          queues: z
+            .array(Name)
+            .min(1)
+            .max(100)
+            .optional()
+            .describe('worker tokens only: its workers claim (and so read and complete) only these queues'),
+          types: z
+            .array(Name)
+            .min(1)
+            .max(100)
+            .optional()
+            .describe('worker tokens only: its workers claim only these task types'),
         }),
         response: { 201: TokenOut.extend({ token: z.string() }), ...problems(400, 401, 403) },
       },
@@ -42,7 +56,14 @@ export function registerTokenRoutes(app: ZodApp, ctx: ServerContext): void {
       ctx.auth.changed();
       // The secret is never logged.
       log.info(
-        { event: 'token_created', tokenId: created.id, name: created.name, role: created.role },
+        {
+          event: 'token_created',
+          tokenId: created.id,
+          name: created.name,
+          role: created.role,
+          queues: created.queues ?? undefined,
+          types: created.types ?? undefined,
+        },
         'token created',
       );
       return reply.code(201).send(created);
@@ -67,16 +88,23 @@ export function registerTokenRoutes(app: ZodApp, ctx: ServerContext): void {
     {
       schema: {
         tags,
-        summary: 'Revoke a token',
+        summary: 'Revoke a token (the last active admin token only with force=true)',
         params: z.strictObject({ id: Id }),
-        response: problems(401, 403, 404),
+        querystring: z.strictObject({
+          force: z
+            .enum(['true', 'false'])
+            .optional()
+            .describe('true: revoke even the last active admin token (nobody can then manage tokens)'),
+        }),
+        response: problems(400, 401, 403, 404, 409),
       },
       config: { access: 'admin' },
     },
     async (req, reply) => {
-      await store.revokeToken(req.params.id);
+      const force = req.query.force === 'true';
+      await store.revokeToken(req.params.id, { force });
       ctx.auth.changed(req.params.id);
-      log.info({ event: 'token_revoked', tokenId: req.params.id }, 'token revoked');
+      log.info({ event: 'token_revoked', tokenId: req.params.id, force }, 'token revoked');
       return noContent(reply);
     },
   );

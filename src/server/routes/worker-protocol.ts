@@ -1,9 +1,10 @@
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { GafferError, WorkerNotLiveError } from '../../core/errors.js';
-import type { Json } from '../../store/types.js';
+import { ConflictError, GafferError, WorkerNotLiveError } from '../../core/errors.js';
+import type { ClaimedTask, Json } from '../../store/types.js';
 import type { ServerContext, ZodApp } from '../context.js';
 import { ClaimedTaskOut, Id, JsonObject, JsonValue, Name, noContent, problems, Text } from '../schemas.js';
+import { inScope, narrow, scopeOf } from '../scope.js';
 import { Ref, registerWorkerReportRoutes, WorkerParams } from './worker-reports.js';
 
 const tags = ['worker protocol'];
@@ -105,9 +106,17 @@ export function registerWorkerProtocolRoutes(app: ZodApp, ctx: ServerContext): v
       config,
     },
     async (req, reply) => {
-      const w = await store.registerWorker(req.body);
-      if (req.auth) await store.bindWorkerToken({ workerId: w.id, tokenId: req.auth.id });
-      auth.rememberWorker(w.id, req.auth?.id ?? null);
+      const token = req.auth;
+      const body = token
+        ? {
+            ...req.body,
+            types: narrow(req.body.types, token.types, 'types', token) ?? [],
+            queues: narrow(req.body.queues, token.queues, 'queues', token),
+            owner: { tokenId: token.id, admin: token.role === 'admin' },
+          }
+        : req.body;
+      const w = await store.registerWorker(body);
+      auth.rememberWorker(w.id, token?.id ?? null);
       registered.set(w.id, { types: w.types, queues: w.queues });
       log.info(
         { event: 'worker_registered', workerId: w.id, machineId: w.machineId, name: w.name, types: w.types },
@@ -167,6 +176,13 @@ export function registerWorkerProtocolRoutes(app: ZodApp, ctx: ServerContext): v
       const { workerId } = req.params;
       const b = req.body;
       const d = b.types && b.queues ? null : await defaults(workerId);
+      const token = req.auth;
+      let types = b.types ?? d?.types;
+      let queues = b.queues ?? d?.queues;
+      if (token && scopeOf(token)) {
+        types = narrow(types, token.types, 'types', token);
+        queues = narrow(queues, token.queues, 'queues', token);
+      }
       const gone = new AbortController();
       const onClose = () => {
         if (!reply.raw.writableFinished) gone.abort();
@@ -174,8 +190,8 @@ export function registerWorkerProtocolRoutes(app: ZodApp, ctx: ServerContext): v
       reply.raw.once('close', onClose);
       const tasks = await hub.claim({
         workerId,
-        types: b.types ?? d?.types,
-        queues: b.queues ?? d?.queues,
+        types,
+        queues,
         limit: b.limit,
         waitMs: b.waitMs,
         signal: gone.signal,
@@ -216,7 +232,7 @@ export function registerWorkerProtocolRoutes(app: ZodApp, ctx: ServerContext): v
       preHandler: owns,
     },
     async (req) => {
-      const task = await store.claimSessionTask({ workerId: req.params.workerId, ...req.body });
+      const task = await claimSessionTask(req.auth, req.params.workerId, req.body);
       log.info(
         {
           event: 'task_claimed',
@@ -275,4 +291,46 @@ export function registerWorkerProtocolRoutes(app: ZodApp, ctx: ServerContext): v
   );
 
   registerWorkerReportRoutes(app, ctx, { owns, config });
+
+  /**
+   * Claims a session's task; a scoped token only inside its scope: a named index outside it is
+   * 403, and "the next free one" is the next free one inside it.
+   */
+  async function claimSessionTask(
+    token: FastifyRequest['auth'],
+    workerId: string,
+    b: { sessionId: string; index?: number },
+  ): Promise<ClaimedTask> {
+    const scope = scopeOf(token);
+    if (!scope || !token) return store.claimSessionTask({ workerId, ...b });
+    const tasks = await store.getSessionTasks(b.sessionId);
+    if (b.index !== undefined) {
+      const at = tasks.find((t) => t.sessionIndex === b.index);
+      if (at && !inScope(scope, at)) throw outOfScope(token.name, at);
+      return store.claimSessionTask({ workerId, ...b });
+    }
+    const free = tasks.filter((t) => t.status === 'queued' || t.status === 'retrying');
+    const mine = free.filter((t) => inScope(scope, t));
+    for (const t of mine.sort((x, y) => (x.sessionIndex ?? 0) - (y.sessionIndex ?? 0))) {
+      try {
+        return await store.claimSessionTask({ workerId, sessionId: b.sessionId, index: t.sessionIndex ?? 0 });
+      } catch (err) {
+        // Taken by another worker since we looked, or not yet due: try the next.
+        if (!(err instanceof GafferError && err.code === 'conflict')) throw err;
+      }
+    }
+    if (free.length > mine.length && mine.length === 0) throw outOfScope(token.name, free[0]!);
+    if (tasks.length === 0) return store.claimSessionTask({ workerId, ...b });
+    throw new ConflictError(`session ${b.sessionId} has no free task inside this token's scope to claim`, {
+      sessionId: b.sessionId,
+    });
+  }
+}
+
+function outOfScope(tokenName: string, t: { id: string; type: string; queue: string }): GafferError {
+  return new GafferError(
+    'forbidden',
+    `task ${t.id} (type ${t.type}, queue ${t.queue}) is outside the queues and types token ${tokenName} is scoped to`,
+    { taskId: t.id },
+  );
 }

@@ -20,6 +20,7 @@ import { optionsTests } from './options.js';
 import { retentionTests } from './retention.js';
 import { retryTests } from './retries.js';
 import { sessionTests } from './sessions.js';
+import { tokenTests } from './tokens.js';
 import { transitionTests } from './transitions.js';
 import { workerPageTests } from './worker-pages.js';
 import { workerTests } from './workers.js';
@@ -71,6 +72,7 @@ export function runStoreConformance(
     workerTests(ctx);
     maintenanceTests(ctx);
     optionsTests(ctx);
+    tokenTests(ctx);
     countTests(ctx);
     workerPageTests(ctx);
     retentionTests(ctx);

@@ -21,7 +21,9 @@ create index task_queue_claim on task_queue (type, queue, priority desc, run_at,
 -- else the pairs that have rows, found by a skip scan of the index's leading columns (one probe
 -- per pair present, not per row). For each pair it locks the pair's first p_limit claimable rows
 -- (FOR UPDATE SKIP LOCKED, in the pair's index order) and takes the first p_limit of all of them in
--- the global order (priority desc, run_at, seq): a worker of many types gets the tasks it would get
+-- the global order (priority desc, run_at, seq) (the one sort of the plan, of at most p_limit rows
+-- per pair; enable_sort off keeps every other part of it an ordered index walk whatever the
+-- statistics say): a worker of many types gets the tasks it would get
 -- from one global queue, so no type starves another and priorities compare across types. Rows of
 -- other pairs locked but not taken (at most p_limit per pair, only when the worker takes several
 -- pairs) stay locked until the claim commits, microseconds later; a concurrent claim skips them as
@@ -39,7 +41,7 @@ returns table (id text, seq bigint, type text, queue text, payload jsonb, priori
   key text, user_id text, metadata jsonb, created_at bigint, started_at bigint)
 language plpgsql
 set search_path from current set plan_cache_mode = force_generic_plan set jit = off
-set enable_seqscan = off set enable_bitmapscan = off as $$
+set enable_seqscan = off set enable_bitmapscan = off set enable_sort = off as $$
 #variable_conflict use_column
 declare
   v_now timestamptz := coalesce(p_now, now());

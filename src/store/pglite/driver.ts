@@ -1,11 +1,14 @@
 import { PGlite } from '@electric-sql/pglite';
 import type { Db, Queryable, QueryResult } from '../db.js';
 import { quoteIdent } from '../db.js';
+import { DataDirLock } from './lock.js';
 
 export interface PgliteDbOptions {
   /** Data directory; omitted: in memory (tests). */
   dataDir?: string;
   schema: string;
+  /** Named in the data directory's lock file (e.g. "gaffer serve"), for whoever finds it taken. */
+  command?: string;
 }
 
 /**
@@ -22,13 +25,22 @@ export class PgliteDb implements Db {
   private constructor(
     readonly pg: PGlite,
     private readonly schema: string,
+    /** The data directory's lock (none in memory): one process at a time opens a data directory. */
+    readonly lock: DataDirLock | null,
   ) {}
 
   static async open(opts: PgliteDbOptions): Promise<PgliteDb> {
     const schema = quoteIdent(opts.schema);
-    const pg = await PGlite.create(opts.dataDir ? { dataDir: opts.dataDir } : {});
-    await pg.exec(`create schema if not exists ${schema}; set search_path to ${schema}`);
-    return new PgliteDb(pg, opts.schema);
+    // Taken before PGlite touches the directory: a second process aborts inside PGlite, or corrupts it.
+    const lock = opts.dataDir ? DataDirLock.acquire(opts.dataDir, opts.command) : null;
+    try {
+      const pg = await PGlite.create(opts.dataDir ? { dataDir: opts.dataDir } : {});
+      await pg.exec(`create schema if not exists ${schema}; set search_path to ${schema}`);
+      return new PgliteDb(pg, opts.schema, lock);
+    } catch (err) {
+      lock?.release();
+      throw err;
+    }
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -103,7 +115,11 @@ export class PgliteDb implements Db {
   }
 
   async close(): Promise<void> {
-    await this.serial(() => this.pg.close());
+    try {
+      await this.serial(() => this.pg.close());
+    } finally {
+      this.lock?.release();
+    }
   }
 
   get schemaName(): string {

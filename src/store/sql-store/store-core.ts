@@ -83,6 +83,11 @@ export abstract class SqlStoreCore {
     return migrate(this.db, this.options.schema);
   }
 
+  /** Embedded store: writes the server's URL into the data directory's lock, for admin commands to find. */
+  advertiseServer(url: string): void {
+    (this.db as { lock?: { advertise(url: string): void } | null }).lock?.advertise(url);
+  }
+
   async close(): Promise<void> {
     if (this.unlisten) await this.unlisten();
     await this.db.close();

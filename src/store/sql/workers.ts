@@ -1,4 +1,4 @@
-import { NotFoundError, ValidationError } from '../../core/errors.js';
+import { GafferError, NotFoundError, ValidationError } from '../../core/errors.js';
 import { newId } from '../../core/ids.js';
 import type { Queryable } from '../db.js';
 import type {
@@ -30,11 +30,12 @@ where w.id = any($1::text[]) and w.stale_at is null
 returning w.id`;
 
 const REPLACED_WORKERS = `
-select w.id from workers w where w.machine_id = $1 and w.name = $2 and w.stale_at is null for update`;
+select w.id, w.token_id from workers w where w.machine_id = $1 and w.name = $2 and w.stale_at is null for update`;
 
 const INSERT_WORKER = `
-insert into workers as w (id, name, machine_id, hostname, pid, version, types, queues, concurrency, labels)
-values ($1, $2, $3, $4, $5, $6, $7::text[], $8::text[], $9, $10::jsonb)
+insert into workers as w (id, name, machine_id, hostname, pid, version, types, queues, concurrency, labels,
+  token_id)
+values ($1, $2, $3, $4, $5, $6, $7::text[], $8::text[], $9, $10::jsonb, $11)
 returning ${WORKER_COLUMNS}`;
 
 const WORKER_EVENT = `insert into worker_events (worker_id, kind, data) values ($1, $2, $3::jsonb)`;
@@ -85,7 +86,22 @@ export async function registerWorker(
   const id = newId();
   let replaced: string[] = [];
   if (p.name) {
-    const earlier = await tx.query<{ id: string }>(REPLACED_WORKERS, [p.machineId, p.name]);
+    const earlier = await tx.query<{ id: string; token_id: string | null }>(REPLACED_WORKERS, [
+      p.machineId,
+      p.name,
+    ]);
+    // Only the token that registered a live worker (or an admin) may replace it: another worker
+    // token taking over the slot would spend the attempts of the tasks that worker holds.
+    const foreign = p.owner?.admin
+      ? []
+      : earlier.rows.filter((r) => r.token_id !== (p.owner?.tokenId ?? null));
+    if (p.owner && foreign.length > 0) {
+      throw new GafferError(
+        'forbidden',
+        `machine ${JSON.stringify(p.machineId)} slot ${JSON.stringify(p.name)} is held by live worker ${foreign[0]!.id}, registered with another token; only that token or an admin token may replace it (or wait until it goes stale)`,
+        { workerId: foreign[0]!.id, field: 'name' },
+      );
+    }
     const ids = earlier.rows.map((r) => r.id);
     replaced = await markStale(tx, ids, `replaced by worker ${id} on the same machine and slot`, null);
     await lapseLeasesOf(tx, replaced, `worker was replaced by ${id}`);
@@ -101,6 +117,7 @@ export async function registerWorker(
     p.queues ?? [],
     concurrency,
     JSON.stringify(p.labels ?? {}),
+    p.owner?.tokenId ?? null,
   ]);
   await tx.query(WORKER_EVENT, [id, 'registered', JSON.stringify({ replaced })]);
   const sink = eventSink(tx);
