@@ -96,18 +96,18 @@ export function registerFleetCommands(program: Command): void {
       ),
   )
     .option('--stale', 'include stale workers')
-    .option('-n, --limit <n>', 'one page of this many rows (1-1000)')
+    .addOption(intOption('-n, --limit <n>', 'one page of this many rows (1-1000)', { min: 1, max: 1000 }))
     .option('--cursor <cursor>', 'the page after this cursor (from "next page")')
     .option('--json', 'print JSON')
     .action(
-      action(async (f: { stale?: boolean; limit?: string; cursor?: string; json?: boolean }) => {
+      action(async (f: { stale?: boolean; limit?: number; cursor?: string; json?: boolean }) => {
         const { client, close } = await openClient(f);
         try {
           const paged = f.limit !== undefined || f.cursor !== undefined;
           const page = paged
             ? await client.listWorkers({
                 includeStale: f.stale,
-                limit: f.limit === undefined ? undefined : Number(f.limit),
+                limit: f.limit,
                 cursor: f.cursor,
               })
             : { items: await client.workers({ includeStale: f.stale }), nextCursor: null };
