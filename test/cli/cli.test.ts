@@ -185,7 +185,7 @@ describe('gaffer CLI against a running server', () => {
     const released = await gaffer(url, 'release', '--key', 'short_cli', '--type', 'cli.held');
     expect(released.out).toContain('released 2 entries');
     expect(await store.getEntry(tasks[0]!.id)).toBeNull();
-  }, 90_000);
+  }, 180_000);
 
   it('token create prints a secret once and token list never shows it', async () => {
     const dataDir = join(dir, 'tokens-store');
