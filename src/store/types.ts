@@ -252,6 +252,9 @@ export interface Worker {
   deregisteredAt: Date | null;
 }
 
+/** A registered worker as the store and API report it (the package root's `Worker` is the class that runs handlers). */
+export type WorkerRecord = Worker;
+
 export interface WorkerStats {
   processed: number;
   failed: number;

@@ -12,7 +12,8 @@ import { DirectTransport } from '../../src/worker/direct-transport.js';
 import { Worker } from '../../src/worker/worker.js';
 
 const run = promisify(execFile);
-const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
+// The bin a user runs (it runs dist/, which test/helpers/global-setup.ts compiles when stale).
+const CLI = ['bin/gaffer.js'];
 
 /** Runs `gaffer <args>` as a user would, against the test server; returns stdout, stderr and the exit code. */
 async function gaffer(url: string, ...args: string[]): Promise<{ out: string; err: string; code: number }> {
@@ -34,7 +35,7 @@ async function gaffer(url: string, ...args: string[]): Promise<{ out: string; er
 
 const json = <T>(s: string) => JSON.parse(s) as T;
 
-describe('gaffer CLI against a running server', () => {
+describe('gaffer CLI against a running server', { timeout: 120_000 }, () => {
   let dir: string;
   let store: Store;
   let server: RunningServer;
