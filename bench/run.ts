@@ -93,7 +93,7 @@ async function runWithRetry(runner: SystemRunner, scenario: ScenarioName, label:
  * The scale scenarios seed a million tasks (× --scale) first, so theirs grows with the scale.
  */
 const RUN_LIMIT_MS = 300_000;
-const SCALE_RUN_LIMIT_MS = 600_000;
+const SCALE_RUN_LIMIT_MS = 900_000;
 
 function runLimit(scenario: ScenarioName): number {
   return SCALE_SCENARIOS.includes(scenario) ? SCALE_RUN_LIMIT_MS * Math.max(1, cfg.scale) : RUN_LIMIT_MS;
