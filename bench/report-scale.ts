@@ -78,6 +78,13 @@ export function renderScaleTables(res: Results): string[] {
       (m) => `| ${SCALE_LABELS[m] ?? m} | ${systems.map((s) => cell(res.scenarios[m]?.[s])).join(' | ')} |`,
     ),
     '',
+    'Reading these:',
+    '',
+    "- pg-boss 10 keeps each queue in a partition of its own and BullMQ each queue in keys of its own, so a backlog in another queue costs them nothing by design; pg-boss's pickup is bounded by its 0.5 s poll, backlog or not.",
+    '- graphile-worker deletes completed jobs: its history figure is after a million jobs were processed (their dead tuples vacuumed), not with a million kept.',
+    "- `active_time` is wall time inside statements, so on this shared 2-core machine it includes waiting for a CPU: an upper reading; the backends' CPU time is the lower one. Backends publish their counters when idle, at most once a second, so each window is read to within about a second of activity.",
+    "- Each figure here is one run: on this machine a p99 of one run moves by up to 2× between minutes, so compare figures within this table (same minutes) rather than with another run's.",
+    '',
     ...renderOverview10x(),
   ];
 }
@@ -119,6 +126,7 @@ export function scaleTargets(res: Results): Array<{ label: string; check: Check 
   if (!hasScale(res)) return [];
   const g = (m: MetricName, s = 'gaffer') => fig(res, m, s);
   const ten = loadOverview10x();
+  const n = (res.config.scaleTotal ?? 1_000_000).toLocaleString('en-US');
   const dashboardCost =
     g('busy_dashboard') !== undefined && g('busy_idle') !== undefined
       ? g('busy_dashboard')! - g('busy_idle')!
@@ -140,9 +148,12 @@ export function scaleTargets(res: Results): Array<{ label: string; check: Check 
       label: 'history_pickup_p99: gaffer ≥ 10× below graphile-worker (≤ 0.1×)',
       check: within(g('history_pickup_p99'), g('history_pickup_p99', 'graphile-worker'), 0.1),
     },
-    { label: 'overview_ms at 1M queued: gaffer ≤ 20 ms', check: atMost(g('overview_queued_ms'), 20, ' ms') },
     {
-      label: 'overview_ms at 1M completed: gaffer ≤ 20 ms',
+      label: `overview_ms at ${n} queued: gaffer ≤ 20 ms`,
+      check: atMost(g('overview_queued_ms'), 20, ' ms'),
+    },
+    {
+      label: `overview_ms at ${n} completed: gaffer ≤ 20 ms`,
       check: atMost(g('overview_completed_ms'), 20, ' ms'),
     },
     {
@@ -150,11 +161,11 @@ export function scaleTargets(res: Results): Array<{ label: string; check: Check 
       check: atMost(fig(ten, 'overview_queued_ms', 'gaffer'), 20, ' ms'),
     },
     {
-      label: 'database busy, idle server at 1M queued ≤ 5 % of a core',
+      label: `database busy, idle server at ${n} queued ≤ 5 % of a core`,
       check: atMost(g('busy_idle'), 5, ' %'),
     },
     {
-      label: 'database busy added by one open dashboard at 1M queued ≤ 5 % of a core',
+      label: `database busy added by one open dashboard at ${n} queued ≤ 5 % of a core`,
       check: atMost(dashboardCost, 5, ' %'),
     },
     {

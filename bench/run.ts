@@ -72,6 +72,9 @@ class SystemRunner {
   }
 }
 
+/** Rewritten after every measurement of a run (not committed). */
+const IN_PROGRESS = 'bench/results/in-progress.json';
+
 /**
  * One retry per run: the database server is shared, and a run that fails for a reason outside the
  * system under test (a connection terminated by someone else's fault test) should not leave a hole.
@@ -90,7 +93,7 @@ async function runWithRetry(runner: SystemRunner, scenario: ScenarioName, label:
  * The scale scenarios seed a million tasks (× --scale) first, so theirs grows with the scale.
  */
 const RUN_LIMIT_MS = 300_000;
-const SCALE_RUN_LIMIT_MS = 600_000;
+const SCALE_RUN_LIMIT_MS = 900_000;
 
 function runLimit(scenario: ScenarioName): number {
   return SCALE_SCENARIOS.includes(scenario) ? SCALE_RUN_LIMIT_MS * Math.max(1, cfg.scale) : RUN_LIMIT_MS;
@@ -124,6 +127,27 @@ async function main(): Promise<void> {
     }
   }
   const values: RunValues = {};
+  // Read before anything is written: the figures this run replaces.
+  const previous =
+    inv.docs && existsSync(inv.out)
+      ? previousOf(JSON.parse(readFileSync(inv.out, 'utf8')) as Results)
+      : undefined;
+  const { pgUrl: _p, redisUrl: _r, ...config } = cfg;
+  const results = (): Results => ({
+    machine: env.machine as unknown as Record<string, unknown>,
+    generatedAt: new Date().toISOString(),
+    command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
+    mode: cfg.quick ? 'quick' : inv.docs ? 'full' : 'partial',
+    config,
+    versions: env.versions,
+    postgres: env.postgres,
+    systems: Object.fromEntries([...runners].map(([n, r]) => [n, r.driver.config])),
+    ...aggregate(values),
+    runs: values,
+    errors,
+    ...(previous ? { previous } : {}),
+  });
+  mkdirSync(dirname(inv.out), { recursive: true });
   for (let run = 0; run < cfg.runs; run++) {
     for (const scenario of cfg.scenarios) {
       // A million tasks seeded per system: the scale scenarios are measured once, in the first run.
@@ -154,36 +178,21 @@ async function main(): Promise<void> {
           errors.push(msg);
           console.error(`FAILED ${msg}`);
         }
+        // What is measured so far, should a long run be stopped: never read as a finished run.
+        writeFileSync(IN_PROGRESS, `${JSON.stringify({ ...results(), mode: 'partial' }, null, 2)}\n`);
       }
     }
   }
   for (const r of runners.values()) await r.close();
 
-  const { pgUrl: _p, redisUrl: _r, ...config } = cfg;
-  const results: Results = {
-    machine: env.machine as unknown as Record<string, unknown>,
-    generatedAt: new Date().toISOString(),
-    command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
-    mode: cfg.quick ? 'quick' : inv.docs ? 'full' : 'partial',
-    config,
-    versions: env.versions,
-    postgres: env.postgres,
-    systems: Object.fromEntries([...runners].map(([n, r]) => [n, r.driver.config])),
-    ...aggregate(values),
-    runs: values,
-    errors,
-    ...(inv.docs && existsSync(inv.out)
-      ? { previous: previousOf(JSON.parse(readFileSync(inv.out, 'utf8')) as Results) }
-      : {}),
-  };
-  mkdirSync(dirname(inv.out), { recursive: true });
-  writeFileSync(inv.out, `${JSON.stringify(results, null, 2)}\n`);
-  const md = renderMarkdown(results);
+  const final = results();
+  writeFileSync(inv.out, `${JSON.stringify(final, null, 2)}\n`);
+  const md = renderMarkdown(final);
   if (inv.docs) {
     mkdirSync('docs', { recursive: true });
     writeFileSync('docs/BENCHMARKS.md', md);
   }
-  console.log(`\n${renderTables(results)}`);
+  console.log(`\n${renderTables(final)}`);
   console.log(
     `wrote ${inv.out}${inv.docs ? ' and docs/BENCHMARKS.md' : ''} in ${Math.round((Date.now() - started) / 1000)} s`,
   );

@@ -1,4 +1,5 @@
 export { type EnqueueOptions, GafferClient, TaskFailedError, type TypeDefinition } from './client/client.js';
+export { HttpBackend, type HttpOptions } from './client/http-backend.js';
 export { enqueueInTransaction } from './client/transactional.js';
 export * from './core/backoff.js';
 export * from './core/errors.js';
@@ -8,6 +9,7 @@ export { createLogger, silentLogger } from './engine/logger.js';
 export { type MaintenanceOptions, MaintenanceService } from './engine/maintenance.js';
 export * from './store/index.js';
 export { DirectTransport } from './worker/direct-transport.js';
+export { HttpTransport, type HttpTransportOptions } from './worker/http-transport.js';
 export type { WorkerTransport } from './worker/transport.js';
 export {
   formatSummary,

@@ -1,10 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { GafferClient, type Session, type Task } from '@gafferhq/gaffer';
+import { HttpBackend } from '@gafferhq/gaffer/client';
+import { startServer } from '@gafferhq/gaffer/server';
 import pino from 'pino';
-import { HttpBackend } from '../../src/client/http-backend.js';
-import { GafferClient, type Session, type Task } from '../../src/index.js';
-import { startServer } from '../../src/server/serve.js';
 import { type FailedTaskRecord, type LlmRequest, Orchestrator } from './orchestrator.js';
 import { PROVIDERS, type Provider, type ProviderWorker, providerWorker } from './providers.js';
 

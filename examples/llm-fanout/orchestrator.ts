@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import type { CreateSessionResult, GafferClient, Session, Task } from '@gafferhq/gaffer';
 import type { Logger } from 'pino';
-import type { CreateSessionResult, GafferClient, Session, Task } from '../../src/index.js';
 import { LlmTask, PROVIDERS, type Provider, typeOf } from './providers.js';
 
 export interface LlmRequest {

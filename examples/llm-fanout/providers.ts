@@ -1,7 +1,7 @@
+import { Worker } from '@gafferhq/gaffer';
+import { HttpTransport } from '@gafferhq/gaffer/worker';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { Worker } from '../../src/index.js';
-import { HttpTransport } from '../../src/worker/http-transport.js';
 
 /** Seed 000's four provider workers (AIM, ChatGPT, AIO, Perplexity), one task type each. */
 export const PROVIDERS = ['aim', 'chatgpt', 'aio', 'perplexity'] as const;

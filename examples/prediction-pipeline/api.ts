@@ -3,9 +3,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
+import type { SqlStore } from '@gafferhq/gaffer';
 import type pg from 'pg';
 import { ZodError } from 'zod';
-import type { SqlStore } from '../../src/index.js';
 import { createPrediction, getPrediction } from './db.js';
 import { issuesOf, s3Key } from './message.js';
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { enqueueInTransaction, type SqlStore } from '@gafferhq/gaffer';
+import { quoteIdent } from '@gafferhq/gaffer/store';
 import type pg from 'pg';
-import { enqueueInTransaction, type SqlStore } from '../../src/index.js';
-import { quoteIdent } from '../../src/store/db.js';
 import { BUCKET, PredictionMessage, TASK_TYPE } from './message.js';
 
 /** The application's own table: the seed's Prediction model, with Gaffer's task id where SQS's message id was. */

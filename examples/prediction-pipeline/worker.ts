@@ -2,15 +2,15 @@
 // Env: GAFFER_DATABASE_URL, GAFFER_SCHEMA (Gaffer's tables), APP_SCHEMA (predictions), BUCKET_DIR, PROCESS_DELAY_MS.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import pg from 'pg';
-import pino from 'pino';
 import {
   DirectTransport,
   NonRetryableError,
   openPostgresStore,
   type TaskContext,
   Worker,
-} from '../../src/index.js';
+} from '@gafferhq/gaffer';
+import pg from 'pg';
+import pino from 'pino';
 import { getPrediction, predictionsTable } from './db.js';
 import { issuesOf, PredictionMessage, s3Key, TASK_TYPE } from './message.js';
 import { predictCsv } from './predict.js';

@@ -1,4 +1,4 @@
-import { type GafferClient, type Task, ValidationError } from '../../src/index.js';
+import { type GafferClient, type Task, ValidationError } from '@gafferhq/gaffer';
 import { type Execution, QUESTIONS, REGIONS } from './router.js';
 
 /** Seed 004's RetryQuestionResponse. */

@@ -1,7 +1,7 @@
+import { Worker } from '@gafferhq/gaffer';
+import { HttpTransport } from '@gafferhq/gaffer/worker';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { Worker } from '../../src/index.js';
-import { HttpTransport } from '../../src/worker/http-transport.js';
 
 export const QUESTIONS = [
   'What is the capital of France?',

@@ -1,8 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pino from 'pino';
-import { HttpBackend } from '../../src/client/http-backend.js';
 import {
   type EnqueueOptions,
   GafferClient,
@@ -10,8 +8,10 @@ import {
   type PruneResult,
   type Task,
   type TaskStatus,
-} from '../../src/index.js';
-import { startServer } from '../../src/server/serve.js';
+} from '@gafferhq/gaffer';
+import { HttpBackend } from '@gafferhq/gaffer/client';
+import { startServer } from '@gafferhq/gaffer/server';
+import pino from 'pino';
 import { EntriesApi, type EntriesResponse, type Entry } from './entries-api.js';
 import { Gates, TYPES, tracker } from './workers.js';
 

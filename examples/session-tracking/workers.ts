@@ -1,6 +1,6 @@
+import { type GafferClient, NonRetryableError, type TrackingPolicy, Worker } from '@gafferhq/gaffer';
+import { HttpTransport } from '@gafferhq/gaffer/worker';
 import type { Logger } from 'pino';
-import { type GafferClient, NonRetryableError, type TrackingPolicy, Worker } from '../../src/index.js';
-import { HttpTransport } from '../../src/worker/http-transport.js';
 
 /**
  * Seed 001's task types and the session policy each had, hard-coded in its

@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { WorkerRecord as Worker } from '@gafferhq/gaffer';
+import { GafferClient, type Session, type Task } from '@gafferhq/gaffer';
+import { HttpBackend } from '@gafferhq/gaffer/client';
+import { startServer } from '@gafferhq/gaffer/server';
 import pino from 'pino';
-import { HttpBackend } from '../../src/client/http-backend.js';
-import { GafferClient, type Session, type Task } from '../../src/index.js';
-import { startServer } from '../../src/server/serve.js';
-import type { Worker } from '../../src/store/types.js';
 import { spawnPythonWorker, spawnTsWorker, type WorkerProcess } from './fleet.js';
 import { Assignment } from './handlers.js';
 

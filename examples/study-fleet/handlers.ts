@@ -1,6 +1,7 @@
 // Handlers of the study fleet's TypeScript workers, loaded by `gaffer worker N <study> --handlers handlers.ts`.
+
+import type { TaskContext } from '@gafferhq/gaffer';
 import { z } from 'zod';
-import type { TaskContext } from '../../src/index.js';
 
 /** One assignment of a super study: its split of the parameter space. */
 export const Assignment = z.object({

@@ -5,6 +5,7 @@ import { HttpBackend } from '../client/http-backend.js';
 import { wantsColour } from '../engine/logger.js';
 import { DataDirLockedError, dataDirOwner, openStore, type Store } from '../store/index.js';
 import type { ApiToken, CreatedToken, CreateTokenParams } from '../store/store.js';
+import { checkDataDir } from './flags.js';
 
 /** Connection flags shared by every command that talks to Gaffer. */
 export interface ConnectionFlags {
@@ -52,12 +53,14 @@ export async function openStoreFor(flags: {
   migrate?: boolean;
   command?: string;
 }): Promise<Store> {
+  const dataDir = flags.dataDir ?? process.env.GAFFER_DATA_DIR ?? '.gaffer';
+  if (!flags.databaseUrl) checkDataDir(dataDir);
   return openStore({
     databaseUrl: flags.databaseUrl,
     schema: flags.schema,
     migrate: flags.migrate,
     command: flags.command,
-    dataDir: flags.dataDir ?? process.env.GAFFER_DATA_DIR ?? '.gaffer',
+    dataDir,
   });
 }
 

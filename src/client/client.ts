@@ -35,6 +35,8 @@ export type ClientBackend = Pick<
   | 'getEntry'
   | 'releaseEntries'
   | 'listWorkers'
+  | 'listWorkersPage'
+  | 'countWorkers'
   | 'getWorker'
   | 'getWorkerEvents'
   | 'deleteWorker'
@@ -185,8 +187,17 @@ export class GafferClient {
     return this.backend.releaseEntries(p);
   }
 
-  workers(p: { includeStale?: boolean } = {}) {
+  /** Every worker (live ones; stale too with includeStale), all pages. */
+  workers(p: { includeStale?: boolean; machineId?: string } = {}) {
     return this.backend.listWorkers(p);
+  }
+  /** One page of workers, newest registration first; pass nextCursor back as cursor for the next. */
+  listWorkers(p: T.ListWorkersParams = {}) {
+    return this.backend.listWorkersPage(p);
+  }
+  /** Live and stale workers, counted by the database. */
+  countWorkers() {
+    return this.backend.countWorkers();
   }
   worker(id: string) {
     return this.backend.getWorker(id);

@@ -207,11 +207,28 @@ export class HttpBackend implements ClientBackend {
     return (await this.http.call<{ released: number }>('POST', '/entries/release', { body: p })).released;
   }
 
-  async listWorkers(p: { includeStale?: boolean; machineId?: string } = {}): Promise<T.Worker[]> {
-    const res = await this.http.call<{ items: T.Worker[] }>('GET', '/workers', {
-      query: { includeStale: p.includeStale ? 'true' : undefined, machineId: p.machineId },
+  async listWorkersPage(p: T.ListWorkersParams = {}): Promise<T.Page<T.Worker>> {
+    const res = await this.http.call<T.Page<T.Worker>>('GET', '/workers', {
+      query: {
+        includeStale: p.includeStale ? 'true' : undefined,
+        machineId: p.machineId,
+        limit: p.limit,
+        cursor: p.cursor,
+      },
     });
-    return res.items.map(reviveWorker);
+    return { items: res.items.map(reviveWorker), nextCursor: res.nextCursor };
+  }
+  async listWorkers(p: { includeStale?: boolean; machineId?: string } = {}): Promise<T.Worker[]> {
+    const out: T.Worker[] = [];
+    for (let cursor: string | undefined; ; ) {
+      const page = await this.listWorkersPage({ ...p, limit: 1000, cursor });
+      out.push(...page.items);
+      if (!page.nextCursor) return out;
+      cursor = page.nextCursor;
+    }
+  }
+  async countWorkers(): Promise<T.WorkerCounts> {
+    return (await this.http.call<{ workers: T.WorkerCounts }>('GET', '/stats')).workers;
   }
   async getWorker(id: string): Promise<T.Worker> {
     return reviveWorker((await this.http.call<{ worker: T.Worker }>('GET', `/workers/${seg(id)}`)).worker);

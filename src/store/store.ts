@@ -25,6 +25,7 @@ import type {
   HeartbeatResult,
   Json,
   ListTasksParams,
+  ListWorkersParams,
   Page,
   PruneParams,
   PruneResult,
@@ -41,6 +42,7 @@ import type {
   UpsertTaskTypeParams,
   WakeListener,
   Worker,
+  WorkerCounts,
   WorkerEvent,
 } from './types.js';
 
@@ -111,7 +113,12 @@ export interface Store {
   recordWorkerEvent(params: { workerId: string; kind: string; data?: Json }): Promise<void>;
   deregisterWorker(params: { workerId: string }): Promise<void>;
   getWorker(id: string): Promise<Worker>;
+  /** Every worker the filter names, newest first (all pages of listWorkersPage). */
   listWorkers(params?: { includeStale?: boolean; machineId?: string }): Promise<Worker[]>;
+  /** One page of workers, newest registration first; pass nextCursor back for the next. */
+  listWorkersPage(params?: ListWorkersParams): Promise<Page<Worker>>;
+  /** Live and stale workers counted by the database, whatever the size of the fleet. */
+  countWorkers(): Promise<WorkerCounts>;
   getWorkerEvents(workerId: string, params?: { limit?: number }): Promise<WorkerEvent[]>;
   deleteWorker(id: string): Promise<void>;
 

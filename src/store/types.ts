@@ -231,6 +231,22 @@ export interface SessionEntry {
   updated_at: string;
 }
 
+export interface ListWorkersParams {
+  /** Stale workers too (they are kept for the retention period, 7 days by default). */
+  includeStale?: boolean;
+  machineId?: string;
+  /** Page size, 1 to 1000 (default 100). */
+  limit?: number;
+  /** Opaque cursor from a previous page's nextCursor. */
+  cursor?: string;
+}
+
+/** Workers counted by the database, whatever the size of the fleet. */
+export interface WorkerCounts {
+  live: number;
+  stale: number;
+}
+
 export interface Worker {
   id: string;
   name: string | null;
@@ -251,6 +267,9 @@ export interface Worker {
   staleAt: Date | null;
   deregisteredAt: Date | null;
 }
+
+/** A registered worker as the store and API report it (the package root's `Worker` is the class that runs handlers). */
+export type WorkerRecord = Worker;
 
 export interface WorkerStats {
   processed: number;

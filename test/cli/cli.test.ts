@@ -12,7 +12,8 @@ import { DirectTransport } from '../../src/worker/direct-transport.js';
 import { Worker } from '../../src/worker/worker.js';
 
 const run = promisify(execFile);
-const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
+// The bin a user runs (it runs dist/, which test/helpers/global-setup.ts compiles when stale).
+const CLI = ['bin/gaffer.js'];
 
 /** Runs `gaffer <args>` as a user would, against the test server; returns stdout, stderr and the exit code. */
 async function gaffer(url: string, ...args: string[]): Promise<{ out: string; err: string; code: number }> {
@@ -34,7 +35,7 @@ async function gaffer(url: string, ...args: string[]): Promise<{ out: string; er
 
 const json = <T>(s: string) => JSON.parse(s) as T;
 
-describe('gaffer CLI against a running server', () => {
+describe('gaffer CLI against a running server', { timeout: 120_000 }, () => {
   let dir: string;
   let store: Store;
   let server: RunningServer;
@@ -162,6 +163,19 @@ describe('gaffer CLI against a running server', () => {
 
     const workers = json<{ items: Array<{ id: string }> }>((await gaffer(url, 'workers', '--json')).out);
     expect(workers.items.map((x) => x.id)).toContain(w.id);
+    // A page at a time: --limit gives one page and its cursor, --cursor the next.
+    const w2 = await store.registerWorker({ machineId: 'cli-box', types: ['cli.held'] });
+    const first = json<{ items: Array<{ id: string }>; nextCursor: string | null }>(
+      (await gaffer(url, 'workers', '--limit', '1', '--json')).out,
+    );
+    expect(first.items.map((x) => x.id)).toEqual([w2.id]);
+    expect(first.nextCursor).not.toBeNull();
+    const next = json<{ items: Array<{ id: string }> }>(
+      (await gaffer(url, 'workers', '--limit', '1', '--cursor', first.nextCursor!, '--json')).out,
+    );
+    expect(next.items.map((x) => x.id)).toEqual([w.id]);
+    const table = await gaffer(url, 'workers', '--limit', '1');
+    expect(table.out).toContain(`next page: --cursor ${first.nextCursor}`);
 
     const stats = json<{ counts: { total: number }; workers: { live: number } }>(
       (await gaffer(url, 'stats', '--json')).out,
@@ -172,7 +186,7 @@ describe('gaffer CLI against a running server', () => {
     const released = await gaffer(url, 'release', '--key', 'short_cli', '--type', 'cli.held');
     expect(released.out).toContain('released 2 entries');
     expect(await store.getEntry(tasks[0]!.id)).toBeNull();
-  });
+  }, 180_000);
 
   it('token create prints a secret once and token list never shows it', async () => {
     const dataDir = join(dir, 'tokens-store');

@@ -1,7 +1,6 @@
 // The CLI as a newcomer meets it: the installed bin (bin/gaffer.js runs the build in dist/), run as a
 // child process from a project outside this repository, with no Gaffer variables in its environment.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -12,8 +11,7 @@ import { openPgliteStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/store.js';
 
 const BIN = resolve('bin/gaffer.js');
-if (!existsSync(resolve('dist/cli/main.js')))
-  throw new Error('test/cli/newcomer.test.ts runs the built CLI: run `npm run build` first');
+// dist/ is compiled by test/helpers/global-setup.ts when stale.
 
 /** The environment of a shell that has never heard of Gaffer (and sets no colour preference). */
 function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -52,7 +50,7 @@ function exited(child: ChildProcess): Promise<number | null> {
   return new Promise((r) => child.once('exit', (code) => r(code)));
 }
 
-describe('the gaffer bin from a project of its own', () => {
+describe('the gaffer bin from a project of its own', { timeout: 120_000 }, () => {
   let dir: string;
   let store: Store;
   let server: RunningServer;

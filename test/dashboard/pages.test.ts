@@ -198,4 +198,21 @@ describe('dashboard: pages and filters', () => {
     ).toBeGreaterThan(0);
     await d.screenshot('worker');
   });
+
+  it('workers: a fleet past one page loads more on demand, its size counted whole', async () => {
+    const { page } = d;
+    const extra: string[] = [];
+    for (let i = 0; i < 60; i++) extra.push((await d.store.registerWorker({ machineId: `fleet-${i}` })).id);
+    try {
+      await page.goto(`${d.url}/workers`);
+      // 4 live workers of the sample workload and 60 more: one page of 50 shown, 64 counted.
+      await expect.poll(() => rows('worker-table').count()).toBe(50);
+      await expect.poll(() => page.locator('.page-sub').textContent()).toContain('64 live');
+      await page.getByRole('button', { name: 'Load more' }).click();
+      await expect.poll(() => rows('worker-table').count()).toBe(64);
+      expect(await page.getByRole('button', { name: 'Load more' }).count()).toBe(0);
+    } finally {
+      for (const id of extra) await d.store.deleteWorker(id);
+    }
+  });
 });

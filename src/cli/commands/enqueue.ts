@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import type { GafferClient } from '../../client/client.js';
 import type { Json, NewTask } from '../../store/types.js';
 import { action, addConnectionOptions, openClient, printJson } from '../context.js';
+import { intOption } from '../flags.js';
 
 interface EnqueueFlags {
   file?: string;
@@ -15,10 +16,10 @@ interface EnqueueFlags {
   key?: string;
   session?: string;
   user?: string;
-  priority?: string;
-  delay?: string;
-  maxAttempts?: string;
-  batch: string;
+  priority?: number;
+  delay?: number;
+  maxAttempts?: number;
+  batch: number;
   json?: boolean;
 }
 
@@ -30,13 +31,6 @@ function parseJson(text: string, where: string): Json {
   }
 }
 
-function optionalInt(v: string | undefined, name: string): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n)) throw new Error(`${name} must be an integer, not ${JSON.stringify(v)}`);
-  return n;
-}
-
 /** Streams a JSONL file in batches; each batch is one all-or-nothing call. Progress by bytes read. */
 async function enqueueFile(
   client: GafferClient,
@@ -45,7 +39,7 @@ async function enqueueFile(
   defaultType?: string,
 ): Promise<void> {
   const size = (await stat(file)).size;
-  const batchSize = optionalInt(f.batch, '--batch') ?? 1000;
+  const batchSize = f.batch;
   const bar = new cliProgress.SingleBar(
     { format: 'enqueue |{bar}| {percentage}% | {tasks} tasks | {rate}/s', hideCursor: true },
     cliProgress.Presets.shades_classic,
@@ -103,10 +97,19 @@ export function registerEnqueueCommand(program: Command): void {
       .option('--key <key>', 'session key (short_id)')
       .option('--session <id>', 'session id')
       .option('--user <id>', 'user id')
-      .option('-p, --priority <n>', 'higher runs first')
-      .option('--delay <ms>', 'run no earlier than this many milliseconds from now')
-      .option('--max-attempts <n>', 'attempts before it is dead-lettered')
-      .option('--batch <n>', 'tasks per call with --file', '1000')
+      .addOption(intOption('-p, --priority <n>', 'higher runs first', { min: -1_000_000, max: 1_000_000 }))
+      .addOption(
+        intOption('--delay <ms>', 'run no earlier than this many milliseconds from now', {
+          min: 0,
+          max: 365 * 86_400_000,
+        }),
+      )
+      .addOption(
+        intOption('--max-attempts <n>', 'attempts before it is dead-lettered', { min: 1, max: 1000 }),
+      )
+      .addOption(
+        intOption('--batch <n>', 'tasks per call with --file', { min: 1, max: 10_000, default: 1000 }),
+      )
       .option('--json', 'print JSON'),
   ).action(
     action(async (type: string | undefined, payload: string | undefined, f: EnqueueFlags) => {
@@ -124,9 +127,9 @@ export function registerEnqueueCommand(program: Command): void {
             key: f.key,
             sessionId: f.session,
             userId: f.user,
-            priority: optionalInt(f.priority, '--priority'),
-            delayMs: optionalInt(f.delay, '--delay'),
-            maxAttempts: optionalInt(f.maxAttempts, '--max-attempts'),
+            priority: f.priority,
+            delayMs: f.delay,
+            maxAttempts: f.maxAttempts,
           },
         );
         if (f.json) printJson({ task });

@@ -1,13 +1,14 @@
 import type { Command } from 'commander';
 import type { SessionStatus } from '../../core/states.js';
 import { action, addConnectionOptions, ago, openClient, printJson, printTable, short } from '../context.js';
+import { intOption } from '../flags.js';
 
 export function registerFleetCommands(program: Command): void {
   addConnectionOptions(program.command('sessions').description('List sessions, newest first, with progress'))
     .option('--key <key>', 'sessions of one key (short_id)')
     .option('--user <id>', 'sessions of one user')
     .option('-s, --status <status>', 'active, completed, failed or cancelled')
-    .option('-n, --limit <n>', 'rows per page (1-1000)', '50')
+    .addOption(intOption('-n, --limit <n>', 'rows per page (1-1000)', { min: 1, max: 1000, default: 50 }))
     .option('--cursor <cursor>', 'next page')
     .option('--json', 'print JSON')
     .action(
@@ -16,7 +17,7 @@ export function registerFleetCommands(program: Command): void {
           key?: string;
           user?: string;
           status?: string;
-          limit: string;
+          limit: number;
           cursor?: string;
           json?: boolean;
         }) => {
@@ -26,7 +27,7 @@ export function registerFleetCommands(program: Command): void {
               key: f.key,
               userId: f.user,
               status: f.status as SessionStatus | undefined,
-              limit: Number(f.limit),
+              limit: f.limit,
               cursor: f.cursor,
             });
             if (f.json) {
@@ -88,17 +89,31 @@ export function registerFleetCommands(program: Command): void {
     );
 
   addConnectionOptions(
-    program.command('workers').description('List live workers (add --stale for stale ones too)'),
+    program
+      .command('workers')
+      .description(
+        'List live workers (add --stale for stale ones too), newest first; every page unless --limit',
+      ),
   )
     .option('--stale', 'include stale workers')
+    .addOption(intOption('-n, --limit <n>', 'one page of this many rows (1-1000)', { min: 1, max: 1000 }))
+    .option('--cursor <cursor>', 'the page after this cursor (from "next page")')
     .option('--json', 'print JSON')
     .action(
-      action(async (f: { stale?: boolean; json?: boolean }) => {
+      action(async (f: { stale?: boolean; limit?: number; cursor?: string; json?: boolean }) => {
         const { client, close } = await openClient(f);
         try {
-          const workers = await client.workers({ includeStale: f.stale });
+          const paged = f.limit !== undefined || f.cursor !== undefined;
+          const page = paged
+            ? await client.listWorkers({
+                includeStale: f.stale,
+                limit: f.limit,
+                cursor: f.cursor,
+              })
+            : { items: await client.workers({ includeStale: f.stale }), nextCursor: null };
+          const workers = page.items;
           if (f.json) {
-            printJson({ items: workers, nextCursor: null });
+            printJson(page);
             return;
           }
           printTable(
@@ -115,6 +130,7 @@ export function registerFleetCommands(program: Command): void {
               ago(w.registeredAt),
             ]),
           );
+          if (page.nextCursor) process.stdout.write(`next page: --cursor ${page.nextCursor}\n`);
         } finally {
           await close();
         }
@@ -132,11 +148,11 @@ export function registerFleetCommands(program: Command): void {
           const [counts, queues, workers] = await Promise.all([
             client.count(),
             client.backend.queueStats(),
-            client.workers({ includeStale: true }),
+            client.countWorkers(),
           ]);
-          const live = workers.filter((w) => !w.stale).length;
+          const { live, stale } = workers;
           if (f.json) {
-            printJson({ counts, queues, workers: { live, stale: workers.length - live } });
+            printJson({ counts, queues, workers });
             return;
           }
           printTable(
@@ -159,7 +175,7 @@ export function registerFleetCommands(program: Command): void {
                 counts.failed,
                 counts.cancelled,
                 live,
-                workers.length - live,
+                stale,
               ],
             ],
           );

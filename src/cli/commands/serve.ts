@@ -3,30 +3,26 @@ import { createLogger } from '../../engine/logger.js';
 import { DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT } from '../../server/app.js';
 import { startServer } from '../../server/serve.js';
 import { openStore } from '../../store/index.js';
+import { DEFAULT_STORE_OPTIONS } from '../../store/store.js';
 import { action } from '../context.js';
 import { startDemo } from '../demo.js';
+import { checkDataDir, intOption } from '../flags.js';
 
 interface ServeFlags {
   host: string;
-  port: string;
+  port: number;
   dataDir: string;
   databaseUrl?: string;
   schema?: string;
   demo?: boolean;
-  retentionDays: string;
-  leaseMs?: string;
-  staleAfterMs?: string;
+  retentionDays: number;
+  leaseMs?: number;
+  staleAfterMs?: number;
   auth?: boolean;
   alertWebhookUrl?: string;
 }
 
-function int(v: string | undefined, name: string): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0)
-    throw new Error(`${name} must be a non-negative number, not ${JSON.stringify(v)}`);
-  return n;
-}
+const DAY_MS = 86_400_000;
 
 export function registerServeCommand(program: Command): void {
   program
@@ -39,7 +35,14 @@ export function registerServeCommand(program: Command): void {
       'address to listen on (env GAFFER_HOST)',
       process.env.GAFFER_HOST ?? DEFAULT_HOST,
     )
-    .option('--port <port>', 'port (env GAFFER_PORT)', process.env.GAFFER_PORT ?? String(DEFAULT_PORT))
+    .addOption(
+      intOption('--port <port>', 'port, 0 picks a free one', {
+        min: 0,
+        max: 65_535,
+        env: 'GAFFER_PORT',
+        default: DEFAULT_PORT,
+      }),
+    )
     .option(
       '--data-dir <dir>',
       'embedded store directory (env GAFFER_DATA_DIR)',
@@ -51,20 +54,26 @@ export function registerServeCommand(program: Command): void {
       process.env.GAFFER_DATABASE_URL,
     )
     .option('--schema <name>', 'database schema (env GAFFER_SCHEMA)', process.env.GAFFER_SCHEMA)
-    .option(
-      '--retention-days <days>',
-      'remove finished tasks, closed sessions and stale workers older than this',
-      process.env.GAFFER_RETENTION_DAYS ?? '7',
+    .addOption(
+      intOption(
+        '--retention-days <days>',
+        'remove finished tasks, closed sessions and stale workers older than this',
+        { min: 1, max: 36_500, env: 'GAFFER_RETENTION_DAYS', default: 7 },
+      ),
     )
-    .option(
-      '--lease-ms <ms>',
-      'lease of a claimed task, renewed by heartbeats (env GAFFER_LEASE_MS)',
-      process.env.GAFFER_LEASE_MS,
+    .addOption(
+      intOption('--lease-ms <ms>', 'lease of a claimed task, renewed by heartbeats (1 s to 24 h)', {
+        min: 1000,
+        max: DAY_MS,
+        env: 'GAFFER_LEASE_MS',
+      }),
     )
-    .option(
-      '--stale-after-ms <ms>',
-      'a worker without heartbeat this long is stale (env GAFFER_STALE_AFTER_MS)',
-      process.env.GAFFER_STALE_AFTER_MS,
+    .addOption(
+      intOption('--stale-after-ms <ms>', 'a worker without heartbeat this long is stale (1 s to 7 days)', {
+        min: 1000,
+        max: 7 * DAY_MS,
+        env: 'GAFFER_STALE_AFTER_MS',
+      }),
     )
     .option('--no-auth', 'never require tokens (only allowed on a loopback address)')
     .option(
@@ -83,21 +92,29 @@ export function registerServeCommand(program: Command): void {
           pretty: 'auto',
           level: quietDemo ? 'warn' : undefined,
         });
+        if (!f.databaseUrl) checkDataDir(f.dataDir);
+        const lease = f.leaseMs ?? DEFAULT_STORE_OPTIONS.leaseMs;
+        const stale = f.staleAfterMs ?? DEFAULT_STORE_OPTIONS.staleAfterMs;
+        const heartbeat = Math.min(10_000, Math.floor(lease / 3));
+        if (stale <= heartbeat)
+          throw new Error(
+            `--stale-after-ms ${stale} must be longer than the heartbeat interval (${heartbeat} ms: a third of --lease-ms ${lease}, at most 10 s), or every worker goes stale between heartbeats`,
+          );
         const store = await openStore({
           databaseUrl: f.databaseUrl,
           dataDir: f.dataDir,
           schema: f.schema,
           command: 'gaffer serve',
-          leaseMs: int(f.leaseMs, '--lease-ms'),
-          staleAfterMs: int(f.staleAfterMs, '--stale-after-ms'),
+          leaseMs: f.leaseMs,
+          staleAfterMs: f.staleAfterMs,
         });
         const server = await startServer({
           store,
           host: f.host,
-          port: int(f.port, '--port'),
+          port: f.port,
           logger,
           auth: f.auth === false ? false : undefined,
-          maintenance: { retentionMs: (int(f.retentionDays, '--retention-days') ?? 7) * 86_400_000 },
+          maintenance: { retentionMs: f.retentionDays * DAY_MS },
           alerts: { webhookUrl: f.alertWebhookUrl || undefined },
         }).catch(async (err) => {
           await store.close();

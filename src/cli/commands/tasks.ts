@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { TaskStatus } from '../../core/states.js';
 import type { ListTasksParams, Task } from '../../store/types.js';
 import { action, addConnectionOptions, ago, openClient, printJson, printTable, short } from '../context.js';
+import { intOption } from '../flags.js';
 
 interface ListFlags {
   status?: string;
@@ -12,7 +13,7 @@ interface ListFlags {
   user?: string;
   worker?: string;
   error?: string;
-  limit: string;
+  limit: number;
   cursor?: string;
   json?: boolean;
 }
@@ -28,7 +29,7 @@ function filtersOf(f: ListFlags): ListTasksParams {
     userId: f.user,
     workerId: f.worker,
     errorContains: f.error,
-    limit: Number(f.limit),
+    limit: f.limit,
     cursor: f.cursor,
   };
 }
@@ -43,7 +44,7 @@ function withFilters(cmd: Command): Command {
     .option('--user <id>', 'user id')
     .option('--worker <id>', 'worker id')
     .option('--error <text>', 'last error message contains this text')
-    .option('-n, --limit <n>', 'rows per page (1-1000)', '50')
+    .addOption(intOption('-n, --limit <n>', 'rows per page (1-1000)', { min: 1, max: 1000, default: 50 }))
     .option('--cursor <cursor>', 'next page: the cursor printed under the previous one')
     .option('--json', 'print JSON instead of a table');
 }

@@ -11,19 +11,20 @@ import { HttpTransport } from '../../worker/http-transport.js';
 import type { WorkerTransport } from '../../worker/transport.js';
 import { formatSummary, type HandlerDefinition, Worker } from '../../worker/worker.js';
 import { action, addConnectionOptions, DEFAULT_URL } from '../context.js';
+import { intOption } from '../flags.js';
 
 interface WorkerFlags {
   handlers?: string;
   url?: string;
   token?: string;
   databaseUrl?: string;
-  concurrency: string;
-  prefetch: string;
+  concurrency: number;
+  prefetch: number;
   queue?: string;
   machine?: string;
   name?: string;
   label?: string[];
-  grace: string;
+  grace: number;
 }
 
 /** A handlers module: default export maps task type → handler function or {schema, handler}. */
@@ -73,16 +74,38 @@ export function registerWorkerCommand(program: Command): void {
         'handlers module (for the `worker N <session>` form)',
         process.env.GAFFER_HANDLERS,
       )
-      .option('-c, --concurrency <n>', 'handlers running at once', '10')
-      .option('--prefetch <n>', 'extra tasks claimed ahead of free slots', '0')
+      .addOption(
+        intOption('-c, --concurrency <n>', 'handlers running at once', { min: 1, max: 10_000, default: 10 }),
+      )
+      .addOption(
+        intOption('--prefetch <n>', 'extra tasks claimed ahead of free slots', {
+          min: 0,
+          max: 10_000,
+          default: 0,
+        }),
+      )
       .option('-q, --queue <list>', 'queues to claim from (comma-separated; default all)')
       .option('--machine <id>', 'machine id (default: hostname; env GAFFER_MACHINE_ID)')
       .option('--name <slot>', 'slot name: a new worker with the same machine and name replaces this one')
       .option('--label <key=value...>', 'labels, e.g. --label provider=openai')
-      .option('--grace <ms>', 'how long SIGTERM waits for running handlers', '30000'),
+      .addOption(
+        intOption('--grace <ms>', 'how long SIGTERM waits for running handlers', {
+          min: 0,
+          max: 86_400_000,
+          default: 30_000,
+        }),
+      ),
   ).action(
     action(async (args: string[], f: WorkerFlags) => {
-      const assignment = args.length === 2 && /^\d+$/.test(args[0]!);
+      const assignment = args.length === 2;
+      if (args.length > 2)
+        throw new Error(
+          `worker takes a handlers file, or N and a session (gaffer worker N <session> --handlers file), not ${args.length} arguments`,
+        );
+      if (assignment && !/^\d+$/.test(args[0]!))
+        throw new Error(
+          `N in \`gaffer worker N <session>\` must be an assignment index, a whole number from 0, not ${JSON.stringify(args[0])}; to run a handlers file, give only the file: gaffer worker handlers.ts`,
+        );
       const file = assignment ? f.handlers : args[0];
       if (!file) throw new Error('name the handlers file: gaffer worker N <session> --handlers handlers.ts');
       const handlers = await loadHandlers(file);
@@ -108,13 +131,13 @@ export function registerWorkerCommand(program: Command): void {
       const worker = new Worker({
         transport,
         logger,
-        concurrency: Number(f.concurrency),
-        prefetch: Number(f.prefetch),
+        concurrency: f.concurrency,
+        prefetch: f.prefetch,
         queues: f.queue?.split(','),
         machineId: f.machine ?? process.env.GAFFER_MACHINE_ID,
         name: f.name,
         labels: labelsOf(f.label),
-        shutdownGraceMs: Number(f.grace),
+        shutdownGraceMs: f.grace,
         handleSignals: !assignment,
       });
       for (const [type, def] of Object.entries(handlers)) worker.handle(type, def);

@@ -18,10 +18,9 @@ export async function snapshot(store: Store): Promise<Stats> {
   const [counts, queues, workers] = await Promise.all([
     store.countTasks({}),
     store.queueStats(),
-    store.listWorkers({ includeStale: true }),
+    store.countWorkers(),
   ]);
-  const live = workers.filter((w) => !w.stale).length;
-  return { counts, queues, workers: { live, stale: workers.length - live } };
+  return { counts, queues, workers };
 }
 
 export function registerStatsRoutes(app: ZodApp, ctx: ServerContext): void {

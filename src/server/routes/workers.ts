@@ -20,16 +20,22 @@ export function registerWorkerRoutes(app: ZodApp, ctx: ServerContext): void {
     {
       schema: {
         tags,
-        summary: 'List live workers (stale ones too with includeStale=true), newest first',
+        summary:
+          'List live workers (stale ones too with includeStale=true), newest first, a page at a time (cursor)',
         querystring: z.strictObject({
           includeStale: BoolString.optional(),
           machineId: z.string().min(1).max(255).optional(),
+          limit: z.coerce.number().int().min(1).max(1000).optional(),
+          cursor: z.string().min(1).max(200).optional(),
         }),
-        response: { 200: z.object({ items: z.array(WorkerOut) }), ...problems(400, 401, 403) },
+        response: {
+          200: z.object({ items: z.array(WorkerOut), nextCursor: z.string().nullable() }),
+          ...problems(400, 401, 403),
+        },
       },
       config: { access: 'read' },
     },
-    async (req) => ({ items: await store.listWorkers(req.query) }),
+    async (req) => store.listWorkersPage(req.query),
   );
 
   app.get(

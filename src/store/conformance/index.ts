@@ -17,10 +17,12 @@ import type { ConformanceContext } from './helpers.js';
 import { leaseTests } from './leases.js';
 import { maintenanceTests } from './maintenance.js';
 import { optionsTests } from './options.js';
+import { retentionTests } from './retention.js';
 import { retryTests } from './retries.js';
 import { sessionTests } from './sessions.js';
 import { tokenTests } from './tokens.js';
 import { transitionTests } from './transitions.js';
+import { workerPageTests } from './worker-pages.js';
 import { workerTests } from './workers.js';
 
 export type { ConformanceContext } from './helpers.js';
@@ -72,5 +74,7 @@ export function runStoreConformance(
     optionsTests(ctx);
     tokenTests(ctx);
     countTests(ctx);
+    workerPageTests(ctx);
+    retentionTests(ctx);
   });
 }

@@ -2,6 +2,7 @@ import { checkJson } from '../../core/json-limits.js';
 import * as claims from '../sql/claims.js';
 import { claimedEvent, completedEvent, eventSink } from '../sql/events.js';
 import { notifyWork } from '../sql/wake.js';
+import * as workerList from '../sql/worker-list.js';
 import * as workers from '../sql/workers.js';
 import type * as T from '../types.js';
 
@@ -92,7 +93,15 @@ export abstract class SqlWorkerOps extends SqlTaskOps {
   }
 
   listWorkers(p: { includeStale?: boolean; machineId?: string } = {}): Promise<T.Worker[]> {
-    return workers.listWorkers(this.db, p, this.options.staleAfterMs);
+    return workerList.listAllWorkers(this.db, p, this.options.staleAfterMs);
+  }
+
+  listWorkersPage(p: T.ListWorkersParams = {}): Promise<T.Page<T.Worker>> {
+    return workerList.listWorkersPage(this.db, p, this.options.staleAfterMs);
+  }
+
+  countWorkers(): Promise<T.WorkerCounts> {
+    return workerList.countWorkers(this.db, this.options.staleAfterMs);
   }
 
   getWorkerEvents(workerId: string, p: { limit?: number } = {}): Promise<T.WorkerEvent[]> {

@@ -89,13 +89,13 @@ async function inBatches(db: Queryable, sql: string, params: unknown[], batch: n
 }
 
 /**
- * Finished tasks past the cutoff whose session has nothing left to run, in creation order (seq), from
- * where the previous batch stopped ($3): no index on finished_at is kept (it would make every
- * completion rewrite index entries), and tasks finish roughly in the order they were created.
+ * Finished tasks past the cutoff whose session has nothing left to run, in creation order (seq), in
+ * the window of seqs ($3, $4]: no index on finished_at is kept (it would make every completion rewrite
+ * index entries), and tasks finish roughly in the order they were created.
  */
 const DOOMED_TASKS = `
 select t.id, t.seq from tasks t
-where t.seq > $3 and t.finished_at < $1 and t.status in ('completed', 'failed', 'cancelled')
+where t.seq > $3 and t.seq <= $4 and t.finished_at < $1 and t.status in ('completed', 'failed', 'cancelled')
   and (t.tracking <> 'hold' or t.entry_released_at is not null or t.key is null)
   and (t.session_id is null or not exists (
     select 1 from tasks o where o.session_id = t.session_id and o.status in ('queued', 'running', 'retrying')))
@@ -131,20 +131,33 @@ delete from worker_events e using (
  * to run, then sessions left empty, then stale workers, all older than the cutoff.
  * Held session entries are kept until released.
  */
+/** The first task after a seq, and whether it was created before the cutoff. */
+const HEAD = `select t.seq, t.created_at < $2 as old from tasks t where t.seq > $1 order by t.seq limit 1`;
+
+/**
+ * Retention walks the tasks in creation order, a window of seqs at a time, and stops at the first
+ * task created after the cutoff: a task finishes after it is created, so none later can be past it.
+ * A run therefore reads the history it deletes (and the unfinished tasks among it), never the newer
+ * history that stays, however much of it there is. Each batch is its own statement and transaction.
+ */
 export async function prune(db: Queryable, cutoff: Date, batch: number): Promise<PruneResult> {
   let tasks = 0;
   let events = 0;
   for (let after = 0; ; ) {
-    const res = await db.query<{ tasks: number; events: number; last: number | null }>(PRUNE_TASKS, [
+    const head = (await db.query<{ seq: string | number; old: boolean }>(HEAD, [after, cutoff])).rows[0];
+    if (!head?.old) break;
+    const upper = Number(head.seq) + batch * 4;
+    const res = await db.query<{ tasks: number; events: number; last: string | number | null }>(PRUNE_TASKS, [
       cutoff,
       batch,
-      after,
+      Math.max(after, Number(head.seq) - 1),
+      upper,
     ]);
     const row = res.rows[0]!;
     tasks += row.tasks;
     events += row.events;
-    if (row.last === null) break;
-    after = row.last;
+    // A full batch may have left more in the window; otherwise the window is done.
+    after = row.tasks >= batch && row.last !== null ? Number(row.last) : upper;
   }
   const sessions = await inBatches(db, PRUNE_SESSIONS, [cutoff], batch);
   const workers = await inBatches(db, PRUNE_WORKERS, [cutoff], batch);

@@ -247,21 +247,6 @@ export async function getWorker(db: Queryable, id: string, staleAfterMs: number)
   return rowToWorker(res.rows[0], staleAfterMs);
 }
 
-export async function listWorkers(
-  db: Queryable,
-  p: { includeStale?: boolean; machineId?: string },
-  staleAfterMs: number,
-): Promise<Worker[]> {
-  const res = await db.query<WorkerRow>(
-    `select ${WORKER_COLUMNS} from workers w
-     where ($1::text is null or w.machine_id = $1)
-       and ($2::boolean or (w.stale_at is null and w.last_heartbeat_at > now() - make_interval(secs => $3::int / 1000.0)))
-     order by w.registered_at desc limit 5000`,
-    [p.machineId ?? null, p.includeStale ?? false, staleAfterMs],
-  );
-  return res.rows.map((r) => rowToWorker(r, staleAfterMs));
-}
-
 export async function setWorkerState(db: Queryable, workerId: string, state: Json): Promise<void> {
   const res = await db.query(
     `with upd as (update workers set state = $2::jsonb where id = $1 returning id)

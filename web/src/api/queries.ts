@@ -126,19 +126,13 @@ export function useSession(id: string) {
   });
 }
 
+/** The fleet a page at a time (newest registration first); the fleet's size is in useStats. */
 export function useWorkers(includeStale: boolean) {
-  return useQuery({
-    queryKey: keys.workers(includeStale),
-    queryFn: async ({ signal }) =>
-      (
-        await api.get<{ items: Worker[] }>(
-          '/api/v1/workers',
-          { includeStale: includeStale || undefined },
-          signal,
-        )
-      ).items,
-    placeholderData: keepPreviousData,
-  });
+  return useInfiniteQuery(
+    infinite<Worker>(keys.workers(includeStale), '/api/v1/workers', {
+      includeStale: includeStale || undefined,
+    }),
+  );
 }
 
 export function useWorker(id: string) {

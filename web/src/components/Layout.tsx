@@ -1,8 +1,9 @@
 import type { ReactNode } from 'react';
-import { NavLink } from 'react-router';
+import { NavLink, useLocation } from 'react-router';
 import { hasToken, logout } from '../api/auth';
 import type { LiveStatus } from '../api/live';
 import { useStats } from '../api/queries';
+import { ErrorBoundary } from './ErrorBoundary';
 
 const LIVE_TEXT: Record<LiveStatus, string> = {
   connecting: 'Connecting…',
@@ -14,6 +15,7 @@ const LIVE_TEXT: Record<LiveStatus, string> = {
 /** The frame of every page: brand, navigation, live indicator. */
 export function Layout({ live, children }: { live: LiveStatus; children: ReactNode }) {
   const stats = useStats();
+  const location = useLocation();
   const dead = stats.data?.counts.failed ?? 0;
   return (
     <div className="app">
@@ -50,7 +52,9 @@ export function Layout({ live, children }: { live: LiveStatus; children: ReactNo
           )}
         </div>
       </header>
-      <main className="main">{children}</main>
+      <main className="main">
+        <ErrorBoundary resetKey={location.pathname + location.search}>{children}</ErrorBoundary>
+      </main>
     </div>
   );
 }

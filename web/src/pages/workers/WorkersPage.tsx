@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'react';
 import { Link, useSearchParams } from 'react-router';
 import { useDeleteWorker } from '../../api/actions';
-import { useWorkers } from '../../api/queries';
+import { useStats, useWorkers } from '../../api/queries';
 import type { Worker } from '../../api/types';
 import { Ago, useNow } from '../../components/Ago';
 import { StaleBadge } from '../../components/Badges';
@@ -63,6 +63,8 @@ export function WorkersPage() {
   const [showStale, setShowStale] = useState(inUrl);
   useEffect(() => setShowStale(inUrl), [inUrl]);
   const q = useWorkers(showStale);
+  // The fleet's size from the database's counts, not from the pages loaded so far.
+  const fleet = useStats().data?.workers;
   const now = useNow();
   const toggle = (on: boolean) => {
     setShowStale(on);
@@ -71,13 +73,14 @@ export function WorkersPage() {
     else p.delete('stale');
     setParams(p, { replace: true });
   };
-  const items = q.data ?? [];
-  const live = items.filter((w) => !w.stale).length;
+  const items = q.data?.pages.flatMap((p) => p.items) ?? [];
+  const live = fleet?.live ?? items.filter((w) => !w.stale).length;
+  const stale = fleet?.stale ?? items.length - live;
   return (
     <>
       <PageHeader
         title="Workers"
-        sub={showStale ? `${live} live, ${items.length - live} stale` : `${live} live`}
+        sub={showStale ? `${live} live, ${stale} stale` : `${live} live`}
         actions={
           <label className="toggle">
             <input
@@ -121,6 +124,11 @@ export function WorkersPage() {
                 ))}
               </tbody>
             </table>
+            {q.hasNextPage && (
+              <button type="button" className="btn load-more" onClick={() => void q.fetchNextPage()}>
+                Load more
+              </button>
+            )}
           </div>
         )}
       </section>
