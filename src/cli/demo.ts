@@ -17,6 +17,15 @@ const sleep = (ms: number, signal?: AbortSignal) =>
     signal?.addEventListener('abort', done);
   });
 
+/** The demo's own task types and queue: it claims, sends and redrives nothing else of the store. */
+export const DEMO_TYPES = [
+  'demo.email.send',
+  'demo.image.resize',
+  'demo.report.generate',
+  'demo.study.assignment',
+];
+export const DEMO_QUEUE = 'demo';
+
 /**
  * The sample workload of `npm start`: two workers on two "machines", task types
  * that succeed, fail now and then (and retry), report progress, or fail for good
@@ -24,14 +33,21 @@ const sleep = (ms: number, signal?: AbortSignal) =>
  */
 export async function startDemo(store: Store, logger: Logger): Promise<{ stop(): Promise<void> }> {
   const client = new GafferClient(store);
-  await client.defineType('email.send', { schema: z.object({ to: z.string() }), maxAttempts: 3 });
-  await client.defineType('image.resize', { schema: z.object({ url: z.string(), width: z.number() }) });
-  await client.defineType('report.generate', { tracking: 'hold', maxAttempts: 2, backoff: { baseMs: 500 } });
-  await client.defineType('study.assignment', { schema: z.object({ split: z.number() }) });
+  // The server already writes one line per store event of this process (a failed attempt, a dead
+  // letter, a stale worker); the demo's workers logging the same events would print each twice.
+  const workerLogger = logger.child({}, { level: 'error' });
+  await client.defineType('demo.email.send', { schema: z.object({ to: z.string() }), maxAttempts: 3 });
+  await client.defineType('demo.image.resize', { schema: z.object({ url: z.string(), width: z.number() }) });
+  await client.defineType('demo.report.generate', {
+    tracking: 'hold',
+    maxAttempts: 2,
+    backoff: { baseMs: 500 },
+  });
+  await client.defineType('demo.study.assignment', { schema: z.object({ split: z.number() }) });
 
   const handlers = (w: Worker) =>
     w
-      .handle('email.send', {
+      .handle('demo.email.send', {
         schema: z.object({ to: z.string() }),
         handler: async (p, ctx) => {
           await sleep(50 + Math.random() * 200, ctx.signal);
@@ -39,7 +55,7 @@ export async function startDemo(store: Store, logger: Logger): Promise<{ stop():
           return { delivered: true };
         },
       })
-      .handle('image.resize', {
+      .handle('demo.image.resize', {
         schema: z.object({ url: z.string(), width: z.number() }),
         handler: async (p, ctx) => {
           for (let i = 1; i <= 5; i++) {
@@ -49,13 +65,13 @@ export async function startDemo(store: Store, logger: Logger): Promise<{ stop():
           return { url: p.url.replace('.png', `-${p.width}.png`) };
         },
       })
-      .handle('report.generate', async (p: { broken?: boolean }, ctx) => {
+      .handle('demo.report.generate', async (p: { broken?: boolean }, ctx) => {
         await sleep(400, ctx.signal);
         if (p.broken) throw new NonRetryableError('report template is missing');
         if (Math.random() < 0.3) throw new Error('warehouse query timed out');
         return { rows: Math.round(Math.random() * 1000) };
       })
-      .handle('study.assignment', {
+      .handle('demo.study.assignment', {
         schema: z.object({ split: z.number() }),
         handler: async (p, ctx) => {
           await ctx.setState({
@@ -77,8 +93,9 @@ export async function startDemo(store: Store, logger: Logger): Promise<{ stop():
         transport: new DirectTransport(store),
         machineId: 'demo-machine-a',
         name: 'slot-1',
+        queues: [DEMO_QUEUE],
         concurrency: 4,
-        logger,
+        logger: workerLogger,
       }),
     ),
     handlers(
@@ -86,8 +103,9 @@ export async function startDemo(store: Store, logger: Logger): Promise<{ stop():
         transport: new DirectTransport(store),
         machineId: 'demo-machine-b',
         name: 'slot-1',
+        queues: [DEMO_QUEUE],
         concurrency: 4,
-        logger,
+        logger: workerLogger,
       }),
     ),
   ];
@@ -99,15 +117,28 @@ export async function startDemo(store: Store, logger: Logger): Promise<{ stop():
     while (!stop.signal.aborted) {
       n++;
       try {
-        await client.enqueue('email.send', { to: `user${n}@example.com` }, { userId: `user${n % 7}` });
+        await client.enqueue(
+          'demo.email.send',
+          { to: `user${n}@example.com` },
+          { queue: DEMO_QUEUE, userId: `user${n % 7}` },
+        );
         if (n % 3 === 0)
-          await client.enqueue('image.resize', { url: `https://img.example/${n}.png`, width: 320 });
+          await client.enqueue(
+            'demo.image.resize',
+            { url: `https://img.example/${n}.png`, width: 320 },
+            { queue: DEMO_QUEUE },
+          );
         if (n % 10 === 0) {
-          await client.enqueue('report.generate', { broken: n % 20 === 0 }, { key: `short_${n % 4}` });
+          await client.enqueue(
+            'demo.report.generate',
+            { broken: n % 20 === 0 },
+            { queue: DEMO_QUEUE, key: `short_${n % 4}` },
+          );
         }
         if (n % 50 === 0) {
-          // An operator redriving a dead letter now and then (seed 004), so the manual-retry metrics move.
-          const dead = await client.deadLetters({ limit: 20 });
+          // An operator redriving one of the demo's dead letters now and then (seed 004), so the
+          // manual-retry metrics move; the user's own dead letters are never touched.
+          const dead = await client.deadLetters({ type: DEMO_TYPES, queue: [DEMO_QUEUE], limit: 20 });
           // Alternate: a poison task (fails again) and one that failed by chance (likely succeeds now).
           const poison = n % 100 === 0;
           const pick = dead.items.find(
@@ -118,9 +149,13 @@ export async function startDemo(store: Store, logger: Logger): Promise<{ stop():
         }
         if (n % 40 === 1) {
           await client.createSession({
+            queue: DEMO_QUEUE,
             key: `study-${Math.ceil(n / 40)}`,
             metadata: { kind: 'super study' },
-            tasks: Array.from({ length: 6 }, (_, i) => ({ type: 'study.assignment', payload: { split: i } })),
+            tasks: Array.from({ length: 6 }, (_, i) => ({
+              type: 'demo.study.assignment',
+              payload: { split: i },
+            })),
           });
         }
       } catch (err) {
