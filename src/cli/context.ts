@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import { GafferClient } from '../client/client.js';
 import { HttpBackend } from '../client/http-backend.js';
 import { wantsColour } from '../engine/logger.js';
-import { DataDirLockedError, dataDirOwner, openStore, type Store } from '../store/index.js';
+import type { Store, StoreOpenOptions } from '../store/index.js';
+import { DataDirLockedError, dataDirOwner } from '../store/pglite/lock.js';
 import type { ApiToken, CreatedToken, CreateTokenParams } from '../store/store.js';
 import { checkDataDir } from './flags.js';
 
@@ -32,6 +33,14 @@ export function addConnectionOptions(cmd: Command): Command {
 }
 
 export const DEFAULT_URL = 'http://127.0.0.1:7700';
+
+/**
+ * Opens a store, loading its drivers only now: commands that talk to a server over HTTP (and
+ * --help) never pay for pg and PGlite.
+ */
+async function openStore(opts: StoreOpenOptions): Promise<Store> {
+  return (await import('../store/index.js')).openStore(opts);
+}
 
 /** The client a command uses: straight to PostgreSQL when --database-url is given, else over HTTP. */
 export async function openClient(

@@ -15,6 +15,7 @@ import type { Store, StoreOptions } from '../store/store.js';
 import { AuthGate } from './auth.js';
 import type { ServerContext, ZodApp } from './context.js';
 import { registerDashboard } from './dashboard.js';
+import { DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT } from './defaults.js';
 import { registerDocs } from './docs.js';
 import { installJsonBodyParser } from './json-body.js';
 import { isLoopback } from './loopback.js';
@@ -80,9 +81,7 @@ export interface GafferServer {
   close(): Promise<void>;
 }
 
-export const DEFAULT_HOST = '127.0.0.1';
-export const DEFAULT_PORT = 7700;
-export const DEFAULT_DATA_DIR = './.gaffer';
+export { DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT };
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 export const DEFAULT_RATE_LIMIT = 6000;
 

@@ -69,14 +69,15 @@ export async function openPostgresStore(opts: PostgresStoreOptions): Promise<Sql
 }
 
 /** Opens PostgreSQL when a URL is given, else the embedded store in dataDir. */
-export function openStore(
-  opts: Partial<StoreOptions> & {
-    databaseUrl?: string;
-    dataDir?: string;
-    migrate?: boolean;
-    command?: string;
-  },
-): Promise<Store> {
+/** What openStore takes: PostgreSQL when databaseUrl is given, else the embedded store. */
+export type StoreOpenOptions = Partial<StoreOptions> & {
+  databaseUrl?: string;
+  dataDir?: string;
+  migrate?: boolean;
+  command?: string;
+};
+
+export function openStore(opts: StoreOpenOptions): Promise<Store> {
   return opts.databaseUrl
     ? openPostgresStore({ ...opts, connectionString: opts.databaseUrl })
     : openPgliteStore(opts);

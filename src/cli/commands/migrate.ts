@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { dataDirOwner } from '../../store/index.js';
+import { dataDirOwner } from '../../store/pglite/lock.js';
 import { action, openStoreFor } from '../context.js';
 
 export function registerMigrateCommand(program: Command): void {

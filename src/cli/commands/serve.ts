@@ -1,11 +1,8 @@
 import type { Command } from 'commander';
 import { createLogger } from '../../engine/logger.js';
-import { DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT } from '../../server/app.js';
-import { startServer } from '../../server/serve.js';
-import { openStore } from '../../store/index.js';
+import { DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT } from '../../server/defaults.js';
 import { DEFAULT_STORE_OPTIONS } from '../../store/store.js';
 import { action } from '../context.js';
-import { startDemo } from '../demo.js';
 import { checkDataDir, intOption } from '../flags.js';
 
 interface ServeFlags {
@@ -106,6 +103,12 @@ export function registerServeCommand(program: Command): void {
           throw new Error(
             `--stale-after-ms ${stale} must be longer than the heartbeat interval (${heartbeat} ms: a third of --lease-ms ${lease}, at most 10 s), or every worker goes stale between heartbeats`,
           );
+        // Loaded here, not at the top: every other command (and --help) would pay for Fastify and PGlite.
+        const [{ startServer }, { openStore }, { startDemo }] = await Promise.all([
+          import('../../server/serve.js'),
+          import('../../store/index.js'),
+          import('../demo.js'),
+        ]);
         const store = await openStore({
           databaseUrl: f.databaseUrl,
           dataDir: f.dataDir,

@@ -1,12 +1,8 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Command } from 'commander';
-import { tsImport } from 'tsx/esm/api';
-import { logStoreEvents } from '../../engine/event-log.js';
 import { createLogger } from '../../engine/logger.js';
-import { MaintenanceService } from '../../engine/maintenance.js';
-import { openStore } from '../../store/index.js';
-import { DirectTransport } from '../../worker/direct-transport.js';
+import type { MaintenanceService } from '../../engine/maintenance.js';
 import { HttpTransport } from '../../worker/http-transport.js';
 import type { WorkerTransport } from '../../worker/transport.js';
 import { formatSummary, type HandlerDefinition, Worker } from '../../worker/worker.js';
@@ -35,7 +31,11 @@ export async function loadHandlers(file: string): Promise<HandlersModule> {
   const url = pathToFileURL(path).href;
   // TypeScript loads through tsx's own import, which compiles the file as what its extension and
   // the nearest package.json say (ESM or CommonJS) without registering a loader for the whole process.
-  const mod = (/\.(c|m)?tsx?$/.test(path) ? await tsImport(url, import.meta.url) : await import(url)) as {
+  const mod = (
+    /\.(c|m)?tsx?$/.test(path)
+      ? await (await import('tsx/esm/api')).tsImport(url, import.meta.url)
+      : await import(url)
+  ) as {
     default?: unknown;
     handlers?: unknown;
   };
@@ -113,6 +113,14 @@ export function registerWorkerCommand(program: Command): void {
       let transport: WorkerTransport;
       let maintenance: MaintenanceService | null = null;
       if (f.databaseUrl && !f.url) {
+        // The store's drivers load only for a direct worker: an HTTP worker needs neither pg nor PGlite.
+        const [{ openStore }, { MaintenanceService }, { logStoreEvents }, { DirectTransport }] =
+          await Promise.all([
+            import('../../store/index.js'),
+            import('../../engine/maintenance.js'),
+            import('../../engine/event-log.js'),
+            import('../../worker/direct-transport.js'),
+          ]);
         const store = await openStore({ databaseUrl: f.databaseUrl });
         // Direct workers sweep lapsed leases themselves (one node at a time), so no server is needed.
         maintenance = new MaintenanceService(store, { logger, retentionIntervalMs: 0 });
