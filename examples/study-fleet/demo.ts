@@ -100,7 +100,8 @@ export async function runDemo(
   const api = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(`${url}/api/v1${path}`, {
       method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      // Body-less writes carry X-Gaffer-Request (a server with auth off refuses them without it).
+      headers: body === undefined ? { 'x-gaffer-request': '1' } : { 'content-type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();

@@ -67,7 +67,9 @@ export class HttpCaller {
     // Idle sockets are dropped after 30 s, well before the server's keep-alive timeout (72 s),
     // so a request never lands on a socket the server is closing.
     this.agent = new this.mod.Agent({ keepAlive: true, timeout: 30_000 });
-    this.headers = { accept: 'application/json' };
+    // Marks every call as a program's, not a web page's: with auth off the server refuses
+    // writes that carry neither this header nor a JSON body (a cross-site form or beacon).
+    this.headers = { accept: 'application/json', 'x-gaffer-request': '1' };
     if (opts.token) this.headers.authorization = `Bearer ${opts.token}`;
     this.timeoutMs = opts.timeoutMs ?? 30_000;
     this.retries = opts.rateLimitRetries ?? 3;

@@ -1,15 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
-import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
-import {
-  jsonSchemaTransform,
-  jsonSchemaTransformObject,
-  validatorCompiler,
-  type ZodTypeProvider,
-} from 'fastify-type-provider-zod';
+import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { GafferError } from '../core/errors.js';
 import { type AlertOptions, AlertService } from '../engine/alerts.js';
 import { logStoreEvents } from '../engine/event-log.js';
@@ -21,6 +15,7 @@ import type { Store, StoreOptions } from '../store/store.js';
 import { AuthGate } from './auth.js';
 import type { ServerContext, ZodApp } from './context.js';
 import { registerDashboard } from './dashboard.js';
+import { registerDocs } from './docs.js';
 import { installJsonBodyParser } from './json-body.js';
 import { isLoopback } from './loopback.js';
 import { PayloadValidator } from './payloads.js';
@@ -66,6 +61,8 @@ export interface ServerOptions {
   bodyLimit?: number;
   /** Requests per minute per token (default 6000). */
   rateLimit?: number;
+  /** Host names served while auth is off, besides loopback names and `host` (a guard against DNS rebinding). */
+  allowedHosts?: string[];
   /** Requests with unknown or revoked tokens per client address per minute before 429, checked before any lookup (default 30). */
   authFailureLimit?: number;
   /** Slow poll of a waiting claim, for delayed tasks and backoffs (default 1000 ms). */
@@ -181,10 +178,37 @@ async function assemble(
       forced: opts.auth,
       beyondLoopback: !isLoopback(opts.host ?? DEFAULT_HOST),
       failureLimit: opts.authFailureLimit,
+      host: opts.host ?? DEFAULT_HOST,
+      allowedHosts: opts.allowedHosts,
     }),
     log,
   };
 
+  // Security headers on every answer (issue 17, item 12): scripts only from this server (the
+  // dashboard and the docs page have no inline script), no framing, no sniffing, no referrer.
+  // Styles may be inline (the charts and swagger-ui set them). Plain HTTP: no HSTS, no upgrade.
+  await app.register(helmet, {
+    global: true,
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        scriptSrcAttr: ["'none'"],
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        imgSrc: ["'self'", 'data:'],
+        fontSrc: ["'self'", 'data:'],
+        connectSrc: ["'self'"],
+        objectSrc: ["'none'"],
+        baseUri: ["'self'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+      },
+    },
+    frameguard: { action: 'deny' },
+    referrerPolicy: { policy: 'no-referrer' },
+    strictTransportSecurity: false,
+  });
   // Tokens exist at start: auth is on from the first request, whatever happens to them before it.
   await ctx.auth.arm();
   app.decorateRequest('auth', null);
@@ -204,26 +228,10 @@ async function assemble(
       ),
   });
 
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'Gaffer',
-        version: '0.1.0',
-        description:
-          'Durable task orchestration: tasks, sessions, dead letters, the worker fleet and the HTTP worker protocol. ' +
-          'Errors are RFC 9457 problem documents with a stable `code`.',
-      },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-      security: [{ bearer: [] }],
-    },
-    transform: jsonSchemaTransform,
-    transformObject: jsonSchemaTransformObject,
-  });
-  await app.register(swaggerUi, { routePrefix: '/api/docs' });
-
+  // The problem handlers first: the docs plugin's routes inherit them (a 401 there is a problem document).
   const dashboard = await registerDashboard(app, { dir: opts.dashboardDir });
   installProblemHandlers(app, log, dashboard.fallback);
+  await registerDocs(app);
 
   const api = app.withTypeProvider<ZodTypeProvider>() as unknown as ZodApp;
   api.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());

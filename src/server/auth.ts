@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GafferError } from '../core/errors.js';
 import type { ApiToken, Store, TokenRole } from '../store/store.js';
+import { OpenGuard } from './open-guard.js';
 
 /**
  * Who may call a route (R9.1). Routes name their access in `config.access`:
@@ -24,9 +25,20 @@ const ROLES: Record<Access, readonly TokenRole[]> = {
 };
 
 export function defaultAccess(path: string): Access {
+  // The docs page's scripts and styles hold nothing but the UI; the API description it loads needs a token.
+  if (path.startsWith('/api/docs/static/') || path.startsWith('/api/docs/theme/')) return 'public';
   if (path.startsWith('/api/docs') || path === '/api/openapi.json') return 'any';
   if (path.startsWith('/api/') || path === '/api' || path.startsWith('/metrics')) return 'admin';
   return 'public';
+}
+
+/**
+ * The docs page itself, asked for by a browser (Accept: text/html), needs no token: it asks for
+ * one and sends it with its own calls. A program asking /api/docs without one gets 401.
+ */
+function docsPage(req: FastifyRequest, path: string): boolean {
+  if (req.method !== 'GET' || (path !== '/api/docs' && path !== '/api/docs/')) return false;
+  return String(req.headers.accept ?? '').includes('text/html');
 }
 
 /** How long a verified secret is trusted without asking the database (a revoke on this node clears it at once). */
@@ -45,6 +57,10 @@ export interface AuthGateOptions {
   beyondLoopback?: boolean;
   /** Unknown-token lookups per client address per minute (default 30); beyond it, 429 without a lookup. */
   failureLimit?: number;
+  /** The address the server listens on (a Host it answers to while auth is off). */
+  host?: string;
+  /** More Host names served while auth is off (besides loopback names and `host`). */
+  allowedHosts?: readonly string[];
 }
 
 declare module 'fastify' {
@@ -72,6 +88,7 @@ export class AuthGate {
   private readonly failures = new Map<string, { n: number; until: number }>();
   private readonly forced: boolean | undefined;
   private readonly failureLimit: number;
+  private readonly open: OpenGuard;
 
   constructor(
     private readonly store: Store,
@@ -79,6 +96,7 @@ export class AuthGate {
   ) {
     this.forced = opts.forced;
     this.failureLimit = opts.failureLimit ?? DEFAULT_AUTH_FAILURE_LIMIT;
+    this.open = new OpenGuard(opts.host ?? '127.0.0.1', opts.allowedHosts);
   }
 
   /** At start: tokens exist, so auth is on from the first request (not only once a request looks). */
@@ -163,9 +181,15 @@ export class AuthGate {
   /** onRequest hook: sets request.auth, or answers 401 / 403 (429 for guessing, 503 with no token left). */
   async authenticate(req: FastifyRequest, reply: FastifyReply): Promise<void> {
     req.auth = null;
-    const access = req.routeOptions.config?.access ?? defaultAccess(req.url.split('?')[0] ?? '/');
+    const path = req.url.split('?')[0] ?? '/';
+    const access = docsPage(req, path) ? 'public' : (req.routeOptions.config?.access ?? defaultAccess(path));
+    if (path === '/healthz' || path === '/readyz') return;
+    if (!(await this.enabled())) {
+      // Auth off: the guards against web pages (Host, cross-site, writes without a JSON type or header).
+      this.open.check(req, access !== 'public');
+      return;
+    }
     if (access === 'public') return;
-    if (!(await this.enabled())) return;
     await this.assertReachable();
     const header = req.headers.authorization;
     const match = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;

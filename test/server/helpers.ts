@@ -72,7 +72,8 @@ export function client(app: FastifyInstance, defaultHeaders: Record<string, stri
     const res = await app.inject({
       method,
       url,
-      headers: { ...defaultHeaders, ...headers },
+      // As the SDK does: marks the call as a program's (the server refuses body-less writes without it while auth is off).
+      headers: { 'x-gaffer-request': '1', ...defaultHeaders, ...headers },
       ...(body === undefined ? {} : { payload: body as object }),
     });
     const type = String(res.headers['content-type'] ?? '');

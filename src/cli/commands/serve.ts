@@ -20,6 +20,7 @@ interface ServeFlags {
   staleAfterMs?: number;
   auth?: boolean;
   alertWebhookUrl?: string;
+  allowedHosts?: string;
 }
 
 const DAY_MS = 86_400_000;
@@ -75,6 +76,11 @@ export function registerServeCommand(program: Command): void {
         env: 'GAFFER_STALE_AFTER_MS',
       }),
     )
+    .option(
+      '--allowed-hosts <a,b>',
+      'Host names served while auth is off, besides loopback names and --host (env GAFFER_ALLOWED_HOSTS)',
+      process.env.GAFFER_ALLOWED_HOSTS,
+    )
     .option('--no-auth', 'never require tokens (only allowed on a loopback address)')
     .option(
       '--alert-webhook-url <url>',
@@ -114,6 +120,10 @@ export function registerServeCommand(program: Command): void {
           port: f.port,
           logger,
           auth: f.auth === false ? false : undefined,
+          allowedHosts: f.allowedHosts
+            ?.split(',')
+            .map((h) => h.trim())
+            .filter(Boolean),
           maintenance: { retentionMs: f.retentionDays * DAY_MS },
           alerts: { webhookUrl: f.alertWebhookUrl || undefined },
         }).catch(async (err) => {

@@ -50,6 +50,8 @@ export async function request<T>(
 ): Promise<T> {
   const headers: Record<string, string> = {
     accept: 'application/json',
+    // The server (auth off) refuses writes without it: a cross-site page cannot set it.
+    'x-gaffer-request': '1',
     ...authHeaders(opts.token ?? getToken()),
   };
   if (opts.body !== undefined) headers['content-type'] = 'application/json';

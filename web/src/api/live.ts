@@ -49,7 +49,7 @@ async function readStream(
   onStatus: (s: LiveStatus) => void,
 ): Promise<void> {
   const res = await fetch('/api/v1/live', {
-    headers: { accept: 'text/event-stream', ...authHeaders() },
+    headers: { accept: 'text/event-stream', 'x-gaffer-request': '1', ...authHeaders() },
     signal,
   });
   if (!res.ok || !res.body) throw new ApiError(res.status, `live stream answered ${res.status}`);
