@@ -1,9 +1,21 @@
 import { z } from 'zod';
 import { GafferError, ValidationError } from '../core/errors.js';
 import type { TrackingPolicy } from '../core/states.js';
+import { inSpan, type Span, SpanKind, TRACEPARENT, taskAttributes, traceparentOf } from '../core/tracing.js';
 import { CreateBatcher } from '../engine/create-batcher.js';
 import type { Store } from '../store/store.js';
 import type * as T from '../store/types.js';
+
+function enqueueAttributes(tasks: { type: string }[]): Record<string, string | number> {
+  return { 'gaffer.task.type': tasks[0]?.type ?? '', 'gaffer.tasks': tasks.length };
+}
+
+/** The tasks with the enqueue span's traceparent in their metadata; the same array when nothing is traced. */
+function traced<N extends { metadata?: Record<string, T.Json> }>(tasks: N[], span: Span): N[] {
+  const traceparent = traceparentOf(span);
+  if (!traceparent) return tasks;
+  return tasks.map((t) => ({ ...t, metadata: { ...t.metadata, [TRACEPARENT]: traceparent } }));
+}
 
 /**
  * The operations a client needs; the direct store and the HTTP client both
@@ -117,15 +129,31 @@ export class GafferClient {
     return res.tasks[0]!;
   }
 
-  /** Creates many tasks in one transaction: all or none. */
+  /** Creates many tasks in one transaction: all or none. Each carries the caller's trace (see core/tracing). */
   enqueueMany(tasks: T.NewTask[], opts: { retry?: boolean } = {}): Promise<T.CreateTasksResult> {
     this.check(tasks);
-    return this.creates.createTasks({ tasks, retry: opts.retry });
+    return inSpan(
+      'gaffer.enqueue',
+      { kind: SpanKind.PRODUCER, attributes: enqueueAttributes(tasks) },
+      async (span) => {
+        const res = await this.creates.createTasks({ tasks: traced(tasks, span), retry: opts.retry });
+        if (res.tasks.length === 1) span.setAttributes(taskAttributes(res.tasks[0]!));
+        return res;
+      },
+    );
   }
 
   createSession(p: T.CreateSessionParams): Promise<T.CreateSessionResult> {
     this.check(p.tasks.map((t) => ({ ...t })));
-    return this.backend.createSession(p);
+    return inSpan(
+      'gaffer.enqueue',
+      { kind: SpanKind.PRODUCER, attributes: enqueueAttributes(p.tasks) },
+      async (span) => {
+        const res = await this.backend.createSession({ ...p, tasks: traced(p.tasks, span) });
+        span.setAttribute('gaffer.session.id', res.session.id);
+        return res;
+      },
+    );
   }
 
   get(id: string) {

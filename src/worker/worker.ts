@@ -20,6 +20,7 @@ import {
   toTaskError,
 } from './handler-context.js';
 import { Heartbeat, type HeartbeatHost } from './heartbeat.js';
+import { type Outcome, traceStep, traceTask } from './tracing.js';
 import {
   formatSummary,
   type HandlerDefinition,
@@ -257,7 +258,11 @@ export class Worker {
     return { taskId: t.id, attempt: t.attempt, workerId: this.workerId ?? undefined };
   }
 
-  private async run(task: ClaimedTask): Promise<void> {
+  private run(task: ClaimedTask): Promise<void> {
+    return traceTask(task, () => this.execute(task));
+  }
+
+  private async execute(task: ClaimedTask): Promise<Outcome> {
     const def = this.handlers.get(task.type);
     const entry: Running = { task, controller: null, lost: false };
     this.running.set(task.id, entry);
@@ -270,14 +275,18 @@ export class Worker {
         task.timeoutMs,
       );
     }
-    let outcome: 'completed' | 'failed' | 'lost';
+    let outcome: Outcome;
     try {
       if (!def) throw new NonRetryableError(`this worker has no handler for task type ${task.type}`);
       const payload = parsePayload(def, task);
-      const result = await def.handler(payload, this.context(task, entry, log));
+      const result = await traceStep('gaffer.handler', task, () =>
+        def.handler(payload, this.context(task, entry, log)),
+      );
       if (entry.lost) outcome = 'lost';
       else {
-        const applied = this.reportCompletion(task, toJson(result), log);
+        const applied = traceStep('gaffer.complete', task, () =>
+          this.reportCompletion(task, toJson(result), log),
+        );
         this.release(task, entry);
         const ok = await applied;
         outcome = ok ? 'completed' : 'lost';
@@ -314,6 +323,7 @@ export class Worker {
     else log().warn({ event: 'lease_lost' }, 'the lease was lost; the result was not applied');
     this.claimer.wake();
     this.dispatch();
+    return outcome;
   }
 
   /** Reports a handler's success; resolves false when the attempt no longer holds the task. */

@@ -1,0 +1,30 @@
+import { contextOf, inSpan, SpanKind, SpanStatusCode, TRACEPARENT, taskAttributes } from '../core/tracing.js';
+import type { ClaimedTask } from '../store/types.js';
+
+export type Outcome = 'completed' | 'failed' | 'lost';
+
+/**
+ * One attempt of a task as a consumer span, child of the span that enqueued it (the traceparent in
+ * its metadata): `gaffer.process <type>`, with the handler and the completion report as children.
+ */
+export function traceTask(task: ClaimedTask, run: () => Promise<Outcome>): Promise<void> {
+  return inSpan(
+    `gaffer.process ${task.type}`,
+    {
+      kind: SpanKind.CONSUMER,
+      parent: contextOf(task.metadata?.[TRACEPARENT]),
+      attributes: taskAttributes(task),
+    },
+    async (span) => {
+      span.addEvent('gaffer.claimed', { 'gaffer.worker.id': task.workerId });
+      const outcome = await run();
+      span.setAttribute('gaffer.task.outcome', outcome);
+      if (outcome !== 'completed') span.setStatus({ code: SpanStatusCode.ERROR, message: outcome });
+    },
+  );
+}
+
+/** A step of an attempt (the handler, the completion report) as a child span of its process span. */
+export function traceStep<R>(name: string, task: ClaimedTask, fn: () => R | Promise<R>): Promise<R> {
+  return inSpan(name, { attributes: taskAttributes(task) }, async () => fn());
+}
