@@ -25,6 +25,7 @@ import {
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { walkEngines } from './lib/engines.mjs';
 
 /** Budgets: the packed tarball and its unpacked contents (0.1.0 measured 411 kB and 1.4 MB). */
 const MAX_PACKED_BYTES = 600_000;
@@ -165,30 +166,8 @@ if (/EBADENGINE/.test(install)) fail(`npm install warned of an engine:\n${instal
 const semver = createRequire(repoRequire.resolve('semver/package.json'))('semver');
 if (!semver.satisfies(NODE_FLOOR, repoPkg.engines.node))
   fail(`engines.node ${repoPkg.engines.node} excludes ${NODE_FLOOR}`);
-/** Packages under dir whose engines.node refuses version, pushed to out. */
-function walkEngines(dir, version, out) {
-  for (const name of readdirSync(dir)) {
-    if (name.startsWith('.')) continue;
-    const p = join(dir, name);
-    if (name.startsWith('@')) {
-      walkEngines(p, version, out);
-      continue;
-    }
-    let pkg;
-    try {
-      pkg = JSON.parse(readFileSync(join(p, 'package.json'), 'utf8'));
-    } catch {
-      continue;
-    }
-    const range = pkg.engines?.node;
-    if (range && !semver.satisfies(version, range)) out.push(`${pkg.name}@${pkg.version} (node ${range})`);
-    try {
-      walkEngines(join(p, 'node_modules'), version, out);
-    } catch {}
-  }
-}
 const refusing = [];
-walkEngines(join(app, 'node_modules'), NODE_FLOOR, refusing);
+walkEngines(semver, join(app, 'node_modules'), NODE_FLOOR, refusing);
 if (refusing.length > 0)
   fail(
     `installed packages refuse Node ${NODE_FLOOR}, which the package declares:\n  ${refusing.join('\n  ')}`,
@@ -372,7 +351,7 @@ if (process.platform === 'linux' && process.arch === 'x64') {
     if (!semver.satisfies(version, repoPkg.engines.node))
       fail(`engines.node ${repoPkg.engines.node} excludes Node ${version}, which the package promises`);
     const refusingThis = [];
-    walkEngines(join(app, 'node_modules'), version, refusingThis);
+    walkEngines(semver, join(app, 'node_modules'), version, refusingThis);
     if (refusingThis.length > 0)
       fail(`installed packages refuse Node ${version}:\n  ${refusingThis.join('\n  ')}`);
     const out = run(node, ['out/readme-example.js'], {

@@ -1,7 +1,10 @@
 import type { BackoffPolicy } from '../core/backoff.js';
 import type { AttemptOutcome, SessionStatus, TaskStatus, TrackingPolicy } from '../core/states.js';
+import type { Json } from './json.js';
+import type { WorkerStats } from './worker-types.js';
 
-export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+export type { Json } from './json.js';
+export type * from './worker-types.js';
 
 export interface TaskError {
   message: string;
@@ -229,78 +232,6 @@ export interface SessionEntry {
   status: 'active' | 'completed' | 'failed' | 'cancelled';
   created_at: string;
   updated_at: string;
-}
-
-export interface ListWorkersParams {
-  /** Stale workers too (they are kept for the retention period, 7 days by default). */
-  includeStale?: boolean;
-  machineId?: string;
-  /** Page size, 1 to 1000 (default 100). */
-  limit?: number;
-  /** Opaque cursor from a previous page's nextCursor. */
-  cursor?: string;
-}
-
-/** Workers counted by the database, whatever the size of the fleet. */
-export interface WorkerCounts {
-  live: number;
-  stale: number;
-}
-
-export interface Worker {
-  id: string;
-  name: string | null;
-  machineId: string;
-  hostname: string | null;
-  pid: number | null;
-  version: string | null;
-  types: string[];
-  queues: string[];
-  concurrency: number;
-  labels: Record<string, string>;
-  state: Json | null;
-  stats: WorkerStats | null;
-  stale: boolean;
-  staleReason: string | null;
-  registeredAt: Date;
-  lastHeartbeatAt: Date;
-  staleAt: Date | null;
-  deregisteredAt: Date | null;
-}
-
-/** A registered worker as the store and API report it (the package root's `Worker` is the class that runs handlers). */
-export type WorkerRecord = Worker;
-
-export interface WorkerStats {
-  processed: number;
-  failed: number;
-  startedAt?: string;
-}
-
-export interface RegisterWorkerParams {
-  machineId: string;
-  /** Slot or name on the machine; registering the same machine + name again makes the earlier one stale at once. */
-  name?: string;
-  hostname?: string;
-  pid?: number;
-  version?: string;
-  types?: string[];
-  queues?: string[];
-  concurrency?: number;
-  labels?: Record<string, string>;
-  /**
-   * The token registering (auth on): recorded on the worker. A worker token may then not replace a
-   * live worker of the same machine + name that another token registered; an admin token may.
-   */
-  owner?: { tokenId: string; admin: boolean };
-}
-
-export interface WorkerEvent {
-  id: number;
-  workerId: string;
-  kind: string;
-  at: Date;
-  data: Json | null;
 }
 
 export interface ClaimTasksParams {

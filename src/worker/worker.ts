@@ -20,6 +20,7 @@ import {
   toTaskError,
 } from './handler-context.js';
 import { Heartbeat, type HeartbeatHost } from './heartbeat.js';
+import { type ResolvedWorkerOptions, resolveWorkerOptions } from './options.js';
 import { type Outcome, traceStep, traceTask } from './tracing.js';
 import {
   formatSummary,
@@ -32,12 +33,9 @@ import {
 export type { HandlerDefinition, TaskContext, WorkerOptions, WorkerSummary } from './types.js';
 export { formatSummary } from './types.js';
 
-const VERSION = '0.1.0';
-
 /** Runs handlers for claimed tasks; one handler API over either transport. */
 export class Worker {
-  readonly options: Required<Omit<WorkerOptions, 'logger' | 'labels' | 'name' | 'queues'>> &
-    Pick<WorkerOptions, 'labels' | 'name' | 'queues'>;
+  readonly options: ResolvedWorkerOptions;
   private readonly handlers = new Map<string, HandlerDefinition>();
   private readonly running = new Map<string, Running>();
   /** Handler returned, completion not yet durable: the slot is free, the lease is still held. */
@@ -65,18 +63,7 @@ export class Worker {
   };
 
   constructor(opts: WorkerOptions) {
-    this.options = {
-      concurrency: 10,
-      prefetch: 0,
-      machineId: process.env.GAFFER_MACHINE_ID ?? hostname(),
-      heartbeatMs: 10_000,
-      claimWaitMs: 20_000,
-      shutdownGraceMs: 30_000,
-      handleSignals: false,
-      version: VERSION,
-      // An option given as undefined (an unset env var, an absent CLI flag) keeps its default.
-      ...(Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) as WorkerOptions),
-    };
+    this.options = resolveWorkerOptions(opts);
     this.log = opts.logger ?? createLogger({ name: 'gaffer-worker' });
     this.heartbeat = new Heartbeat(this.options.transport, this.heartbeatHost(), this.log);
     this.claimer = new Claimer(
