@@ -8,7 +8,9 @@ import { until } from './helpers/wait.js';
 // A long lease, so a hand-back (under a second) cannot be mistaken for a lease expiry.
 const LEASE_MS = 10_000;
 const GRACE_MS = 8000;
-const HANDLER_MS = 1500;
+// Longer than worker B takes to start (a node process: 1–2 s on a busy machine), so A's first five are
+// still running when it gets SIGTERM and its 20 prefetched are all unstarted; shorter than the grace.
+const HANDLER_MS = 4000;
 
 describe('2. SIGTERM a worker', () => {
   const s = new PgScenario('s2', { leaseMs: LEASE_MS, staleAfterMs: 30_000, sweepIntervalMs: 200 });
