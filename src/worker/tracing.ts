@@ -1,7 +1,7 @@
 import { contextOf, inSpan, SpanKind, SpanStatusCode, TRACEPARENT, taskAttributes } from '../core/tracing.js';
 import type { ClaimedTask } from '../store/types.js';
 
-export type Outcome = 'completed' | 'failed' | 'lost';
+export type Outcome = 'completed' | 'failed' | 'lost' | 'waiting';
 
 /**
  * One attempt of a task as a consumer span, child of the span that enqueued it (the traceparent in

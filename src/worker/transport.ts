@@ -1,8 +1,11 @@
+import type { DependencyFailurePolicy, WaitTimeoutPolicy } from '../core/states.js';
 import type {
   AttemptRef,
+  ChildResult,
   ClaimedTask,
   HeartbeatResult,
   Json,
+  NewTask,
   RegisterWorkerParams,
   TaskError,
   WorkerStats,
@@ -48,6 +51,14 @@ export interface WorkerTransport {
   progress(p: AttemptRef & { progress: Json }): Promise<boolean>;
   setState(p: { workerId: string; state: Json }): Promise<void>;
   handBack(items: AttemptRef[]): Promise<void>;
+  /**
+   * Workflows (ctx.spawnAndWait / ctx.waitForSignal): the attempt ends, unspent, and the task waits.
+   * Optional so transports written before them still type-check; the built-in two have them.
+   */
+  spawn?(p: AttemptRef & { children: NewTask[]; onChildFailure?: DependencyFailurePolicy }): Promise<void>;
+  waitForSignal?(p: AttemptRef & { timeoutMs?: number; onTimeout?: WaitTimeoutPolicy }): Promise<void>;
+  /** How the children of round `round` ended, for the attempt that resumes after them. */
+  childResults?(p: AttemptRef & { round: number }): Promise<ChildResult[]>;
   deregister(p: { workerId: string }): Promise<void>;
   close(): Promise<void>;
 }

@@ -6,6 +6,7 @@ import type { AttemptRef, ClaimedTask, Json } from '../store/types.js';
 import { Claimer, type ClaimerHost } from './claimer.js';
 import { reportFailure, reportUntilLeaseEnds } from './completion.js';
 import {
+  AttemptWaits,
   type ContextActions,
   controllerOf,
   HandlerContext,
@@ -29,6 +30,7 @@ import {
   type WorkerOptions,
   type WorkerSummary,
 } from './types.js';
+import { childResultsFor, waitActions } from './waits.js';
 
 export type { HandlerDefinition, TaskContext, WorkerOptions, WorkerSummary } from './types.js';
 export { formatSummary } from './types.js';
@@ -60,6 +62,10 @@ export class Worker {
       if (!ok) this.markLost(entry, 'the lease was lost');
     },
     setState: (state) => this.options.transport.setState({ workerId: this.workerId!, state }),
+    ...waitActions(
+      () => this.options.transport,
+      () => this.workerId ?? undefined,
+    ),
   };
 
   constructor(opts: WorkerOptions) {
@@ -266,8 +272,9 @@ export class Worker {
     try {
       if (!def) throw new NonRetryableError(`this worker has no handler for task type ${task.type}`);
       const payload = parsePayload(def, task);
+      const children = await childResultsFor(this.options.transport, task, this.workerId ?? undefined);
       const result = await traceStep('gaffer.handler', task, () =>
-        def.handler(payload, this.context(task, entry, log)),
+        def.handler(payload, new HandlerContext(this.contextActions, task, entry, log, children)),
       );
       if (entry.lost) outcome = 'lost';
       else {
@@ -280,6 +287,7 @@ export class Worker {
       }
     } catch (err) {
       if (entry.lost) outcome = 'lost';
+      else if (err instanceof AttemptWaits) outcome = 'waiting';
       else {
         const error = toTaskError(err, entry.controller?.signal);
         const ok = await reportFailure(this.options.transport, this.ref(task), error, log);
@@ -307,6 +315,7 @@ export class Worker {
         log().info({ event: 'task_completed', durationMs: Date.now() - began }, 'task completed');
       }
     } else if (outcome === 'failed') this.failed++;
+    else if (outcome === 'waiting') log().debug({ event: 'task_waiting' }, 'task waits; attempt ended');
     else log().warn({ event: 'lease_lost' }, 'the lease was lost; the result was not applied');
     this.claimer.wake();
     this.dispatch();
@@ -333,10 +342,6 @@ export class Worker {
     this.completing.set(task.id, entry);
     this.claimer.wake();
     this.dispatch();
-  }
-
-  private context(task: ClaimedTask, entry: Running, log: () => Logger): TaskContext {
-    return new HandlerContext(this.contextActions, task, entry, log);
   }
 
   private markLost(entry: Running, why: string): void {

@@ -1,6 +1,7 @@
 import { checkJson } from '../../core/json-limits.js';
 import * as claims from '../sql/claims.js';
 import { claimedEvent, completedEvent, eventSink } from '../sql/events.js';
+import * as handlerWaits from '../sql/handler-waits.js';
 import { notifyWork } from '../sql/wake.js';
 import * as workerList from '../sql/worker-list.js';
 import * as workers from '../sql/workers.js';
@@ -42,6 +43,16 @@ export abstract class SqlWorkerOps extends SqlTaskOps {
       await notifyWork(tx, back);
       return back.map((b) => b.id);
     });
+  }
+
+  spawnChildren(p: T.SpawnChildrenParams): Promise<{ parent: T.Task; children: T.Task[] }> {
+    return this.tx((tx) =>
+      handlerWaits.spawnChildren(tx, p, { options: this.options, retry: false, by: 'parent' }),
+    );
+  }
+
+  waitForSignal(p: T.WaitForSignalParams): Promise<T.Task> {
+    return this.tx((tx) => handlerWaits.waitForSignal(tx, p));
   }
 
   extendLease(p: T.AttemptRef & { leaseMs?: number }): Promise<Date> {

@@ -8,7 +8,15 @@ import type { QueueStat, TaskFilter } from '../types.js';
  * reads cost the same whatever the number of tasks.
  */
 
-export const STATUSES = ['queued', 'running', 'retrying', 'completed', 'failed', 'cancelled'] as const;
+export const STATUSES = [
+  'waiting',
+  'queued',
+  'running',
+  'retrying',
+  'completed',
+  'failed',
+  'cancelled',
+] as const;
 
 /** The filters the counters answer: status, type and queue, nothing else. */
 export function countable(f: TaskFilter): boolean {
