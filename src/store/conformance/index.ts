@@ -19,6 +19,7 @@ import { maintenanceTests } from './maintenance.js';
 import { optionsTests } from './options.js';
 import { retentionTests } from './retention.js';
 import { retryTests } from './retries.js';
+import { scheduleTests } from './schedules.js';
 import { sessionTests } from './sessions.js';
 import { tokenTests } from './tokens.js';
 import { transitionTests } from './transitions.js';
@@ -76,5 +77,6 @@ export function runStoreConformance(
     countTests(ctx);
     workerPageTests(ctx);
     retentionTests(ctx);
+    scheduleTests(ctx);
   });
 }
