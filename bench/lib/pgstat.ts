@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { CpuMeter } from './cpu.js';
-import { dbUrl } from './pg.js';
+import { dbUrl, runDatabase } from './pg.js';
 import { now } from './types.js';
 
 interface DbCounters {
@@ -39,7 +39,7 @@ export class DbCostMeter {
       application_name: 'gaffer-bench-stat',
     });
     await client.connect();
-    return new DbCostMeter(client, database);
+    return new DbCostMeter(client, runDatabase(database));
   }
 
   private async read(): Promise<DbCounters> {
