@@ -3,8 +3,8 @@ import { z } from 'zod';
 import { ID_PATTERN } from '../core/ids.js';
 import { TASK_STATUSES, TRACKING_POLICIES } from '../core/states.js';
 import { NAME_PATTERN } from '../store/sql/validate.js';
-import { FlowKey, flowKeyClashes } from './flow-key-schema.js';
 import type { Json, TaskFilter } from '../store/types.js';
+import { FlowKey, flowKeyClashes } from './flow-key-schema.js';
 
 /**
  * The request and response shapes of the HTTP API, in one place. Request schemas

@@ -79,7 +79,12 @@ describe('POST /tasks with debounce and throttle', () => {
       delayMs: 10,
     });
     const p = expectProblem(a, 400, 'validation');
-    expect(p.errors?.map((e) => e.field).sort()).toEqual(['debounce.key', 'debounce.ms', 'delayMs', 'throttle']);
+    expect(p.errors?.map((e) => e.field).sort()).toEqual([
+      'debounce.key',
+      'debounce.ms',
+      'delayMs',
+      'throttle',
+    ]);
     const clash = expectProblem(
       await call('POST', '/api/v1/tasks', {
         type: 'x',
