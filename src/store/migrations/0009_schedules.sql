@@ -1,4 +1,4 @@
--- Gaffer schema, version 8: schedules (issue 15, item 1). A schedule creates one task of its type
+-- Gaffer schema, version 9: schedules (issue 15, item 1). A schedule creates one task of its type
 -- per tick, a cron expression in a time zone or every N ms from an anchor. Every server's scheduler
 -- fires due schedules; a tick's task carries the idempotency key schedule:<name>:<tick ISO>, so a
 -- tick makes one task however many servers fire it, and the row lock (FOR UPDATE SKIP LOCKED)
