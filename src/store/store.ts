@@ -1,4 +1,5 @@
 import type { SessionStatus } from '../core/states.js';
+import type { CallerClient } from './caller-transaction.js';
 import type {
   Alert,
   AlertStatus,
@@ -79,6 +80,8 @@ export interface Store {
   claimTasks(params: ClaimTasksParams): Promise<ClaimedTask[]>;
   claimSessionTask(params: ClaimSessionTaskParams): Promise<ClaimedTask>;
   completeTasks(items: CompleteItem[]): Promise<CompleteTasksResult>;
+  /** Completes one attempt in the caller's open transaction on `client` (PostgreSQL); LeaseLostError when it no longer holds the task. */
+  completeTaskInTransaction(client: CallerClient, item: CompleteItem): Promise<void>;
   failTask(params: FailTaskParams): Promise<Task>;
   handBackTasks(items: AttemptRef[]): Promise<string[]>;
   extendLease(params: AttemptRef & { leaseMs?: number }): Promise<Date>;

@@ -13,6 +13,7 @@ import { claimTypeTests } from './claim-types.js';
 import { countTests } from './counts.js';
 import { createTests } from './create.js';
 import { entryTests } from './entries.js';
+import { flowKeyTests } from './flow-keys.js';
 import type { ConformanceContext } from './helpers.js';
 import { leaseTests } from './leases.js';
 import { maintenanceTests } from './maintenance.js';
@@ -61,6 +62,7 @@ export function runStoreConformance(
     };
 
     createTests(ctx);
+    flowKeyTests(ctx);
     claimTests(ctx);
     claimTypeTests(ctx);
     leaseTests(ctx);
