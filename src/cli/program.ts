@@ -5,6 +5,7 @@ import { registerEnqueueCommand } from './commands/enqueue.js';
 import { registerFleetCommands } from './commands/fleet.js';
 import { registerMigrateCommand } from './commands/migrate.js';
 import { registerServeCommand } from './commands/serve.js';
+import { registerSignalCommand } from './commands/signal.js';
 import { registerTaskCommands } from './commands/tasks.js';
 import { registerTokenCommands } from './commands/token.js';
 import { registerWorkerCommand } from './commands/worker.js';
@@ -42,6 +43,7 @@ Examples:
   registerTaskCommands(program);
   registerFleetCommands(program);
   registerActionCommands(program);
+  registerSignalCommand(program);
   registerTokenCommands(program);
   registerBenchCommand(program);
 

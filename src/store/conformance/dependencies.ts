@@ -58,8 +58,7 @@ export function dependencyTests(ctx: ConformanceContext): void {
       expect(order).toEqual(ids);
       const counts = await store.countTasks({ queue: fx.queue });
       expect(counts).toMatchObject({ completed: 1000, waiting: 0, queued: 0 });
-    });
-
+    }, 180_000);
     it('a diamond runs its join once, after both sides', async () => {
       const store = ctx.store();
       const fx = fixture(store);

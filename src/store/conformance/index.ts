@@ -14,12 +14,14 @@ import { countTests } from './counts.js';
 import { createTests } from './create.js';
 import { dependencyTests } from './dependencies.js';
 import { entryTests } from './entries.js';
+import { flowKeyTests } from './flow-keys.js';
 import type { ConformanceContext } from './helpers.js';
 import { leaseTests } from './leases.js';
 import { maintenanceTests } from './maintenance.js';
 import { optionsTests } from './options.js';
 import { retentionTests } from './retention.js';
 import { retryTests } from './retries.js';
+import { scheduleTests } from './schedules.js';
 import { sessionTests } from './sessions.js';
 import { tokenTests } from './tokens.js';
 import { transitionTests } from './transitions.js';
@@ -62,6 +64,7 @@ export function runStoreConformance(
     };
 
     createTests(ctx);
+    flowKeyTests(ctx);
     claimTests(ctx);
     claimTypeTests(ctx);
     leaseTests(ctx);
@@ -78,5 +81,6 @@ export function runStoreConformance(
     workerPageTests(ctx);
     retentionTests(ctx);
     dependencyTests(ctx);
+    scheduleTests(ctx);
   });
 }

@@ -3,12 +3,13 @@ import { checkJson } from '../../core/json-limits.js';
 import type { Queryable } from '../db.js';
 import { cancelLocked, cancelMatching, deleteTaskRows, retryMatching } from '../sql/admin.js';
 import { insertTasks, SomeTasksExistError } from '../sql/create.js';
+import { insertWithFlowKeys } from '../sql/flow-keys.js';
 import * as graph from '../sql/graph.js';
 import * as handlerWaits from '../sql/handler-waits.js';
 import * as queries from '../sql/queries.js';
 import { retryLocked } from '../sql/retry.js';
 import { rowToTaskType } from '../sql/rows.js';
-import { checkName } from '../sql/validate.js';
+import { checkName, checkNewTasks, hasFlowKey } from '../sql/validate.js';
 import { hasWait } from '../sql/waits.js';
 import { bindWake } from '../sql/wake.js';
 import type * as T from '../types.js';
@@ -25,6 +26,10 @@ export abstract class SqlTaskOps extends SqlStoreCore {
    */
   async createTasks(p: T.CreateTasksParams): Promise<T.CreateTasksResult> {
     const ctx = { options: this.options, retry: p.retry ?? false, by: p.by ?? 'api' };
+    if (Array.isArray(p.tasks) && p.tasks.some(hasFlowKey)) {
+      checkNewTasks(p.tasks);
+      return this.tx((tx) => insertWithFlowKeys(tx, p.tasks, ctx, p.now ?? null));
+    }
     // Waits are started by statements after the insert: the whole create then needs a transaction.
     if (Array.isArray(p.tasks) && p.tasks.some(hasWait))
       return this.tx((tx) => insertTasks(tx, p.tasks, ctx));
@@ -38,11 +43,13 @@ export abstract class SqlTaskOps extends SqlStoreCore {
 
   /** Transactional enqueue: the same insert, run on the caller's own open transaction. */
   createTasksIn(tx: Queryable, p: T.CreateTasksParams): Promise<T.CreateTasksResult> {
-    return insertTasks(bindWake(tx, this.db, this.channel), p.tasks, {
-      options: this.options,
-      retry: p.retry ?? false,
-      by: p.by ?? 'api',
-    });
+    const ctx = { options: this.options, retry: p.retry ?? false, by: p.by ?? 'api' };
+    const bound = bindWake(tx, this.db, this.channel);
+    if (Array.isArray(p.tasks) && p.tasks.some(hasFlowKey)) {
+      checkNewTasks(p.tasks);
+      return insertWithFlowKeys(bound, p.tasks, ctx, p.now ?? null);
+    }
+    return insertTasks(bound, p.tasks, ctx);
   }
 
   async getTask(id: string): Promise<T.Task> {

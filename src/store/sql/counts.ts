@@ -125,7 +125,7 @@ export async function countsByQueue(
 export async function queueStats(db: Queryable): Promise<QueueStat[]> {
   const [runnable, rest] = await Promise.all([
     runnableCounts(db, null),
-    countsByQueue(db, ['running', 'completed', 'failed', 'cancelled']),
+    countsByQueue(db, ['waiting', 'running', 'completed', 'failed', 'cancelled']),
   ]);
   const out = new Map<string, QueueStat>();
   const add = (queue: string, status: QueueStat['status'], count: number, oldest: number | null) => {

@@ -8,7 +8,7 @@ import type { CreateOutcome, NewSessionTask, NewTask, Task } from '../types.js';
 import { eventSink } from './events.js';
 import { retryLocked } from './retry.js';
 import { rowToTask, TASK_COLUMNS, type TaskRow } from './rows.js';
-import { checkNewTask } from './validate.js';
+import { checkNewTask, hasFlowKey } from './validate.js';
 import { checkAcyclic, hasWait, waitOnCreate } from './waits.js';
 import { notifyWork, sqlWakeChannel, workNotified } from './wake.js';
 
@@ -164,7 +164,17 @@ export async function insertTasks(
     throw new ValidationError('tasks must be a non-empty array', { field: 'tasks' });
   }
   const where = (i: number) => (input.length === 1 && !session ? '' : `tasks[${i}].`);
-  for (const [i, t] of input.entries()) checkNewTask(t, where(i));
+  for (const [i, t] of input.entries()) {
+    checkNewTask(t, where(i));
+    // Keyed creates go through insertWithFlowKeys, which hands this function plain tasks only.
+    if (hasFlowKey(t)) {
+      const field = t.debounce ? 'debounce' : 'throttle';
+      throw new ValidationError(
+        session ? `${where(i)}${field} is not for session tasks` : `${where(i)}${field} needs createTasks`,
+        { field: `${where(i)}${field}` },
+      );
+    }
+  }
   const prepared: Prepared[] = input.map((t, i) =>
     session
       ? { ...t, id: t.id ?? newId(), sessionId: session.id, sessionIndex: session.startIndex + i }

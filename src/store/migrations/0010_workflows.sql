@@ -1,4 +1,4 @@
--- Gaffer schema, version 8: tasks that wait (issue 15, items 2–4): for other tasks (dependencies),
+-- Gaffer schema, version 10: tasks that wait (issue 15, items 2–4): for other tasks (dependencies),
 -- for the children their handler spawned (fan-in), or for a signal from outside.
 --
 -- A waiting task has status 'waiting', is not in task_queue (so claims never see it) and has one row
