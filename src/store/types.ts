@@ -4,6 +4,7 @@ import type { Json } from './json.js';
 import type { WorkerStats } from './worker-types.js';
 
 export type { Json } from './json.js';
+export type * from './schedule-types.js';
 export type * from './worker-types.js';
 
 export interface TaskError {

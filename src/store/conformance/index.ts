@@ -21,6 +21,7 @@ import { optionsTests } from './options.js';
 import { rateLimitedTests } from './rate-limited.js';
 import { retentionTests } from './retention.js';
 import { retryTests } from './retries.js';
+import { scheduleTests } from './schedules.js';
 import { sessionTests } from './sessions.js';
 import { tokenTests } from './tokens.js';
 import { transitionTests } from './transitions.js';
@@ -80,5 +81,6 @@ export function runStoreConformance(
     countTests(ctx);
     workerPageTests(ctx);
     retentionTests(ctx);
+    scheduleTests(ctx);
   });
 }
