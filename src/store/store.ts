@@ -40,6 +40,7 @@ import type {
   PruneParams,
   PruneResult,
   QueueStat,
+  RateLimitParams,
   RegisterWorkerParams,
   RescueResult,
   RetryTaskParams,
@@ -53,6 +54,7 @@ import type {
   TaskTypeConfig,
   UpsertTaskTypeParams,
   WaitForSignalParams,
+  WaitReason,
   WakeListener,
   Worker,
   WorkerCounts,
@@ -75,6 +77,8 @@ export interface Store {
   findTask(id: string): Promise<Task | null>;
   listTasks(params: ListTasksParams): Promise<Page<Task>>;
   countTasks(filter: TaskFilter): Promise<Record<string, number>>;
+  /** Why a task is not running (null while it runs or once it finished); NotFoundError if there is none. */
+  waitingOn(taskId: string): Promise<WaitReason[] | null>;
   getTaskEvents(taskId: string, params?: { limit?: number; afterId?: number }): Promise<TaskEvent[]>;
   cancelTask(params: { taskId: string; by?: string; reason?: string }): Promise<Task>;
   cancelTasks(params: { filter: TaskFilter; by?: string; reason?: string }): Promise<BulkResult>;
@@ -113,6 +117,12 @@ export interface Store {
   spawnChildren(params: SpawnChildrenParams): Promise<{ parent: Task; children: Task[] }>;
   /** The running attempt ends, unspent, and the task waits for signalTask (or its timeout). */
   waitForSignal(params: WaitForSignalParams): Promise<Task>;
+  /**
+   * The handler met a rate limit: the attempt goes back to `queued`, runnable at now + retryAfterMs,
+   * without spending an attempt (a hand-back with a later run time; history event `rate_limited`).
+   * LeaseLostError when the attempt no longer holds the task. Answers the time it runs again.
+   */
+  rateLimitTask(params: RateLimitParams): Promise<{ until: Date }>;
   extendLease(params: AttemptRef & { leaseMs?: number }): Promise<Date>;
   reportProgress(params: AttemptRef & { progress: Json }): Promise<void>;
 

@@ -63,6 +63,11 @@ export interface WorkerTransport {
   setState(p: { workerId: string; state: Json }): Promise<void>;
   handBack(items: AttemptRef[]): Promise<void>;
   /**
+   * The handler met a rate limit: the task goes back to the queue for `retryAfterMs` without spending
+   * its attempt. Resolves false when the attempt had lost its lease.
+   */
+  rateLimited(p: AttemptRef & { retryAfterMs: number; reason?: string }): Promise<boolean>;
+  /**
    * Workflows (ctx.spawnAndWait / ctx.waitForSignal): the attempt ends, unspent, and the task waits.
    * Optional so transports written before them still type-check; the built-in two have them.
    */

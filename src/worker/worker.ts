@@ -1,10 +1,10 @@
 import { hostname } from 'node:os';
 import type { z } from 'zod';
-import { NonRetryableError } from '../core/errors.js';
+import { NonRetryableError, RateLimitedError } from '../core/errors.js';
 import { createLogger, type Logger } from '../engine/logger.js';
 import type { AttemptRef, ClaimedTask, Json } from '../store/types.js';
 import { Claimer, type ClaimerHost } from './claimer.js';
-import { reportFailure, reportSuccess } from './completion.js';
+import { reportFailure, reportRateLimited, reportSuccess } from './completion.js';
 import {
   AttemptWaits,
   type ContextActions,
@@ -311,6 +311,8 @@ export class Worker {
         outcome = await settleCompletedInTransaction(this.options.transport, this.ref(task), error, log);
       } else if (entry.lost) outcome = 'lost';
       else if (err instanceof AttemptWaits) outcome = 'waiting';
+      else if (err instanceof RateLimitedError && !entry.controller?.signal.aborted)
+        outcome = await reportRateLimited(this.options.transport, this.ref(task), err, this.leaseMs, log);
       else {
         const error = toTaskError(err, entry.controller?.signal);
         const ok = await reportFailure(this.options.transport, this.ref(task), error, log);
@@ -339,7 +341,8 @@ export class Worker {
       }
     } else if (outcome === 'failed') this.failed++;
     else if (outcome === 'waiting') log().debug({ event: 'task_waiting' }, 'task waits; attempt ended');
-    else log().warn({ event: 'lease_lost' }, 'the lease was lost; the result was not applied');
+    else if (outcome === 'lost')
+      log().warn({ event: 'lease_lost' }, 'the lease was lost; the result was not applied');
     this.claimer.wake();
     this.dispatch();
     return outcome;

@@ -3,6 +3,8 @@ import { type CallerClient, onCallerClient } from '../caller-transaction.js';
 import * as claims from '../sql/claims.js';
 import { claimedEvent, completedEvent, eventSink } from '../sql/events.js';
 import * as handlerWaits from '../sql/handler-waits.js';
+import { rateLimitTask } from '../sql/rate-limited.js';
+import { checkRateLimit } from '../sql/validate.js';
 import { notifyWork } from '../sql/wake.js';
 import * as workerList from '../sql/worker-list.js';
 import * as workers from '../sql/workers.js';
@@ -68,6 +70,15 @@ export abstract class SqlWorkerOps extends SqlTaskOps {
 
   waitForSignal(p: T.WaitForSignalParams): Promise<T.Task> {
     return this.tx((tx) => handlerWaits.waitForSignal(tx, p));
+  }
+
+  async rateLimitTask(p: T.RateLimitParams): Promise<{ until: Date }> {
+    checkRateLimit(p);
+    return this.tx(async (tx) => {
+      const row = await rateLimitTask(tx, p);
+      if (p.retryAfterMs === 0) await notifyWork(tx, [row]);
+      return { until: row.run_at };
+    });
   }
 
   extendLease(p: T.AttemptRef & { leaseMs?: number }): Promise<Date> {
