@@ -28,6 +28,7 @@ export type ClientBackend = Pick<
   | 'getTask'
   | 'listTasks'
   | 'countTasks'
+  | 'waitingOn'
   | 'getTaskEvents'
   | 'cancelTask'
   | 'cancelTasks'
@@ -166,6 +167,10 @@ export class GafferClient {
 
   get(id: string) {
     return this.backend.getTask(id);
+  }
+  /** Why the task is not running: its run-at or backoff, no live worker, a machine it avoids, or its turn. */
+  waitingOn(id: string) {
+    return this.backend.waitingOn(id);
   }
   list(p: T.ListTasksParams = {}) {
     return this.backend.listTasks(p);
