@@ -1,8 +1,10 @@
 import type { BackoffPolicy } from '../core/backoff.js';
+import type { LivenessReport } from '../core/liveness.js';
 import type { AttemptOutcome, SessionStatus, TaskStatus, TrackingPolicy } from '../core/states.js';
 import type { Json } from './json.js';
 import type { WorkerStats } from './worker-types.js';
 
+export type { LivenessReport, WorkerLiveness } from '../core/liveness.js';
 export type { Json } from './json.js';
 export type * from './worker-types.js';
 
@@ -286,6 +288,8 @@ export interface HeartbeatParams {
   leaseMs?: number;
   state?: Json;
   stats?: WorkerStats;
+  /** Event-loop lag, heartbeat thread, attempts held: kept on the worker row (the "suspected stuck" signal). */
+  liveness?: LivenessReport;
   now?: Date;
 }
 

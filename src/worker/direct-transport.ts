@@ -5,6 +5,7 @@ import { claimOrWait, WorkWaiters } from '../engine/work-waiters.js';
 import type { CallerClient } from '../store/caller-transaction.js';
 import type { Store } from '../store/store.js';
 import type { AttemptRef, ClaimedTask, CompleteItem, Json, TaskError } from '../store/types.js';
+import type { ThreadConnection } from './heartbeat-thread-types.js';
 import type { AttemptState, Registration, WorkerTransport } from './transport.js';
 
 export interface DirectTransportOptions {
@@ -74,6 +75,11 @@ export class DirectTransport implements WorkerTransport {
 
   completeInTransaction(client: CallerClient, p: AttemptRef & { result: Json; seq?: number }): Promise<void> {
     return this.store.completeTaskInTransaction(client, p);
+  }
+
+  threadConnection(): ThreadConnection | null {
+    const spec = this.store.threadConnection?.();
+    return spec ? { kind: 'postgres', ...spec } : null;
   }
 
   async attemptState(p: AttemptRef): Promise<AttemptState> {
