@@ -4,6 +4,7 @@ import { registerBenchCommand } from './commands/bench.js';
 import { registerEnqueueCommand } from './commands/enqueue.js';
 import { registerFleetCommands } from './commands/fleet.js';
 import { registerMigrateCommand } from './commands/migrate.js';
+import { registerScheduleCommands } from './commands/schedules.js';
 import { registerServeCommand } from './commands/serve.js';
 import { registerTaskCommands } from './commands/tasks.js';
 import { registerTokenCommands } from './commands/token.js';
@@ -32,6 +33,7 @@ Examples:
   gaffer failed --type email.send               dead letters
   gaffer retry --error "SMTP timeout" --reason "provider recovered"
   gaffer workers --stale
+  gaffer schedules set nightly --type report.build --cron "0 2 * * *" --tz Europe/Berlin
   gaffer bench --quick                          benchmark against graphile-worker, pg-boss, BullMQ`,
     );
 
@@ -42,6 +44,7 @@ Examples:
   registerTaskCommands(program);
   registerFleetCommands(program);
   registerActionCommands(program);
+  registerScheduleCommands(program);
   registerTokenCommands(program);
   registerBenchCommand(program);
 

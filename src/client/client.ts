@@ -5,6 +5,7 @@ import { inSpan, type Span, SpanKind, TRACEPARENT, taskAttributes, traceparentOf
 import { CreateBatcher } from '../engine/create-batcher.js';
 import type { Store } from '../store/store.js';
 import type * as T from '../store/types.js';
+import { type ScheduleBackend, ScheduleClient } from './schedules.js';
 
 function enqueueAttributes(tasks: { type: string }[]): Record<string, string | number> {
   return { 'gaffer.task.type': tasks[0]?.type ?? '', 'gaffer.tasks': tasks.length };
@@ -53,7 +54,8 @@ export type ClientBackend = Pick<
   | 'getWorkerEvents'
   | 'deleteWorker'
   | 'queueStats'
->;
+> &
+  ScheduleBackend;
 
 export interface TypeDefinition<S extends z.ZodType = z.ZodType> {
   schema?: S;
@@ -82,8 +84,12 @@ export class GafferClient {
   /** Over a store in this process, concurrent small creates are group-committed (CreateBatcher). */
   private readonly creates: Pick<ClientBackend, 'createTasks'>;
 
+  /** Schedules: `client.schedules.upsert(name, { cron, timezone, type, payload })`, list, pause, resume, delete. */
+  readonly schedules: ScheduleClient;
+
   constructor(readonly backend: ClientBackend) {
     this.creates = 'claimTasks' in backend ? new CreateBatcher(backend) : backend;
+    this.schedules = new ScheduleClient(backend, (t) => this.check([t]));
   }
 
   /**

@@ -3,6 +3,8 @@ import type { ApiToken, CreateTokenParams } from '../store/store.js';
 import type * as T from '../store/types.js';
 import type { ClientBackend } from './client.js';
 import { HttpCaller, type HttpOptions, type Query } from './http-caller.js';
+import { httpSchedules } from './http-schedules.js';
+import type { ScheduleBackend } from './schedules.js';
 
 export { HttpCaller, type HttpOptions, toError } from './http-caller.js';
 
@@ -90,8 +92,24 @@ function filterBody(f: T.TaskFilter): Record<string, unknown> {
 export class HttpBackend implements ClientBackend {
   readonly http: HttpCaller;
 
+  readonly upsertSchedule: ScheduleBackend['upsertSchedule'];
+  readonly getSchedule: ScheduleBackend['getSchedule'];
+  readonly listSchedules: ScheduleBackend['listSchedules'];
+  readonly deleteSchedule: ScheduleBackend['deleteSchedule'];
+  readonly pauseSchedule: ScheduleBackend['pauseSchedule'];
+  readonly resumeSchedule: ScheduleBackend['resumeSchedule'];
+  readonly getScheduleEvents: ScheduleBackend['getScheduleEvents'];
+
   constructor(opts: HttpOptions) {
     this.http = new HttpCaller(opts);
+    const s = httpSchedules(this.http);
+    this.upsertSchedule = s.upsertSchedule;
+    this.getSchedule = s.getSchedule;
+    this.listSchedules = s.listSchedules;
+    this.deleteSchedule = s.deleteSchedule;
+    this.pauseSchedule = s.pauseSchedule;
+    this.resumeSchedule = s.resumeSchedule;
+    this.getScheduleEvents = s.getScheduleEvents;
   }
 
   async createTasks(p: T.CreateTasksParams): Promise<T.CreateTasksResult> {

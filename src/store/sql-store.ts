@@ -11,12 +11,12 @@ import * as queries from './sql/queries.js';
 import * as sessions from './sql/sessions.js';
 import * as tokens from './sql/tokens.js';
 import { notifyWork } from './sql/wake.js';
-import { SqlWorkerOps } from './sql-store/worker-ops.js';
+import { SqlScheduleOps } from './sql-store/schedule-ops.js';
 import type { ApiToken, CreatedToken, CreateTokenParams, Store } from './store.js';
 import type * as T from './types.js';
 
 /** The one Store implementation; the driver (Db) decides PostgreSQL or PGlite. Its operations are grouped in sql-store/. */
-export class SqlStore extends SqlWorkerOps implements Store {
+export class SqlStore extends SqlScheduleOps implements Store {
   // Sessions
 
   async createSession(p: T.CreateSessionParams): Promise<T.CreateSessionResult> {

@@ -8,6 +8,14 @@ import type {
   SyncAlertsParams,
   SyncAlertsResult,
 } from './observability.js';
+import type {
+  FireSchedulesParams,
+  FireSchedulesResult,
+  Schedule,
+  ScheduleEvent,
+  UpsertScheduleParams,
+  UpsertScheduleResult,
+} from './schedule-types.js';
 import type { ThroughputPoint } from './sql/queries.js';
 import type {
   AttemptRef,
@@ -108,6 +116,17 @@ export interface Store {
   getEntry(taskId: string): Promise<SessionEntry | null>;
   /** Release held entries: one task's, or every entry of a key and type. Returns how many were released. */
   releaseEntries(params: { taskId: string } | { key: string; type: string }): Promise<number>;
+
+  // Schedules: a task per tick, one per tick across every server (see sql/schedule-fire.ts)
+  upsertSchedule(params: UpsertScheduleParams): Promise<UpsertScheduleResult>;
+  getSchedule(name: string): Promise<Schedule>;
+  listSchedules(params?: { limit?: number; cursor?: string; paused?: boolean }): Promise<Page<Schedule>>;
+  deleteSchedule(name: string): Promise<void>;
+  pauseSchedule(params: { name: string; now?: Date }): Promise<Schedule>;
+  resumeSchedule(params: { name: string; now?: Date }): Promise<Schedule>;
+  getScheduleEvents(name: string, params?: { limit?: number }): Promise<ScheduleEvent[]>;
+  /** Fires the due schedules (every server's scheduler calls it; safe at once from many). */
+  fireDueSchedules(params?: FireSchedulesParams): Promise<FireSchedulesResult>;
 
   // Workers
   registerWorker(params: RegisterWorkerParams): Promise<Worker>;
