@@ -25,6 +25,7 @@ import { scheduleTests } from './schedules.js';
 import { sessionTests } from './sessions.js';
 import { tokenTests } from './tokens.js';
 import { transitionTests } from './transitions.js';
+import { waitingOnTests } from './waiting-on.js';
 import { workerPageTests } from './worker-pages.js';
 import { workerTests } from './workers.js';
 
@@ -75,6 +76,7 @@ export function runStoreConformance(
     sessionTests(ctx);
     entryTests(ctx);
     workerTests(ctx);
+    waitingOnTests(ctx);
     maintenanceTests(ctx);
     optionsTests(ctx);
     tokenTests(ctx);
