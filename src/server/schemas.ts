@@ -79,6 +79,7 @@ const NewTaskFields = {
   id: Id.optional(),
   queue: Name.optional(),
   idempotencyKey: Text.optional(),
+  concurrencyKey: Text.optional().describe('flow control: per-key limits count the running tasks of this key'),
   priority: z.number().int().min(-1_000_000).max(1_000_000).optional(),
   runAt: IsoDate.optional(),
   delayMs: z
@@ -232,6 +233,7 @@ export const TaskOut = z
     updatedAt: DateString,
     startedAt: NullableDate,
     finishedAt: NullableDate,
+    concurrencyKey: z.string().nullable(),
   })
   .meta({ id: 'Task' });
 
@@ -253,6 +255,7 @@ export const ClaimedTaskOut = TaskOut.pick({
   userId: true,
   metadata: true,
   createdAt: true,
+  concurrencyKey: true,
 })
   .extend({ workerId: z.string(), leaseExpiresAt: DateString, startedAt: DateString })
   .meta({

@@ -9,6 +9,7 @@ export { DataDirLockedError, dataDirOwner, type LockOwner } from './pglite/lock.
 export { SqlStore } from './sql-store.js';
 export type { Store, StoreOptions } from './store.js';
 export { DEFAULT_STORE_OPTIONS } from './store.js';
+export type * from './flow-types.js';
 export type * from './types.js';
 
 export interface PgliteStoreOptions extends Partial<StoreOptions> {

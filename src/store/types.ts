@@ -64,6 +64,8 @@ export interface Task {
   updatedAt: Date;
   startedAt: Date | null;
   finishedAt: Date | null;
+  /** Flow control: limits per key count the running tasks that carry the same key (a tenant, a provider). */
+  concurrencyKey: string | null;
 }
 
 /**
@@ -89,6 +91,7 @@ export type ClaimedTask = Pick<
   | 'userId'
   | 'metadata'
   | 'createdAt'
+  | 'concurrencyKey'
 > & {
   /** The worker that claimed it; with `attempt`, what every report on it carries. */
   workerId: string;
@@ -113,6 +116,8 @@ export interface NewTask {
   timeoutMs?: number;
   backoff?: Partial<BackoffPolicy>;
   metadata?: Record<string, Json>;
+  /** Flow control: a key (a tenant, a provider) whose running tasks a per-key limit counts. */
+  concurrencyKey?: string;
 }
 
 /** What became of one requested task in a create call. */

@@ -13,6 +13,7 @@ import { claimTypeTests } from './claim-types.js';
 import { countTests } from './counts.js';
 import { createTests } from './create.js';
 import { entryTests } from './entries.js';
+import { flowTests } from './flow.js';
 import type { ConformanceContext } from './helpers.js';
 import { leaseTests } from './leases.js';
 import { maintenanceTests } from './maintenance.js';
@@ -76,5 +77,6 @@ export function runStoreConformance(
     countTests(ctx);
     workerPageTests(ctx);
     retentionTests(ctx);
+    flowTests(ctx);
   });
 }
