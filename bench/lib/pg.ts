@@ -1,10 +1,20 @@
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
 
+/**
+ * Bench databases carry the id of the run (the host's pid, inherited by its children through the
+ * environment), so two bench runs on one server (two checkouts measured side by side) never drop
+ * each other's databases mid-run.
+ */
+process.env.GAFFER_BENCH_RUN ??= String(process.pid);
+export function runDatabase(database: string): string {
+  return database.startsWith('bench_') ? `${database}_${process.env.GAFFER_BENCH_RUN}` : database;
+}
+
 /** The URL of `database` on the server of `baseUrl`. */
 export function dbUrl(baseUrl: string, database: string): string {
   const u = new URL(baseUrl);
-  u.pathname = `/${database}`;
+  u.pathname = `/${runDatabase(database)}`;
   return u.toString();
 }
 
@@ -21,7 +31,7 @@ async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Pro
 function checkBenchName(database: string): string {
   if (!/^bench_[a-z0-9_]+$/.test(database))
     throw new Error(`refusing to touch database ${database}: not a bench_ database`);
-  return `"${database}"`;
+  return `"${runDatabase(database)}"`;
 }
 
 /** Drops (closing leftover sessions) and creates a bench database. */
@@ -68,7 +78,7 @@ export async function backendPids(baseUrl: string, database: string): Promise<nu
   return withClient(dbUrl(baseUrl, 'postgres'), async (c) => {
     const res = await c.query<{ pid: number }>(
       `select pid from pg_stat_activity where datname = $1 and application_name not like 'gaffer-bench%'`,
-      [database],
+      [runDatabase(database)],
     );
     return res.rows.map((r) => r.pid);
   });

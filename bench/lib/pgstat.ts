@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { CpuMeter } from './cpu.js';
-import { dbUrl } from './pg.js';
+import { dbUrl, runDatabase } from './pg.js';
 import { now } from './types.js';
 
 interface DbCounters {
@@ -39,7 +39,7 @@ export class DbCostMeter {
       application_name: 'gaffer-bench-stat',
     });
     await client.connect();
-    return new DbCostMeter(client, database);
+    return new DbCostMeter(client, runDatabase(database));
   }
 
   private async read(): Promise<DbCounters> {
@@ -88,6 +88,12 @@ export class DbCostMeter {
  * VACUUM ANALYZE the whole database: the state autovacuum reaches soon after a bulk load, so that
  * no autovacuum of the seeded rows runs while a scenario measures.
  */
+/**
+ * `VACUUM ANALYZE`, then a `CHECKPOINT`: seeding a million rows writes more WAL than max_wal_size, so
+ * without it the checkpoint that follows a seed would spread its flushes over the next minutes
+ * (checkpoint_completion_target) and slow every commit fsync of the probes that follow; a server that
+ * has held such a backlog for a while has long finished that checkpoint.
+ */
 export async function vacuumAnalyze(baseUrl: string, database: string): Promise<void> {
   const c = new pg.Client({
     connectionString: dbUrl(baseUrl, database),
@@ -96,6 +102,7 @@ export async function vacuumAnalyze(baseUrl: string, database: string): Promise<
   await c.connect();
   try {
     await c.query('vacuum analyze');
+    await c.query('checkpoint');
   } finally {
     await c.end().catch(() => {});
   }

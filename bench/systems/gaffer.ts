@@ -16,7 +16,8 @@ import {
   type WorkerSide,
 } from './driver.js';
 
-const DATABASE = 'bench_gaffer';
+// BENCH_DB_SUFFIX keeps benches of several checkouts on one PostgreSQL out of each other's database.
+const DATABASE = `bench_gaffer${process.env.BENCH_DB_SUFFIX ?? ''}`;
 export const TASK_TYPE = 'bench_noop';
 
 /** Gaffer's worker settings in the bench; shared by the direct, HTTP and embedded variants. */

@@ -3,6 +3,7 @@ import { registerActionCommands } from './commands/actions.js';
 import { registerBenchCommand } from './commands/bench.js';
 import { registerEnqueueCommand } from './commands/enqueue.js';
 import { registerFleetCommands } from './commands/fleet.js';
+import { registerFlowCommands } from './commands/flow.js';
 import { registerMigrateCommand } from './commands/migrate.js';
 import { registerServeCommand } from './commands/serve.js';
 import { registerTaskCommands } from './commands/tasks.js';
@@ -32,6 +33,8 @@ Examples:
   gaffer failed --type email.send               dead letters
   gaffer retry --error "SMTP timeout" --reason "provider recovered"
   gaffer workers --stale
+  gaffer limits set --queue llm --concurrency 20 --key-rate 60/1m   flow control, fleet-wide
+  gaffer pause --queue llm                      nothing new of the queue is claimed until resume
   gaffer bench --quick                          benchmark against graphile-worker, pg-boss, BullMQ`,
     );
 
@@ -42,6 +45,7 @@ Examples:
   registerTaskCommands(program);
   registerFleetCommands(program);
   registerActionCommands(program);
+  registerFlowCommands(program);
   registerTokenCommands(program);
   registerBenchCommand(program);
 

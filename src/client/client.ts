@@ -3,9 +3,10 @@ import { GafferError, ValidationError } from '../core/errors.js';
 import type { TrackingPolicy } from '../core/states.js';
 import { inSpan, type Span, SpanKind, TRACEPARENT, taskAttributes, traceparentOf } from '../core/tracing.js';
 import { CreateBatcher } from '../engine/create-batcher.js';
-import type { Store } from '../store/store.js';
 import type * as F from '../store/flow-types.js';
+import type { Store } from '../store/store.js';
 import type * as T from '../store/types.js';
+import { type ScheduleBackend, ScheduleClient } from './schedules.js';
 
 function enqueueAttributes(tasks: { type: string }[]): Record<string, string | number> {
   return { 'gaffer.task.type': tasks[0]?.type ?? '', 'gaffer.tasks': tasks.length };
@@ -56,10 +57,11 @@ export type ClientBackend = Pick<
   | 'queueStats'
   | 'setLimits'
   | 'clearLimits'
-  | 'pause'
-  | 'resume'
+  | 'pauseFlow'
+  | 'resumeFlow'
   | 'listFlowControls'
->;
+> &
+  ScheduleBackend;
 
 /** A queue or a task type, as flow control names it: `{ queue: 'llm' }` or `{ type: 'email.send' }`. */
 export type FlowSelector = { queue: string; type?: never } | { type: string; queue?: never };
@@ -95,8 +97,12 @@ export class GafferClient {
   /** Over a store in this process, concurrent small creates are group-committed (CreateBatcher). */
   private readonly creates: Pick<ClientBackend, 'createTasks'>;
 
+  /** Schedules: `client.schedules.upsert(name, { cron, timezone, type, payload })`, list, pause, resume, delete. */
+  readonly schedules: ScheduleClient;
+
   constructor(readonly backend: ClientBackend) {
     this.creates = 'claimTasks' in backend ? new CreateBatcher(backend) : backend;
+    this.schedules = new ScheduleClient(backend, (t) => this.check([t]));
   }
 
   /**
@@ -246,10 +252,10 @@ export class GafferClient {
   }
   /** Nothing new of the queue or type is claimed until resume; running tasks finish. */
   pause(target: FlowSelector, opts: { by?: string } = {}) {
-    return this.backend.pause({ ...flowTarget(target), ...opts });
+    return this.backend.pauseFlow({ ...flowTarget(target), ...opts });
   }
   resume(target: FlowSelector) {
-    return this.backend.resume(flowTarget(target));
+    return this.backend.resumeFlow(flowTarget(target));
   }
 
   workers(p: { includeStale?: boolean; machineId?: string } = {}) {

@@ -1,9 +1,11 @@
 import { GafferError } from '../core/errors.js';
-import type { ApiToken, CreateTokenParams } from '../store/store.js';
 import type * as F from '../store/flow-types.js';
+import type { ApiToken, CreateTokenParams } from '../store/store.js';
 import type * as T from '../store/types.js';
 import type { ClientBackend } from './client.js';
 import { HttpCaller, type HttpOptions, type Query } from './http-caller.js';
+import { httpSchedules } from './http-schedules.js';
+import type { ScheduleBackend } from './schedules.js';
 
 export { HttpCaller, type HttpOptions, toError } from './http-caller.js';
 
@@ -62,7 +64,12 @@ function reviveToken(t: ApiToken): ApiToken {
 const seg = encodeURIComponent;
 
 function reviveControl(c: F.FlowControl): F.FlowControl {
-  return { ...c, pausedAt: dn(c.pausedAt), rateLimitedUntil: dn(c.rateLimitedUntil), updatedAt: d(c.updatedAt) };
+  return {
+    ...c,
+    pausedAt: dn(c.pausedAt),
+    rateLimitedUntil: dn(c.rateLimitedUntil),
+    updatedAt: d(c.updatedAt),
+  };
 }
 
 function flowPath(t: F.FlowTarget): string {
@@ -99,8 +106,24 @@ function filterBody(f: T.TaskFilter): Record<string, unknown> {
 export class HttpBackend implements ClientBackend {
   readonly http: HttpCaller;
 
+  readonly upsertSchedule: ScheduleBackend['upsertSchedule'];
+  readonly getSchedule: ScheduleBackend['getSchedule'];
+  readonly listSchedules: ScheduleBackend['listSchedules'];
+  readonly deleteSchedule: ScheduleBackend['deleteSchedule'];
+  readonly pauseSchedule: ScheduleBackend['pauseSchedule'];
+  readonly resumeSchedule: ScheduleBackend['resumeSchedule'];
+  readonly getScheduleEvents: ScheduleBackend['getScheduleEvents'];
+
   constructor(opts: HttpOptions) {
     this.http = new HttpCaller(opts);
+    const s = httpSchedules(this.http);
+    this.upsertSchedule = s.upsertSchedule;
+    this.getSchedule = s.getSchedule;
+    this.listSchedules = s.listSchedules;
+    this.deleteSchedule = s.deleteSchedule;
+    this.pauseSchedule = s.pauseSchedule;
+    this.resumeSchedule = s.resumeSchedule;
+    this.getScheduleEvents = s.getScheduleEvents;
   }
 
   async createTasks(p: T.CreateTasksParams): Promise<T.CreateTasksResult> {
@@ -168,13 +191,13 @@ export class HttpBackend implements ClientBackend {
       throw err;
     }
   }
-  async pause(p: F.FlowTarget & { by?: string }): Promise<F.FlowControl> {
+  async pauseFlow(p: F.FlowTarget & { by?: string }): Promise<F.FlowControl> {
     const res = await this.http.call<{ control: F.FlowControl }>('POST', `${flowPath(p)}/pause`, {
       body: p.by ? { by: p.by } : {},
     });
     return reviveControl(res.control);
   }
-  async resume(p: F.FlowTarget): Promise<F.FlowControl | null> {
+  async resumeFlow(p: F.FlowTarget): Promise<F.FlowControl | null> {
     const res = await this.http.call<{ control: F.FlowControl | null }>('POST', `${flowPath(p)}/resume`);
     return res.control ? reviveControl(res.control) : null;
   }

@@ -13,3 +13,4 @@ export {
   type TypeDefinition,
 } from './client.js';
 export { HttpBackend, type HttpOptions } from './http-backend.js';
+export { ScheduleClient, type ScheduleDefinition } from './schedules.js';

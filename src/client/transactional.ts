@@ -1,6 +1,5 @@
 import type pg from 'pg';
-import type { Queryable } from '../store/db.js';
-import { quoteIdent } from '../store/db.js';
+import { onCallerClient } from '../store/caller-transaction.js';
 import type { SqlStore } from '../store/sql-store.js';
 import type { CreateTasksResult, NewTask } from '../store/types.js';
 
@@ -24,22 +23,7 @@ export async function enqueueInTransaction(
   opts: { retry?: boolean } = {},
 ): Promise<CreateTasksResult> {
   if (store.kind !== 'postgres') throw new Error('transactional enqueue needs the PostgreSQL store');
-  const schema = quoteIdent(store.options.schema);
-  const before = await client.query<{ path: string }>(`select current_setting('search_path') as path`);
-  const path = before.rows[0]?.path ?? 'public';
-  await client.query(`select set_config('search_path', $1, true)`, [`${schema}, ${path}`]);
-  const tx: Queryable = {
-    query: async (sql, params) => {
-      const r = await client.query(sql, params as unknown[]);
-      return { rows: r.rows, rowCount: r.rowCount ?? 0 };
-    },
-    exec: async (sql) => {
-      await client.query(sql);
-    },
-  };
-  try {
-    return await store.createTasksIn(tx, { tasks, retry: opts.retry });
-  } finally {
-    await client.query(`select set_config('search_path', $1, true)`, [path]);
-  }
+  return onCallerClient(store.options.schema, client, (tx) =>
+    store.createTasksIn(tx, { tasks, retry: opts.retry }),
+  );
 }

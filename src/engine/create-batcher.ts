@@ -1,4 +1,4 @@
-import { checkNewTask } from '../store/sql/validate.js';
+import { checkNewTask, hasFlowKey } from '../store/sql/validate.js';
 import type { Store } from '../store/store.js';
 import type { CreateTasksParams, CreateTasksResult } from '../store/types.js';
 import { Batcher } from './batcher.js';
@@ -23,7 +23,14 @@ export class CreateBatcher {
   constructor(private readonly store: Pick<Store, 'createTasks'>) {}
 
   createTasks(p: CreateTasksParams): Promise<CreateTasksResult> {
-    if (!Array.isArray(p.tasks) || p.tasks.length === 0 || p.tasks.length > MERGE_UP_TO) {
+    // A debounced or throttled task waits on its key's row in a transaction of its own: merged, it
+    // would hold up the plain creates of the same statement.
+    if (
+      !Array.isArray(p.tasks) ||
+      p.tasks.length === 0 ||
+      p.tasks.length > MERGE_UP_TO ||
+      p.tasks.some(hasFlowKey)
+    ) {
       return this.store.createTasks(p);
     }
     // Calls merge only with calls of the same options.

@@ -10,6 +10,7 @@ import { logStoreEvents } from '../engine/event-log.js';
 import { createLogger, type Logger } from '../engine/logger.js';
 import { type MaintenanceOptions, MaintenanceService } from '../engine/maintenance.js';
 import { GafferMetrics, type MetricsOptions } from '../engine/metrics.js';
+import { type SchedulerOptions, SchedulerService } from '../engine/scheduler.js';
 import { openStore } from '../store/index.js';
 import type { Store, StoreOptions } from '../store/store.js';
 import { AuthGate } from './auth.js';
@@ -28,6 +29,7 @@ import { registerHealthRoutes } from './routes/health.js';
 import { registerLimitRoutes } from './routes/limits.js';
 import { registerLiveRoutes } from './routes/live.js';
 import { registerMetricsRoutes } from './routes/metrics.js';
+import { registerScheduleRoutes } from './routes/schedules.js';
 import { registerSessionRoutes } from './routes/sessions.js';
 import { registerStatsRoutes } from './routes/stats.js';
 import { registerTaskTypeRoutes } from './routes/task-types.js';
@@ -53,6 +55,8 @@ export interface ServerOptions {
   logger?: Logger;
   /** Lease rescue, stale sweep (every second) and retention; false turns it off (tests drive it by hand). */
   maintenance?: Partial<MaintenanceOptions> | false;
+  /** Fires due schedules (every server runs one; ticks are idempotent); false turns it off. */
+  scheduler?: Partial<SchedulerOptions> | false;
   /** Alert rules, webhook (GAFFER_ALERT_WEBHOOK_URL) and interval; evaluated by maintenance on the leader. */
   alerts?: AlertOptions;
   /** /metrics settings (snapshot cache, process metrics). */
@@ -77,6 +81,7 @@ export interface GafferServer {
   app: FastifyInstance;
   store: Store;
   maintenance: MaintenanceService | null;
+  scheduler: SchedulerService | null;
   metrics: GafferMetrics;
   alerts: AlertService;
   close(): Promise<void>;
@@ -252,6 +257,7 @@ async function assemble(
       registerDeadLetterRoutes(v1, ctx);
       registerTaskTypeRoutes(v1, ctx);
       registerSessionRoutes(v1, ctx);
+      registerScheduleRoutes(v1, ctx);
       registerEntryRoutes(v1, ctx);
       registerWorkerRoutes(v1, ctx);
       registerStatsRoutes(v1, ctx);
@@ -274,17 +280,22 @@ async function assemble(
       ? null
       : new MaintenanceService(store, { logger: log, alerts, ...(opts.maintenance ?? {}) });
   maintenance?.start();
+  const scheduler =
+    opts.scheduler === false ? null : new SchedulerService(store, { logger: log, ...(opts.scheduler ?? {}) });
+  scheduler?.start();
 
   let closing: Promise<void> | null = null;
   return {
     app,
     store,
     maintenance,
+    scheduler,
     metrics,
     alerts,
     close() {
       closing ??= (async () => {
         await maintenance?.stop();
+        await scheduler?.stop();
         metrics.close();
         unlogEvents();
         await alerts.idle();

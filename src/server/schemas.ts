@@ -4,6 +4,7 @@ import { ID_PATTERN } from '../core/ids.js';
 import { TASK_STATUSES, TRACKING_POLICIES } from '../core/states.js';
 import { NAME_PATTERN } from '../store/sql/validate.js';
 import type { Json, TaskFilter } from '../store/types.js';
+import { FlowKey, flowKeyClashes } from './flow-key-schema.js';
 
 /**
  * The request and response shapes of the HTTP API, in one place. Request schemas
@@ -79,7 +80,9 @@ const NewTaskFields = {
   id: Id.optional(),
   queue: Name.optional(),
   idempotencyKey: Text.optional(),
-  concurrencyKey: Text.optional().describe('flow control: per-key limits count the running tasks of this key'),
+  concurrencyKey: Text.optional().describe(
+    'flow control: per-key limits count the running tasks of this key',
+  ),
   priority: z.number().int().min(-1_000_000).max(1_000_000).optional(),
   runAt: IsoDate.optional(),
   delayMs: z
@@ -99,18 +102,26 @@ const NewTaskFields = {
   metadata: JsonObject.optional(),
 };
 
-export const NewTask = z.strictObject({
+const NewTaskObject = z.strictObject({
   ...NewTaskFields,
   sessionId: Id.optional(),
   key: Text.optional(),
   userId: Text.optional(),
+  debounce: FlowKey.optional().describe(
+    'one waiting task per (type, key): a create while it waits replaces its payload and runs it ms later (outcome debounced)',
+  ),
+  throttle: FlowKey.optional().describe(
+    'at most one task per (type, key) per ms: creates within the window answer that task (outcome throttled)',
+  ),
 });
+
+export const NewTask = NewTaskObject.superRefine(flowKeyClashes);
 
 export const SessionTask = z.strictObject(NewTaskFields);
 
-export const CreateTaskBody = NewTask.extend({
+export const CreateTaskBody = NewTaskObject.extend({
   retry: z.boolean().optional().describe('re-sending the id of a failed or cancelled task retries it'),
-});
+}).superRefine(flowKeyClashes);
 export const BulkCreateBody = z.strictObject({
   tasks: z.array(NewTask).min(1, 'must hold at least one task').max(10_000, 'must hold at most 10000 tasks'),
   retry: z.boolean().optional(),
@@ -264,7 +275,7 @@ export const ClaimedTaskOut = TaskOut.pick({
       'a task as a claim hands it to a worker; send attempt (and seq) back with every report; GET /tasks/{id} has the whole task',
   });
 
-export const Outcome = z.enum(['created', 'existing', 'retried', 'retry_refused']);
+export const Outcome = z.enum(['created', 'existing', 'retried', 'retry_refused', 'debounced', 'throttled']);
 export const TaskPage = z.object({ items: z.array(TaskOut), nextCursor: z.string().nullable() });
 export const Counts = z.record(z.string(), z.number());
 export const BulkResultOut = z.object({ matched: z.number(), changed: z.number(), ids: z.array(z.string()) });

@@ -5,11 +5,11 @@ import { SqlStore } from './sql-store.js';
 import { DEFAULT_STORE_OPTIONS, type Store, type StoreOptions } from './store.js';
 
 export { quoteIdent } from './db.js';
+export type * from './flow-types.js';
 export { DataDirLockedError, dataDirOwner, type LockOwner } from './pglite/lock.js';
 export { SqlStore } from './sql-store.js';
 export type { Store, StoreOptions } from './store.js';
 export { DEFAULT_STORE_OPTIONS } from './store.js';
-export type * from './flow-types.js';
 export type * from './types.js';
 
 export interface PgliteStoreOptions extends Partial<StoreOptions> {

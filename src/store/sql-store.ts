@@ -1,24 +1,24 @@
 import { checkJson } from '../core/json-limits.js';
 import type { SessionStatus } from '../core/states.js';
+import type * as F from './flow-types.js';
 import type * as O from './observability.js';
 import { cancelMatching, retryMatching } from './sql/admin.js';
 import * as alerts from './sql/alerts.js';
 import * as counts from './sql/counts.js';
-import * as flow from './sql/flow.js';
 import { insertTasks } from './sql/create.js';
+import * as flow from './sql/flow.js';
 import * as maintenance from './sql/maintenance.js';
 import { metricsSnapshot } from './sql/metrics.js';
 import * as queries from './sql/queries.js';
 import * as sessions from './sql/sessions.js';
 import * as tokens from './sql/tokens.js';
 import { notifyWork } from './sql/wake.js';
-import { SqlWorkerOps } from './sql-store/worker-ops.js';
+import { SqlScheduleOps } from './sql-store/schedule-ops.js';
 import type { ApiToken, CreatedToken, CreateTokenParams, Store } from './store.js';
 import type * as T from './types.js';
-import type * as F from './flow-types.js';
 
 /** The one Store implementation; the driver (Db) decides PostgreSQL or PGlite. Its operations are grouped in sql-store/. */
-export class SqlStore extends SqlWorkerOps implements Store {
+export class SqlStore extends SqlScheduleOps implements Store {
   // Flow control
 
   setLimits(p: F.SetLimitsParams): Promise<F.FlowControl> {
@@ -37,11 +37,11 @@ export class SqlStore extends SqlWorkerOps implements Store {
     });
   }
 
-  pause(p: F.FlowTarget & { by?: string }): Promise<F.FlowControl> {
+  pauseFlow(p: F.FlowTarget & { by?: string }): Promise<F.FlowControl> {
     return this.tx((tx) => flow.pause(tx, p));
   }
 
-  resume(p: F.FlowTarget): Promise<F.FlowControl | null> {
+  resumeFlow(p: F.FlowTarget): Promise<F.FlowControl | null> {
     return this.tx(async (tx) => {
       const out = await flow.resume(tx, p);
       await flow.wakeScope(tx, p);

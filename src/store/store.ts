@@ -1,4 +1,5 @@
 import type { SessionStatus } from '../core/states.js';
+import type { CallerClient } from './caller-transaction.js';
 import type { FlowControl, FlowTarget, SetLimitsParams } from './flow-types.js';
 import type {
   Alert,
@@ -8,6 +9,14 @@ import type {
   SyncAlertsParams,
   SyncAlertsResult,
 } from './observability.js';
+import type {
+  FireSchedulesParams,
+  FireSchedulesResult,
+  Schedule,
+  ScheduleEvent,
+  UpsertScheduleParams,
+  UpsertScheduleResult,
+} from './schedule-types.js';
 import type { ThroughputPoint } from './sql/queries.js';
 import type {
   AttemptRef,
@@ -80,6 +89,8 @@ export interface Store {
   claimTasks(params: ClaimTasksParams): Promise<ClaimedTask[]>;
   claimSessionTask(params: ClaimSessionTaskParams): Promise<ClaimedTask>;
   completeTasks(items: CompleteItem[]): Promise<CompleteTasksResult>;
+  /** Completes one attempt in the caller's open transaction on `client` (PostgreSQL); LeaseLostError when it no longer holds the task. */
+  completeTaskInTransaction(client: CallerClient, item: CompleteItem): Promise<void>;
   failTask(params: FailTaskParams): Promise<Task>;
   handBackTasks(items: AttemptRef[]): Promise<string[]>;
   extendLease(params: AttemptRef & { leaseMs?: number }): Promise<Date>;
@@ -91,9 +102,9 @@ export interface Store {
   /** Removes a queue's or type's limits (a pause stays); false when it had none. */
   clearLimits(params: FlowTarget): Promise<boolean>;
   /** Nothing of the queue or type is claimed until resume; running tasks finish. */
-  pause(params: FlowTarget & { by?: string }): Promise<FlowControl>;
+  pauseFlow(params: FlowTarget & { by?: string }): Promise<FlowControl>;
   /** Claims take the queue or type again; its control (or null when none is left). */
-  resume(params: FlowTarget): Promise<FlowControl | null>;
+  resumeFlow(params: FlowTarget): Promise<FlowControl | null>;
   /** The controls with what each holds back now; cost grows with controls and running tasks only. */
   listFlowControls(params?: Partial<FlowTarget>): Promise<FlowControl[]>;
 
@@ -116,6 +127,17 @@ export interface Store {
   getEntry(taskId: string): Promise<SessionEntry | null>;
   /** Release held entries: one task's, or every entry of a key and type. Returns how many were released. */
   releaseEntries(params: { taskId: string } | { key: string; type: string }): Promise<number>;
+
+  // Schedules: a task per tick, one per tick across every server (see sql/schedule-fire.ts)
+  upsertSchedule(params: UpsertScheduleParams): Promise<UpsertScheduleResult>;
+  getSchedule(name: string): Promise<Schedule>;
+  listSchedules(params?: { limit?: number; cursor?: string; paused?: boolean }): Promise<Page<Schedule>>;
+  deleteSchedule(name: string): Promise<void>;
+  pauseSchedule(params: { name: string; now?: Date }): Promise<Schedule>;
+  resumeSchedule(params: { name: string; now?: Date }): Promise<Schedule>;
+  getScheduleEvents(name: string, params?: { limit?: number }): Promise<ScheduleEvent[]>;
+  /** Fires the due schedules (every server's scheduler calls it; safe at once from many). */
+  fireDueSchedules(params?: FireSchedulesParams): Promise<FireSchedulesResult>;
 
   // Workers
   registerWorker(params: RegisterWorkerParams): Promise<Worker>;

@@ -4,6 +4,7 @@ import type { Json } from './json.js';
 import type { WorkerStats } from './worker-types.js';
 
 export type { Json } from './json.js';
+export type * from './schedule-types.js';
 export type * from './worker-types.js';
 
 export interface TaskError {
@@ -118,16 +119,38 @@ export interface NewTask {
   metadata?: Record<string, Json>;
   /** Flow control: a key (a tenant, a provider) whose running tasks a per-key limit counts. */
   concurrencyKey?: string;
+  /**
+   * One waiting task per (type, key): a create while one waits (queued, not yet running) replaces
+   * its payload and pushes its run time to now + ms, answering that task (outcome `debounced`).
+   * The task runs `ms` after the last create of its key.
+   */
+  debounce?: FlowKey;
+  /**
+   * At most one task per (type, key) per window of `ms` from the create that made it: later creates
+   * in the window answer that task (outcome `throttled`) and create nothing.
+   */
+  throttle?: FlowKey;
 }
 
-/** What became of one requested task in a create call. */
-export type CreateOutcome = 'created' | 'existing' | 'retried' | 'retry_refused';
+/** A debounce or throttle key and its window. */
+export interface FlowKey {
+  key: string;
+  ms: number;
+}
+
+/**
+ * What became of one requested task in a create call: `debounced` (the key's waiting task took the
+ * new payload and run time) and `throttled` (the key's task of this window) answer an existing task.
+ */
+export type CreateOutcome = 'created' | 'existing' | 'retried' | 'retry_refused' | 'debounced' | 'throttled';
 
 export interface CreateTasksParams {
   tasks: NewTask[];
   /** Re-sending an id whose task is failed or cancelled retries it (seed 000). */
   retry?: boolean;
   by?: string;
+  /** The time of debounce and throttle windows (tests move it instead of sleeping); default the database's now. */
+  now?: Date;
 }
 
 export interface CreateTasksResult {

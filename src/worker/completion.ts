@@ -1,7 +1,7 @@
 import { GafferError } from '../core/errors.js';
 import type { Logger } from '../engine/logger.js';
 import { isConnectionError } from '../store/connection-errors.js';
-import type { AttemptRef, TaskError } from '../store/types.js';
+import type { AttemptRef, Json, TaskError } from '../store/types.js';
 import { sleep } from './handler-context.js';
 import type { WorkerTransport } from './transport.js';
 
@@ -30,6 +30,25 @@ export async function reportUntilLeaseEnds(
       await sleep(delay);
     }
   }
+}
+
+/** Reports a handler's success; resolves false when the attempt no longer holds the task. */
+export function reportSuccess(
+  transport: WorkerTransport,
+  ref: AttemptRef & { seq?: number },
+  result: Json,
+  leaseMs: number,
+  log: () => Logger,
+): Promise<boolean> {
+  return reportUntilLeaseEnds(
+    () => transport.complete({ ...ref, result }),
+    leaseMs,
+    (err) =>
+      log().warn(
+        { event: 'report_error', err: String(err) },
+        'could not report the completion; the lease will lapse',
+      ),
+  );
 }
 
 /** Reports a failed attempt; resolves false when it could not be reported (the lease will lapse) or was no longer held. */

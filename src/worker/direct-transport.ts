@@ -2,9 +2,10 @@ import { GafferError } from '../core/errors.js';
 import { checkJson } from '../core/json-limits.js';
 import { Batcher } from '../engine/batcher.js';
 import { claimOrWait, WorkWaiters } from '../engine/work-waiters.js';
+import type { CallerClient } from '../store/caller-transaction.js';
 import type { Store } from '../store/store.js';
 import type { AttemptRef, ClaimedTask, CompleteItem, Json, TaskError } from '../store/types.js';
-import type { Registration, WorkerTransport } from './transport.js';
+import type { AttemptState, Registration, WorkerTransport } from './transport.js';
 
 export interface DirectTransportOptions {
   /** Poll this often when no wake-up arrives (delayed tasks, backoffs, missed notifications). */
@@ -69,6 +70,16 @@ export class DirectTransport implements WorkerTransport {
       result: p.result,
       seq: p.seq,
     });
+  }
+
+  completeInTransaction(client: CallerClient, p: AttemptRef & { result: Json; seq?: number }): Promise<void> {
+    return this.store.completeTaskInTransaction(client, p);
+  }
+
+  async attemptState(p: AttemptRef): Promise<AttemptState> {
+    const t = await this.store.findTask(p.taskId);
+    if (!t || t.attempt !== p.attempt || (p.workerId && t.workerId !== p.workerId)) return 'gone';
+    return t.status === 'completed' ? 'completed' : t.status === 'running' ? 'running' : 'gone';
   }
 
   async fail(p: AttemptRef & { error: TaskError }): Promise<boolean> {

@@ -1,6 +1,7 @@
 import { NonRetryableError, ValidationError } from '../core/errors.js';
 import { MAX_JSON_DEPTH } from '../core/json-limits.js';
 import type { Logger } from '../engine/logger.js';
+import type { CallerClient } from '../store/caller-transaction.js';
 import type { ClaimedTask, Json, TaskError } from '../store/types.js';
 import type { HandlerDefinition, TaskContext } from './types.js';
 
@@ -11,6 +12,8 @@ export interface Running {
   controller: AbortController | null;
   lost: boolean;
   timer?: NodeJS.Timeout;
+  /** ctx.completeInTransaction wrote the completion on the handler's transaction: no report follows. */
+  completedInTransaction?: boolean;
 }
 
 export function controllerOf(entry: Running): AbortController {
@@ -21,6 +24,7 @@ export interface ContextActions {
   /** Records progress; an attempt that lost its lease is aborted. */
   progress(task: ClaimedTask, entry: Running, value: Json): Promise<void>;
   setState(state: Json): Promise<void>;
+  completeInTransaction(task: ClaimedTask, entry: Running, client: CallerClient, result: Json): Promise<void>;
 }
 
 /** What a handler gets with its payload: one object per task, its methods on the prototype. */
@@ -52,6 +56,10 @@ export class HandlerContext implements TaskContext {
 
   setState(state: Json): Promise<void> {
     return this.actions.setState(state);
+  }
+
+  async completeInTransaction(client: CallerClient, result?: unknown): Promise<void> {
+    return this.actions.completeInTransaction(this.task, this.entry, client, toJson(result));
   }
 }
 

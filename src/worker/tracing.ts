@@ -1,4 +1,12 @@
-import { contextOf, inSpan, SpanKind, SpanStatusCode, TRACEPARENT, taskAttributes } from '../core/tracing.js';
+import {
+  contextOf,
+  inSpan,
+  SpanKind,
+  SpanStatusCode,
+  TRACEPARENT,
+  taskAttributes,
+  tracingActive,
+} from '../core/tracing.js';
 import type { ClaimedTask } from '../store/types.js';
 
 export type Outcome = 'completed' | 'failed' | 'lost';
@@ -7,7 +15,11 @@ export type Outcome = 'completed' | 'failed' | 'lost';
  * One attempt of a task as a consumer span, child of the span that enqueued it (the traceparent in
  * its metadata): `gaffer.process <type>`, with the handler and the completion report as children.
  */
-export function traceTask(task: ClaimedTask, run: () => Promise<Outcome>): Promise<void> {
+export async function traceTask(task: ClaimedTask, run: () => Promise<Outcome>): Promise<void> {
+  if (!tracingActive()) {
+    await run();
+    return;
+  }
   return inSpan(
     `gaffer.process ${task.type}`,
     {
@@ -26,5 +38,12 @@ export function traceTask(task: ClaimedTask, run: () => Promise<Outcome>): Promi
 
 /** A step of an attempt (the handler, the completion report) as a child span of its process span. */
 export function traceStep<R>(name: string, task: ClaimedTask, fn: () => R | Promise<R>): Promise<R> {
+  if (!tracingActive()) {
+    try {
+      return Promise.resolve(fn());
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
   return inSpan(name, { attributes: taskAttributes(task) }, async () => fn());
 }

@@ -1,3 +1,4 @@
+import type { CallerClient } from '../store/caller-transaction.js';
 import type {
   AttemptRef,
   ClaimedTask,
@@ -7,6 +8,8 @@ import type {
   TaskError,
   WorkerStats,
 } from '../store/types.js';
+
+export type AttemptState = 'completed' | 'running' | 'gone';
 
 export interface Registration {
   workerId: string;
@@ -46,6 +49,14 @@ export interface WorkerTransport {
   /** Resolves false when the attempt had lost its lease. */
   fail(p: AttemptRef & { error: TaskError }): Promise<boolean>;
   progress(p: AttemptRef & { progress: Json }): Promise<boolean>;
+  /**
+   * Completes the attempt inside the caller's open transaction on `client`; rejects with
+   * LeaseLostError when the attempt no longer holds the task. Only a transport that writes to the
+   * database itself has it (DirectTransport over PostgreSQL).
+   */
+  completeInTransaction?(client: CallerClient, p: AttemptRef & { result: Json; seq?: number }): Promise<void>;
+  /** Where an attempt stands: completed by it, still running on it, or neither (lost, or taken away). */
+  attemptState?(p: AttemptRef): Promise<AttemptState>;
   setState(p: { workerId: string; state: Json }): Promise<void>;
   handBack(items: AttemptRef[]): Promise<void>;
   deregister(p: { workerId: string }): Promise<void>;

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { Logger } from '../engine/logger.js';
+import type { CallerClient } from '../store/caller-transaction.js';
 import type { ClaimedTask, Json } from '../store/types.js';
 import type { WorkerTransport } from './transport.js';
 
@@ -13,6 +14,14 @@ export interface TaskContext {
   progress(value: Json): Promise<void>;
   /** Sets the worker's free-form state (seed 002's GUI state). */
   setState(state: Json): Promise<void>;
+  /**
+   * Completes the task inside your own open PostgreSQL transaction on `client` (a `pg.Client` or
+   * `pg.PoolClient` after `BEGIN`): your writes and the completion commit together or not at all.
+   * Fenced by attempt: rejects with LeaseLostError when this attempt no longer holds the task, and
+   * your transaction must then be rolled back. Commit before the handler returns; the worker then
+   * reports nothing more (the handler's return value is not used). DirectTransport over PostgreSQL.
+   */
+  completeInTransaction(client: CallerClient, result?: unknown): Promise<void>;
   log: Logger;
 }
 

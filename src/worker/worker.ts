@@ -4,7 +4,7 @@ import { NonRetryableError } from '../core/errors.js';
 import { createLogger, type Logger } from '../engine/logger.js';
 import type { AttemptRef, ClaimedTask, Json } from '../store/types.js';
 import { Claimer, type ClaimerHost } from './claimer.js';
-import { reportFailure, reportUntilLeaseEnds } from './completion.js';
+import { reportFailure, reportSuccess } from './completion.js';
 import {
   type ContextActions,
   controllerOf,
@@ -20,6 +20,7 @@ import {
   toTaskError,
 } from './handler-context.js';
 import { Heartbeat, type HeartbeatHost } from './heartbeat.js';
+import { completeOnCallerTransaction, settleCompletedInTransaction } from './in-transaction.js';
 import { type ResolvedWorkerOptions, resolveWorkerOptions } from './options.js';
 import { type Outcome, traceStep, traceTask } from './tracing.js';
 import {
@@ -60,6 +61,15 @@ export class Worker {
       if (!ok) this.markLost(entry, 'the lease was lost');
     },
     setState: (state) => this.options.transport.setState({ workerId: this.workerId!, state }),
+    completeInTransaction: (task, entry, client, result) =>
+      completeOnCallerTransaction(
+        this.options.transport,
+        { ...this.ref(task), seq: task.seq },
+        entry,
+        client,
+        result,
+        (why) => this.markLost(entry, why),
+      ),
   };
 
   constructor(opts: WorkerOptions) {
@@ -94,7 +104,9 @@ export class Worker {
     return {
       workerId: () => this.workerId,
       held: () => [
-        ...[...this.running.values(), ...this.completing.values()].map((r) => this.ref(r.task)),
+        ...[...this.running.values(), ...this.completing.values()]
+          .filter((r) => !r.completedInTransaction)
+          .map((r) => this.ref(r.task)),
         ...this.buffer.map((t) => this.ref(t)),
       ],
       stats: () => ({
@@ -269,17 +281,28 @@ export class Worker {
       const result = await traceStep('gaffer.handler', task, () =>
         def.handler(payload, this.context(task, entry, log)),
       );
-      if (entry.lost) outcome = 'lost';
+      if (entry.completedInTransaction)
+        outcome = await settleCompletedInTransaction(this.options.transport, this.ref(task), null, log);
+      else if (entry.lost) outcome = 'lost';
       else {
         const applied = traceStep('gaffer.complete', task, () =>
-          this.reportCompletion(task, toJson(result), log),
+          reportSuccess(
+            this.options.transport,
+            { ...this.ref(task), seq: task.seq },
+            toJson(result),
+            this.leaseMs,
+            log,
+          ),
         );
         this.release(task, entry);
         const ok = await applied;
         outcome = ok ? 'completed' : 'lost';
       }
     } catch (err) {
-      if (entry.lost) outcome = 'lost';
+      if (entry.completedInTransaction) {
+        const error = toTaskError(err, entry.controller?.signal);
+        outcome = await settleCompletedInTransaction(this.options.transport, this.ref(task), error, log);
+      } else if (entry.lost) outcome = 'lost';
       else {
         const error = toTaskError(err, entry.controller?.signal);
         const ok = await reportFailure(this.options.transport, this.ref(task), error, log);
@@ -313,19 +336,6 @@ export class Worker {
     return outcome;
   }
 
-  /** Reports a handler's success; resolves false when the attempt no longer holds the task. */
-  private reportCompletion(task: ClaimedTask, result: Json, log: () => Logger): Promise<boolean> {
-    return reportUntilLeaseEnds(
-      () => this.options.transport.complete({ ...this.ref(task), seq: task.seq, result }),
-      this.leaseMs,
-      (err) =>
-        log().warn(
-          { event: 'report_error', err: String(err) },
-          'could not report the completion; the lease will lapse',
-        ),
-    );
-  }
-
   private release(task: ClaimedTask, entry: Running): void {
     if (entry.timer) clearTimeout(entry.timer);
     entry.timer = undefined;
@@ -340,7 +350,8 @@ export class Worker {
   }
 
   private markLost(entry: Running, why: string): void {
-    if (entry.lost) return;
+    // Completed on the handler's transaction: a heartbeat that finds it no longer running is no loss.
+    if (entry.lost || entry.completedInTransaction) return;
     entry.lost = true;
     controllerOf(entry).abort(new LeaseLostAbort(why));
   }

@@ -268,13 +268,13 @@ describe.each(DRIVERS)('no live worker stays quiet for a paused queue or type ($
         (a) => a.rule === 'no_live_worker' && a.subject === `${queue}/${type}`,
       );
     expect(await firing()).toHaveLength(1);
-    await store.pause({ scope: 'queue', name: queue });
+    await store.pauseFlow({ scope: 'queue', name: queue });
     expect((await store.metricsSnapshot({ now })).paused).toContainEqual({ scope: 'queue', name: queue });
     expect(await firing()).toHaveLength(0);
-    await store.resume({ scope: 'queue', name: queue });
-    await store.pause({ scope: 'type', name: type });
+    await store.resumeFlow({ scope: 'queue', name: queue });
+    await store.pauseFlow({ scope: 'type', name: type });
     expect(await firing()).toHaveLength(0);
-    await store.resume({ scope: 'type', name: type });
+    await store.resumeFlow({ scope: 'type', name: type });
     expect(await firing()).toHaveLength(1);
   });
 });

@@ -101,3 +101,60 @@ describe('wake-ups wake as many waiting claims as there is work', () => {
     expect(total(claims[0]!, polls.ids)).toBe(33);
   });
 });
+
+describe('waiters of the same types and queues share one fallback poll', () => {
+  let store: SqlStore;
+  let server: GafferServer;
+  let counts: Map<string, number>;
+  beforeAll(async () => {
+    store = await openTestStore();
+    counts = countClaims(store);
+    server = await testServer(store, { claimPollIntervalMs: 200 });
+  });
+  afterAll(async () => {
+    await server.close();
+    await store.close();
+    await dropSchema(store.options.schema);
+  });
+
+  it('30 idle long-polls poll in turn, and a batch that falls due is taken by one claim after another', async () => {
+    const api = client(server.app);
+    const queue = `poll${++n}`;
+    const ids: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      const r = await api('POST', `${W}/register`, {
+        machineId: `p${++n}`,
+        types: ['polled'],
+        queues: [queue],
+      });
+      ids.push(r.body.workerId);
+    }
+    const answers = ids.map((id) => api('POST', `${W}/${id}/claim`, { limit: 1, waitMs: 15_000 }));
+    await waitFor(() => total(counts, ids) >= 30 || null, 'every poll to claim once');
+    await waitFor(() => WorkWaiters.forStore(store).size >= 30 || null, 'the polls to wait');
+
+    const before = total(counts, ids);
+    await new Promise((r) => setTimeout(r, 2000));
+    // One shared poll every 100–300 ms: about 10 claims in 2 s, where each poll on its own
+    // timer would have run about 300.
+    const idleClaims = total(counts, ids) - before;
+    expect(idleClaims).toBeGreaterThanOrEqual(4);
+    expect(idleClaims).toBeLessThanOrEqual(25);
+
+    // Five tasks that become due without a commit (no wake-up): the poll that finds the first hands
+    // its turn on, so all five are taken within a few polls, each by another long-poll.
+    const created = await api('POST', '/api/v1/tasks/bulk', {
+      tasks: [1, 2, 3, 4, 5].map(() => ({ type: 'polled', queue, delayMs: 400 })),
+    });
+    expect(created.status).toBe(201);
+    const taken = new Map<string, string>();
+    await waitFor(async () => {
+      for (const [i, a] of answers.entries()) {
+        const r = await Promise.race([a, new Promise<null>((res) => setTimeout(() => res(null), 5))]);
+        for (const t of r?.body.tasks ?? []) taken.set(t.id, ids[i]!);
+      }
+      return taken.size === 5 || null;
+    }, 'five polls to take the five delayed tasks');
+    expect(new Set(taken.values()).size).toBe(5);
+  });
+});

@@ -19,6 +19,9 @@ interface EnqueueFlags {
   priority?: number;
   delay?: number;
   maxAttempts?: number;
+  debounce?: string;
+  throttle?: string;
+  window?: number;
   batch: number;
   json?: boolean;
 }
@@ -85,6 +88,21 @@ async function enqueueFile(
     );
 }
 
+/** --debounce / --throttle with their --window, as the task's key. */
+function flowKeys(f: EnqueueFlags): Pick<NewTask, 'debounce' | 'throttle'> {
+  if (f.debounce !== undefined && f.throttle !== undefined) {
+    throw new Error('--debounce and --throttle cannot be combined');
+  }
+  const key = f.debounce ?? f.throttle;
+  if (key === undefined) {
+    if (f.window !== undefined) throw new Error('--window goes with --debounce or --throttle');
+    return {};
+  }
+  if (f.window === undefined)
+    throw new Error(`--${f.debounce ? 'debounce' : 'throttle'} needs --window <ms>`);
+  return f.debounce ? { debounce: { key, ms: f.window } } : { throttle: { key, ms: f.window } };
+}
+
 export function registerEnqueueCommand(program: Command): void {
   addConnectionOptions(
     program
@@ -107,6 +125,14 @@ export function registerEnqueueCommand(program: Command): void {
       .addOption(
         intOption('--max-attempts <n>', 'attempts before it is dead-lettered', { min: 1, max: 1000 }),
       )
+      .option(
+        '--debounce <key>',
+        'one waiting task per type and key: a later create replaces it (needs --window)',
+      )
+      .option('--throttle <key>', 'at most one task per type and key per window (needs --window)')
+      .addOption(
+        intOption('--window <ms>', 'the debounce delay or throttle window', { min: 1, max: 7 * 86_400_000 }),
+      )
       .addOption(
         intOption('--batch <n>', 'tasks per call with --file', { min: 1, max: 10_000, default: 1000 }),
       )
@@ -117,10 +143,11 @@ export function registerEnqueueCommand(program: Command): void {
       try {
         if (f.file) return await enqueueFile(client, f.file, f, type);
         if (!type) throw new Error('name the task type: gaffer enqueue <type> [payload-json]');
-        const task = await client.enqueue(
-          type,
-          payload === undefined ? null : parseJson(payload, 'payload'),
+        const res = await client.enqueueMany([
           {
+            type,
+            payload: payload === undefined ? null : parseJson(payload, 'payload'),
+            ...flowKeys(f),
             queue: f.queue,
             id: f.id,
             idempotencyKey: f.idempotencyKey,
@@ -131,9 +158,12 @@ export function registerEnqueueCommand(program: Command): void {
             delayMs: f.delay,
             maxAttempts: f.maxAttempts,
           },
-        );
-        if (f.json) printJson({ task });
-        else process.stdout.write(`${task.id} ${task.status}\n`);
+        ]);
+        const task = res.tasks[0]!;
+        const outcome = res.outcomes[0]!;
+        if (f.json) printJson({ task, outcome });
+        else
+          process.stdout.write(`${task.id} ${task.status}${outcome === 'created' ? '' : ` (${outcome})`}\n`);
       } finally {
         await close();
       }

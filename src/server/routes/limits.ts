@@ -5,7 +5,9 @@ import { Name, noContent, problems } from '../schemas.js';
 
 const tags = ['flow control'];
 
-const Scope = z.enum(['queue', 'type']).describe('queue: every task of the queue; type: every task of the type');
+const Scope = z
+  .enum(['queue', 'type'])
+  .describe('queue: every task of the queue; type: every task of the type');
 const Target = z.strictObject({ scope: Scope, name: Name });
 const Count = z.number().int().min(1).max(1_000_000);
 const Rate = z
@@ -20,7 +22,9 @@ const Rate = z
   .meta({ id: 'RateLimit' });
 
 const LimitsBody = z.strictObject({
-  concurrency: Count.nullable().optional().describe('at most this many of the scope running at once, fleet-wide'),
+  concurrency: Count.nullable()
+    .optional()
+    .describe('at most this many of the scope running at once, fleet-wide'),
   keyConcurrency: Count.nullable().optional().describe('at most this many running per concurrency key'),
   rate: Rate.nullable().optional().describe('at most limit starts of the scope per intervalMs'),
   keyRate: Rate.nullable().optional().describe('at most limit starts per concurrency key per intervalMs'),
@@ -40,8 +44,13 @@ export const FlowControlOut = z
     running: z.number().describe('tasks of the scope running now'),
     waiting: z
       .number()
-      .describe('queued and retrying tasks held back now by the pause, a full concurrency limit or rate window'),
-    rateLimitedUntil: z.date().nullable().describe('while the rate window is full: when the next start may happen'),
+      .describe(
+        'queued and retrying tasks held back now by the pause, a full concurrency limit or rate window',
+      ),
+    rateLimitedUntil: z
+      .date()
+      .nullable()
+      .describe('while the rate window is full: when the next start may happen'),
     keysAtLimit: z.number().describe('keys whose running tasks fill keyConcurrency'),
     keysRateLimited: z.number().describe('keys whose rate window is full'),
     updatedAt: z.date(),
@@ -140,7 +149,7 @@ export function registerLimitRoutes(app: ZodApp, ctx: ServerContext): void {
       config: { access: 'admin' },
     },
     async (req) => {
-      const control = await store.pause({ ...req.params, by: req.body?.by ?? 'api' });
+      const control = await store.pauseFlow({ ...req.params, by: req.body?.by ?? 'api' });
       log.info({ event: 'paused', ...req.params }, `${req.params.scope} paused`);
       return { control };
     },
@@ -158,7 +167,7 @@ export function registerLimitRoutes(app: ZodApp, ctx: ServerContext): void {
       config: { access: 'admin' },
     },
     async (req) => {
-      const control = await store.resume(req.params);
+      const control = await store.resumeFlow(req.params);
       log.info({ event: 'resumed', ...req.params }, `${req.params.scope} resumed`);
       return { control };
     },

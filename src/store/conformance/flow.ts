@@ -14,7 +14,7 @@ async function withControls(store: Store, fn: () => Promise<void>, ...targets: F
   } finally {
     for (const t of targets) {
       await store.clearLimits(t);
-      await store.resume(t);
+      await store.resumeFlow(t);
     }
   }
 }
@@ -42,13 +42,13 @@ export function flowTests(ctx: ConformanceContext): void {
         async () => {
           const { task: run } = await fx.running();
           await fx.createMany(3);
-          const paused = await store.pause({ ...q, by: 'ops' });
+          const paused = await store.pauseFlow({ ...q, by: 'ops' });
           expect(paused).toMatchObject({ paused: true, pausedBy: 'ops', running: 1, waiting: 3 });
           const w = await fx.worker();
           expect(await fx.claim(w.id, { limit: 10 })).toHaveLength(0);
           expect((await fx.complete(run)).status).toBe('completed');
           expect(await fx.claim(w.id, { limit: 10 })).toHaveLength(0);
-          const resumed = await store.resume(q);
+          const resumed = await store.resumeFlow(q);
           expect(resumed).toBeNull();
           expect(await fx.claim(w.id, { limit: 10 })).toHaveLength(3);
         },
@@ -66,7 +66,7 @@ export function flowTests(ctx: ConformanceContext): void {
           const session = uid('s');
           await store.createSession({ id: session, queue: fx.queue, tasks: [{ type: fx.type }] });
           await fx.create();
-          await store.pause(t);
+          await store.pauseFlow(t);
           const w = await fx.worker();
           expect(await fx.claim(w.id, { limit: 10, types: [fx.type] })).toHaveLength(0);
           await expectGafferError(store.claimSessionTask({ workerId: w.id, sessionId: session, index: 0 }), [
@@ -74,7 +74,7 @@ export function flowTests(ctx: ConformanceContext): void {
           ]);
           const [control] = await store.listFlowControls(t);
           expect(control).toMatchObject({ scope: 'type', name: fx.type, paused: true, waiting: 2 });
-          await store.resume(t);
+          await store.resumeFlow(t);
           expect((await store.claimSessionTask({ workerId: w.id, sessionId: session, index: 0 })).type).toBe(
             fx.type,
           );
@@ -324,7 +324,12 @@ export function flowTests(ctx: ConformanceContext): void {
           const w = await fx.worker();
           const t0 = new Date();
           const got = await fx.claim(w.id, { limit: 10, now: t0 });
-          expect(got.map((c) => c.concurrencyKey).sort()).toEqual(['anthropic', 'anthropic', 'openai', 'openai']);
+          expect(got.map((c) => c.concurrencyKey).sort()).toEqual([
+            'anthropic',
+            'anthropic',
+            'openai',
+            'openai',
+          ]);
           expect(await fx.claim(w.id, { limit: 10, now: new Date(t0.getTime() + 1000) })).toHaveLength(0);
           expect((await store.listFlowControls(t))[0]).toMatchObject({ keysRateLimited: 2 });
         },
@@ -345,7 +350,7 @@ export function flowTests(ctx: ConformanceContext): void {
         }),
         'validation',
       );
-      const fields = (err.details?.fields as Array<{ field: string }>).map((f) => f.field);
+      const fields = ((err.details?.fields ?? []) as Array<{ field: string }>).map((f) => f.field);
       expect(fields).toEqual(['name', 'concurrency', 'rate.intervalMs']);
     });
 
@@ -355,10 +360,10 @@ export function flowTests(ctx: ConformanceContext): void {
       const q = { scope: 'queue', name } as const;
       const set = await store.setLimits({ ...q, concurrency: 7, keyRate: { limit: 60, intervalMs: 60_000 } });
       expect(set).toMatchObject({ concurrency: 7, keyConcurrency: null, rate: null, keyRate: { limit: 60 } });
-      await store.pause(q);
+      await store.pauseFlow(q);
       expect(await store.clearLimits(q)).toBe(true);
       expect((await store.listFlowControls(q))[0]).toMatchObject({ paused: true, concurrency: null });
-      expect(await store.resume(q)).toBeNull();
+      expect(await store.resumeFlow(q)).toBeNull();
       expect(await store.listFlowControls(q)).toEqual([]);
       expect(await store.clearLimits(q)).toBe(false);
     });

@@ -14,12 +14,14 @@ import { countTests } from './counts.js';
 import { createTests } from './create.js';
 import { entryTests } from './entries.js';
 import { flowTests } from './flow.js';
+import { flowKeyTests } from './flow-keys.js';
 import type { ConformanceContext } from './helpers.js';
 import { leaseTests } from './leases.js';
 import { maintenanceTests } from './maintenance.js';
 import { optionsTests } from './options.js';
 import { retentionTests } from './retention.js';
 import { retryTests } from './retries.js';
+import { scheduleTests } from './schedules.js';
 import { sessionTests } from './sessions.js';
 import { tokenTests } from './tokens.js';
 import { transitionTests } from './transitions.js';
@@ -62,6 +64,7 @@ export function runStoreConformance(
     };
 
     createTests(ctx);
+    flowKeyTests(ctx);
     claimTests(ctx);
     claimTypeTests(ctx);
     leaseTests(ctx);
@@ -77,6 +80,7 @@ export function runStoreConformance(
     countTests(ctx);
     workerPageTests(ctx);
     retentionTests(ctx);
+    scheduleTests(ctx);
     flowTests(ctx);
   });
 }

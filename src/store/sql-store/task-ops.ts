@@ -2,10 +2,11 @@ import { NotFoundError } from '../../core/errors.js';
 import type { Queryable } from '../db.js';
 import { cancelLocked, cancelMatching, deleteTaskRows, retryMatching } from '../sql/admin.js';
 import { insertTasks, SomeTasksExistError } from '../sql/create.js';
+import { insertWithFlowKeys } from '../sql/flow-keys.js';
 import * as queries from '../sql/queries.js';
 import { retryLocked } from '../sql/retry.js';
 import { rowToTaskType } from '../sql/rows.js';
-import { checkName } from '../sql/validate.js';
+import { checkName, checkNewTasks, hasFlowKey } from '../sql/validate.js';
 import { bindWake } from '../sql/wake.js';
 import type * as T from '../types.js';
 
@@ -21,6 +22,10 @@ export abstract class SqlTaskOps extends SqlStoreCore {
    */
   async createTasks(p: T.CreateTasksParams): Promise<T.CreateTasksResult> {
     const ctx = { options: this.options, retry: p.retry ?? false, by: p.by ?? 'api' };
+    if (Array.isArray(p.tasks) && p.tasks.some(hasFlowKey)) {
+      checkNewTasks(p.tasks);
+      return this.tx((tx) => insertWithFlowKeys(tx, p.tasks, ctx, p.now ?? null));
+    }
     try {
       return await this.statement((q) => insertTasks(q, p.tasks, { ...ctx, allOrNothing: true }));
     } catch (err) {
@@ -31,11 +36,13 @@ export abstract class SqlTaskOps extends SqlStoreCore {
 
   /** Transactional enqueue: the same insert, run on the caller's own open transaction. */
   createTasksIn(tx: Queryable, p: T.CreateTasksParams): Promise<T.CreateTasksResult> {
-    return insertTasks(bindWake(tx, this.db, this.channel), p.tasks, {
-      options: this.options,
-      retry: p.retry ?? false,
-      by: p.by ?? 'api',
-    });
+    const ctx = { options: this.options, retry: p.retry ?? false, by: p.by ?? 'api' };
+    const bound = bindWake(tx, this.db, this.channel);
+    if (Array.isArray(p.tasks) && p.tasks.some(hasFlowKey)) {
+      checkNewTasks(p.tasks);
+      return insertWithFlowKeys(bound, p.tasks, ctx, p.now ?? null);
+    }
+    return insertTasks(bound, p.tasks, ctx);
   }
 
   async getTask(id: string): Promise<T.Task> {

@@ -1,4 +1,5 @@
 import { checkJson } from '../../core/json-limits.js';
+import { type CallerClient, onCallerClient } from '../caller-transaction.js';
 import * as claims from '../sql/claims.js';
 import { claimedEvent, completedEvent, eventSink } from '../sql/events.js';
 import { notifyWork } from '../sql/wake.js';
@@ -30,6 +31,20 @@ export abstract class SqlWorkerOps extends SqlTaskOps {
       this.publish(rows.map(completedEvent));
     }
     return out;
+  }
+
+  /**
+   * Completes an attempt inside the caller's own transaction on `client` (PostgreSQL only): the
+   * caller's writes and the completion commit together. Throws LeaseLostError when the attempt no
+   * longer holds the task; the caller must then roll back.
+   */
+  async completeTaskInTransaction(client: CallerClient, item: T.CompleteItem): Promise<void> {
+    if (this.kind !== 'postgres')
+      throw new Error(
+        'completing inside your own transaction needs the PostgreSQL store (the embedded store has no connection of yours to share)',
+      );
+    checkJson(item.result ?? null, 'result');
+    await onCallerClient(this.options.schema, client, (tx) => claims.completeTaskIn(tx, item));
   }
 
   failTask(p: T.FailTaskParams): Promise<T.Task> {

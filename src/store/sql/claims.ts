@@ -248,6 +248,18 @@ export async function completeTasks(
   };
 }
 
+/**
+ * Completes one attempt on the caller's transaction (`tx` is the caller's client): fenced like every
+ * worker write, so an attempt that no longer holds the task gets a LeaseLostError and the caller must
+ * roll back. The row stays locked until the caller's commit or rollback.
+ */
+export async function completeTaskIn(tx: Queryable, item: CompleteItem): Promise<CompletedRow> {
+  const res = await completeTasks(tx, [item], true);
+  const row = res.rows[0];
+  if (row) return row;
+  throw await lostReason(tx, item);
+}
+
 /** Locks the attempt for a write, or explains why the writer lost it. */
 export async function lockAttempt(tx: Queryable, ref: AttemptRef): Promise<Task> {
   const res = await tx.query<TaskRow>(LOCK_ATTEMPT, [ref.taskId, ref.attempt, ref.workerId ?? null]);

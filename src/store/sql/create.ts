@@ -8,7 +8,7 @@ import type { CreateOutcome, NewTask, Task } from '../types.js';
 import { eventSink } from './events.js';
 import { retryLocked } from './retry.js';
 import { rowToTask, TASK_COLUMNS, type TaskRow } from './rows.js';
-import { checkNewTask } from './validate.js';
+import { checkNewTask, hasFlowKey } from './validate.js';
 import { notifyWork, sqlWakeChannel, workNotified } from './wake.js';
 
 /**
@@ -134,7 +134,18 @@ export async function insertTasks(
   if (!Array.isArray(input) || input.length === 0) {
     throw new ValidationError('tasks must be a non-empty array', { field: 'tasks' });
   }
-  for (const [i, t] of input.entries()) checkNewTask(t, input.length === 1 && !session ? '' : `tasks[${i}].`);
+  for (const [i, t] of input.entries()) {
+    const where = input.length === 1 && !session ? '' : `tasks[${i}].`;
+    checkNewTask(t, where);
+    // Keyed creates go through insertWithFlowKeys, which hands this function plain tasks only.
+    if (hasFlowKey(t)) {
+      const field = t.debounce ? 'debounce' : 'throttle';
+      throw new ValidationError(
+        session ? `${where}${field} is not for session tasks` : `${where}${field} needs createTasks`,
+        { field: `${where}${field}` },
+      );
+    }
+  }
   const prepared: Prepared[] = input.map((t, i) =>
     session
       ? { ...t, id: t.id ?? newId(), sessionId: session.id, sessionIndex: session.startIndex + i }

@@ -117,7 +117,8 @@ const MAX_INTERVAL_MS = 24 * 3600_000;
 
 /** Every invalid field at once, so a caller fixes them in one go. */
 function checkTarget(p: FlowTarget, problems: Array<{ field: string; message: string }>): void {
-  if (p.scope !== 'queue' && p.scope !== 'type') problems.push({ field: 'scope', message: 'must be queue or type' });
+  if (p.scope !== 'queue' && p.scope !== 'type')
+    problems.push({ field: 'scope', message: 'must be queue or type' });
   if (typeof p.name !== 'string' || !NAME_PATTERN.test(p.name)) {
     problems.push({ field: 'name', message: 'must be 1–100 characters of letters, digits and . _ : - /' });
   }
@@ -135,7 +136,12 @@ export function checkFlowTarget(p: FlowTarget): void {
   raise(problems);
 }
 
-function checkCount(v: unknown, field: string, max: number, problems: Array<{ field: string; message: string }>): void {
+function checkCount(
+  v: unknown,
+  field: string,
+  max: number,
+  problems: Array<{ field: string; message: string }>,
+): void {
   if (v === null || v === undefined) return;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) {
     problems.push({ field, message: `must be an integer from 1 to ${max}, or null` });
@@ -223,6 +229,9 @@ group by queue, type having sum(n) > 0`;
 
 /** Waiting claims of the scope's queues and types try again: a resume or a new limit may let work through. */
 export async function wakeScope(tx: Queryable, p: FlowTarget): Promise<void> {
-  const res = await tx.query<{ queue: string; type: string; count: number }>(RUNNABLE_IN_SCOPE, [p.scope, p.name]);
+  const res = await tx.query<{ queue: string; type: string; count: number }>(RUNNABLE_IN_SCOPE, [
+    p.scope,
+    p.name,
+  ]);
   await notifyCounts(tx, res.rows);
 }

@@ -126,6 +126,19 @@ delete from worker_events e using (
   select e.id from worker_events e where e.at < $1 limit $2
 ) doomed where e.id = doomed.id`;
 
+/** Windows closed before the cutoff: a create of their key would open a new one anyway. */
+const PRUNE_THROTTLE = `
+delete from task_throttle th using (
+  select th.type, th.key from task_throttle th where th.until < $1 limit $2
+) doomed where th.type = doomed.type and th.key = doomed.key`;
+
+/** Debounce keys whose task is gone: the next create of such a key makes a task either way. */
+const PRUNE_DEBOUNCE = `
+delete from task_debounce d using (
+  select d.type, d.key from task_debounce d
+  where not exists (select 1 from tasks t where t.id = d.task_id) limit $1
+) doomed where d.type = doomed.type and d.key = doomed.key`;
+
 /**
  * Retention: finished tasks (with their events) whose session has nothing left
  * to run, then sessions left empty, then stale workers, all older than the cutoff.
@@ -162,6 +175,8 @@ export async function prune(db: Queryable, cutoff: Date, batch: number): Promise
   const sessions = await inBatches(db, PRUNE_SESSIONS, [cutoff], batch);
   const workers = await inBatches(db, PRUNE_WORKERS, [cutoff], batch);
   events += await inBatches(db, PRUNE_WORKER_EVENTS, [cutoff], batch * 20);
+  await inBatches(db, PRUNE_THROTTLE, [cutoff], batch);
+  await inBatches(db, PRUNE_DEBOUNCE, [], batch);
   await db.query('delete from task_throughput where minute < $1', [cutoff]);
   return { tasks, sessions, events, workers };
 }

@@ -3,6 +3,9 @@ import { ID_PATTERN } from '../../core/ids.js';
 import { checkJson } from '../../core/json-limits.js';
 import type { NewTask } from '../types.js';
 
+/** A debounce or throttle window: up to 7 days. */
+const MAX_FLOW_MS = 7 * 24 * 3600_000;
+
 /** Type and queue names: letters, digits and . _ : - / ; 1–100 characters. */
 export const NAME_PATTERN = /^[A-Za-z0-9._:\-/]{1,100}$/;
 export const MAX_KEY_LENGTH = 255;
@@ -72,7 +75,43 @@ export function checkNewTask(t: NewTask, where: string): void {
   ) {
     fail(where, 'metadata', 'must be an object');
   }
+  checkFlowKeys(t, where);
   // What the database could not store as sent (NUL, unpaired surrogates, Infinity) or what nests past the limit.
   if (t.payload !== undefined) checkJson(t.payload, `${where}payload`);
   if (t.metadata !== undefined) checkJson(t.metadata, `${where}metadata`);
+}
+
+/** Whether a task asks for a debounce or throttle key: such a create takes a transaction of its own. */
+export function hasFlowKey(t: NewTask): boolean {
+  return t.debounce !== undefined || t.throttle !== undefined;
+}
+
+function checkFlowKeys(t: NewTask, where: string): void {
+  for (const field of ['debounce', 'throttle'] as const) {
+    const k = t[field];
+    if (k === undefined) continue;
+    if (typeof k !== 'object' || k === null || Array.isArray(k))
+      fail(where, field, 'must be an object {key, ms}');
+    if (typeof k.key !== 'string' || k.key.length === 0 || k.key.length > MAX_KEY_LENGTH) {
+      fail(where, `${field}.key`, `must be a non-empty string of at most ${MAX_KEY_LENGTH} characters`);
+    }
+    if (typeof k.ms !== 'number' || !Number.isInteger(k.ms) || k.ms < 1 || k.ms > MAX_FLOW_MS) {
+      fail(where, `${field}.ms`, `must be an integer from 1 to ${MAX_FLOW_MS}`);
+    }
+  }
+  if (t.debounce !== undefined && t.throttle !== undefined) {
+    fail(where, 'throttle', 'cannot be combined with debounce: a task is either debounced or throttled');
+  }
+  if (t.debounce !== undefined && (t.runAt !== undefined || t.delayMs !== undefined)) {
+    fail(
+      where,
+      t.runAt !== undefined ? 'runAt' : 'delayMs',
+      'cannot be combined with debounce, which sets the run time',
+    );
+  }
+}
+
+/** Checks every task of a create call, naming fields as insertTasks does. */
+export function checkNewTasks(tasks: NewTask[]): void {
+  for (const [i, t] of tasks.entries()) checkNewTask(t, tasks.length === 1 ? '' : `tasks[${i}].`);
 }
