@@ -350,7 +350,7 @@ export function flowTests(ctx: ConformanceContext): void {
         }),
         'validation',
       );
-      const fields = ((err.details?.fields ?? []) as Array<{ field: string }>).map((f) => f.field);
+      const fields = ((err.details?.errors ?? []) as Array<{ field: string }>).map((f) => f.field);
       expect(fields).toEqual(['name', 'concurrency', 'rate.intervalMs']);
     });
 

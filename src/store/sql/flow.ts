@@ -127,7 +127,7 @@ function checkTarget(p: FlowTarget, problems: Array<{ field: string; message: st
 function raise(problems: Array<{ field: string; message: string }>): void {
   if (problems.length === 0) return;
   const text = problems.map((p) => `${p.field} ${p.message}`).join('; ');
-  throw new ValidationError(text, { field: problems[0]!.field, fields: problems });
+  throw new ValidationError(text, { field: problems[0]!.field, errors: problems });
 }
 
 export function checkFlowTarget(p: FlowTarget): void {
