@@ -5,6 +5,7 @@ import { registerEnqueueCommand } from './commands/enqueue.js';
 import { registerFleetCommands } from './commands/fleet.js';
 import { registerFlowCommands } from './commands/flow.js';
 import { registerMigrateCommand } from './commands/migrate.js';
+import { registerScheduleCommands } from './commands/schedules.js';
 import { registerServeCommand } from './commands/serve.js';
 import { registerTaskCommands } from './commands/tasks.js';
 import { registerTokenCommands } from './commands/token.js';
@@ -35,6 +36,7 @@ Examples:
   gaffer workers --stale
   gaffer limits set --queue llm --concurrency 20 --key-rate 60/1m   flow control, fleet-wide
   gaffer pause --queue llm                      nothing new of the queue is claimed until resume
+  gaffer schedules set nightly --type report.build --cron "0 2 * * *" --tz Europe/Berlin
   gaffer bench --quick                          benchmark against graphile-worker, pg-boss, BullMQ`,
     );
 
@@ -46,6 +48,7 @@ Examples:
   registerFleetCommands(program);
   registerActionCommands(program);
   registerFlowCommands(program);
+  registerScheduleCommands(program);
   registerTokenCommands(program);
   registerBenchCommand(program);
 

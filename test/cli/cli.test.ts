@@ -230,6 +230,7 @@ describe('gaffer CLI against a running server', { timeout: 120_000 }, () => {
       'delete',
       'release',
       'stats',
+      'schedules',
       'token',
       'bench',
     ]) {

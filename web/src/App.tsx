@@ -6,6 +6,7 @@ import { LoginForm } from './components/LoginForm';
 import { EmptyState } from './components/States';
 import { DeadLettersPage } from './pages/dead-letters/DeadLettersPage';
 import { OverviewPage } from './pages/overview/OverviewPage';
+import { SchedulesPage } from './pages/schedules/SchedulesPage';
 import { SessionPage } from './pages/sessions/SessionPage';
 import { SessionsPage } from './pages/sessions/SessionsPage';
 import { TaskPage } from './pages/tasks/TaskPage';
@@ -28,6 +29,7 @@ export function App() {
         <Route path="/sessions/:id" element={<SessionPage />} />
         <Route path="/workers" element={<WorkersPage />} />
         <Route path="/workers/:id" element={<WorkerPage />} />
+        <Route path="/schedules" element={<SchedulesPage />} />
         <Route
           path="*"
           element={<EmptyState title="No such page">Pick a page from the menu above.</EmptyState>}

@@ -38,6 +38,12 @@ export const useRetrySessionFailed = () =>
     api.post<BulkResult>(`/api/v1/sessions/${enc(id)}/retry-failed`, { reason: REASON }),
   );
 
+export const usePauseSchedule = () =>
+  useAction((name: string) => api.post<unknown>(`/api/v1/schedules/${enc(name)}/pause`));
+
+export const useResumeSchedule = () =>
+  useAction((name: string) => api.post<unknown>(`/api/v1/schedules/${enc(name)}/resume`));
+
 export const useDeleteWorker = () => useAction((id: string) => api.del(`/api/v1/workers/${enc(id)}`));
 
 /** Drops empty fields; splits comma lists the way the API's query strings accept them. */

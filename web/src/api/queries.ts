@@ -4,6 +4,7 @@ import { ApiError, api } from './client';
 import type {
   Alert,
   Page,
+  Schedule,
   Session,
   SessionDetail,
   SessionFilter,
@@ -33,6 +34,7 @@ export const keys = {
   session: (id: string) => ['session', id] as const,
   workers: (includeStale: boolean) => ['workers', includeStale] as const,
   worker: (id: string) => ['worker', id] as const,
+  schedules: ['schedules'] as const,
 };
 
 export function useStats() {
@@ -139,5 +141,23 @@ export function useWorker(id: string) {
   return useQuery({
     queryKey: keys.worker(id),
     queryFn: ({ signal }) => api.get<WorkerDetail>(`/api/v1/workers/${enc(id)}`, undefined, signal),
+  });
+}
+
+/** Every schedule by name; polled, since ticks are not live events (next run times move on their own). */
+export function useSchedules() {
+  return useQuery({
+    queryKey: keys.schedules,
+    queryFn: async ({ signal }) => {
+      const items: Schedule[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await api.get<Page<Schedule>>('/api/v1/schedules', { limit: 1000, cursor }, signal);
+        items.push(...page.items);
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor);
+      return items;
+    },
+    refetchInterval: 5000,
   });
 }

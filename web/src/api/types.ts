@@ -25,6 +25,7 @@ export type TaskEvent = Wire<S.TaskEvent>;
 export type TaskError = S.TaskError;
 export type Session = Wire<S.Session>;
 export type Worker = Wire<S.Worker>;
+export type Schedule = Wire<S.Schedule>;
 export type WorkerEvent = Wire<S.WorkerEvent>;
 export type BulkResult = S.BulkResult;
 export type QueueStat = S.QueueStat;

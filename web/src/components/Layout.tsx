@@ -35,6 +35,7 @@ export function Layout({ live, children }: { live: LiveStatus; children: ReactNo
           </NavLink>
           <NavLink to="/sessions">Sessions</NavLink>
           <NavLink to="/workers">Workers</NavLink>
+          <NavLink to="/schedules">Schedules</NavLink>
         </nav>
         <div className="topbar-right">
           <span
