@@ -40,6 +40,7 @@ import type {
   PruneParams,
   PruneResult,
   QueueStat,
+  RateLimitParams,
   RegisterWorkerParams,
   RescueResult,
   RetryTaskParams,
@@ -93,6 +94,12 @@ export interface Store {
   completeTaskInTransaction(client: CallerClient, item: CompleteItem): Promise<void>;
   failTask(params: FailTaskParams): Promise<Task>;
   handBackTasks(items: AttemptRef[]): Promise<string[]>;
+  /**
+   * The handler met a rate limit: the attempt goes back to `queued`, runnable at now + retryAfterMs,
+   * without spending an attempt (a hand-back with a later run time; history event `rate_limited`).
+   * LeaseLostError when the attempt no longer holds the task. Answers the time it runs again.
+   */
+  rateLimitTask(params: RateLimitParams): Promise<{ until: Date }>;
   extendLease(params: AttemptRef & { leaseMs?: number }): Promise<Date>;
   reportProgress(params: AttemptRef & { progress: Json }): Promise<void>;
 

@@ -304,6 +304,14 @@ export interface FailTaskParams extends AttemptRef {
   now?: Date;
 }
 
+export interface RateLimitParams extends AttemptRef {
+  /** Runnable again this many milliseconds from now (0 to 7 days). */
+  retryAfterMs: number;
+  /** Free text for the history, e.g. the provider's answer. */
+  reason?: string;
+  now?: Date;
+}
+
 export interface HeartbeatParams {
   workerId: string;
   /**

@@ -19,6 +19,7 @@ import type { ConformanceContext } from './helpers.js';
 import { leaseTests } from './leases.js';
 import { maintenanceTests } from './maintenance.js';
 import { optionsTests } from './options.js';
+import { rateLimitedTests } from './rate-limited.js';
 import { retentionTests } from './retention.js';
 import { retryTests } from './retries.js';
 import { scheduleTests } from './schedules.js';
@@ -68,6 +69,7 @@ export function runStoreConformance(
     claimTests(ctx);
     claimTypeTests(ctx);
     leaseTests(ctx);
+    rateLimitedTests(ctx);
     retryTests(ctx);
     cancelTests(ctx);
     transitionTests(ctx);
