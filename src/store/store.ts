@@ -51,6 +51,7 @@ import type {
   TaskFilter,
   TaskTypeConfig,
   UpsertTaskTypeParams,
+  WaitReason,
   WakeListener,
   Worker,
   WorkerCounts,
@@ -73,6 +74,8 @@ export interface Store {
   findTask(id: string): Promise<Task | null>;
   listTasks(params: ListTasksParams): Promise<Page<Task>>;
   countTasks(filter: TaskFilter): Promise<Record<string, number>>;
+  /** Why a task is not running (null while it runs or once it finished); NotFoundError if there is none. */
+  waitingOn(taskId: string): Promise<WaitReason[] | null>;
   getTaskEvents(taskId: string, params?: { limit?: number; afterId?: number }): Promise<TaskEvent[]>;
   cancelTask(params: { taskId: string; by?: string; reason?: string }): Promise<Task>;
   cancelTasks(params: { filter: TaskFilter; by?: string; reason?: string }): Promise<BulkResult>;

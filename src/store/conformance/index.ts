@@ -26,6 +26,7 @@ import { scheduleTests } from './schedules.js';
 import { sessionTests } from './sessions.js';
 import { tokenTests } from './tokens.js';
 import { transitionTests } from './transitions.js';
+import { waitingOnTests } from './waiting-on.js';
 import { workerPageTests } from './worker-pages.js';
 import { workerTests } from './workers.js';
 
@@ -76,6 +77,7 @@ export function runStoreConformance(
     sessionTests(ctx);
     entryTests(ctx);
     workerTests(ctx);
+    waitingOnTests(ctx);
     maintenanceTests(ctx);
     optionsTests(ctx);
     tokenTests(ctx);
