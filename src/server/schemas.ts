@@ -85,6 +85,9 @@ const NewTaskFields = {
   id: Id.optional(),
   queue: Name.optional(),
   idempotencyKey: Text.optional(),
+  concurrencyKey: Text.optional().describe(
+    'flow control: per-key limits count the running tasks of this key',
+  ),
   priority: z.number().int().min(-1_000_000).max(1_000_000).optional(),
   runAt: IsoDate.optional(),
   delayMs: z
@@ -282,6 +285,7 @@ export const TaskOut = z
     finishedAt: NullableDate,
     parentId: z.string().nullable().describe('the task whose handler spawned this one'),
     depth: z.number().describe('0 for a root task, its parent’s depth + 1 for a child'),
+    concurrencyKey: z.string().nullable(),
   })
   .meta({ id: 'Task' });
 
@@ -333,6 +337,7 @@ export const ClaimedTaskOut = TaskOut.pick({
   userId: true,
   metadata: true,
   createdAt: true,
+  concurrencyKey: true,
 })
   .extend({ workerId: z.string(), leaseExpiresAt: DateString, startedAt: DateString })
   .meta({
