@@ -7,6 +7,7 @@ import { registerFlowCommands } from './commands/flow.js';
 import { registerMigrateCommand } from './commands/migrate.js';
 import { registerScheduleCommands } from './commands/schedules.js';
 import { registerServeCommand } from './commands/serve.js';
+import { registerSignalCommand } from './commands/signal.js';
 import { registerTaskCommands } from './commands/tasks.js';
 import { registerTokenCommands } from './commands/token.js';
 import { registerWorkerCommand } from './commands/worker.js';
@@ -47,6 +48,7 @@ Examples:
   registerTaskCommands(program);
   registerFleetCommands(program);
   registerActionCommands(program);
+  registerSignalCommand(program);
   registerFlowCommands(program);
   registerScheduleCommands(program);
   registerTokenCommands(program);

@@ -29,6 +29,7 @@ export type ClientBackend = Pick<
   | 'getTask'
   | 'listTasks'
   | 'countTasks'
+  | 'waitingOn'
   | 'getTaskEvents'
   | 'cancelTask'
   | 'cancelTasks'
@@ -55,6 +56,8 @@ export type ClientBackend = Pick<
   | 'getWorkerEvents'
   | 'deleteWorker'
   | 'queueStats'
+  | 'getTaskGraph'
+  | 'signalTask'
   | 'setLimits'
   | 'clearLimits'
   | 'pauseFlow'
@@ -178,6 +181,10 @@ export class GafferClient {
   get(id: string) {
     return this.backend.getTask(id);
   }
+  /** Why the task is not running: its run-at or backoff, no live worker, a machine it avoids, or its turn. */
+  waitingOn(id: string) {
+    return this.backend.waitingOn(id);
+  }
   list(p: T.ListTasksParams = {}) {
     return this.backend.listTasks(p);
   }
@@ -201,6 +208,14 @@ export class GafferClient {
   }
   delete(id: string) {
     return this.backend.deleteTask(id);
+  }
+  /** Completes the task's wait for a signal: it becomes runnable, its handler reads `data` as ctx.signalData. */
+  signal(id: string, data?: T.Json) {
+    return this.backend.signalTask({ taskId: id, data });
+  }
+  /** What the task waits for, its dependencies and dependents, its parent and children. */
+  graph(id: string) {
+    return this.backend.getTaskGraph(id);
   }
   deadLetters(p: Omit<T.ListTasksParams, 'status'> = {}) {
     return this.backend.listTasks({ ...p, status: 'failed' });

@@ -89,6 +89,7 @@ function taskQuery(p: T.ListTasksParams): Query {
     createdBefore: p.createdBefore,
     errorContains: p.errorContains,
     ids: p.ids,
+    waitingOn: p.waitingOn,
     limit: p.limit,
     cursor: p.cursor,
     order: p.order,
@@ -140,7 +141,15 @@ export class HttpBackend implements ClientBackend {
     return { tasks: res.tasks.map(reviveTask), outcomes: res.outcomes };
   }
   async getTask(id: string): Promise<T.Task> {
-    return reviveTask(await this.http.call<T.Task>('GET', `/tasks/${seg(id)}`));
+    const { waitingOn: _w, ...task } = await this.http.call<T.Task & { waitingOn?: unknown }>(
+      'GET',
+      `/tasks/${seg(id)}`,
+    );
+    return reviveTask(task);
+  }
+  async waitingOn(id: string): Promise<T.WaitReason[] | null> {
+    const task = await this.http.call<{ waitingOn: T.WaitReason[] | null }>('GET', `/tasks/${seg(id)}`);
+    return task.waitingOn;
   }
   async listTasks(p: T.ListTasksParams): Promise<T.Page<T.Task>> {
     const page = await this.http.call<T.Page<T.Task>>('GET', '/tasks', { query: taskQuery(p) });
@@ -149,6 +158,19 @@ export class HttpBackend implements ClientBackend {
   countTasks(f: T.TaskFilter): Promise<Record<string, number>> {
     const { limit: _l, cursor: _c, order: _o, ...q } = taskQuery(f);
     return this.http.call('GET', '/tasks/counts', { query: q });
+  }
+  async getTaskGraph(taskId: string): Promise<T.TaskGraph> {
+    const g = await this.http.call<T.TaskGraph>('GET', `/tasks/${seg(taskId)}/graph`);
+    return {
+      ...g,
+      wait: g.wait ? { ...g.wait, timeoutAt: dn(g.wait.timeoutAt), since: d(g.wait.since) } : null,
+    };
+  }
+  async signalTask(p: { taskId: string; data?: T.Json }): Promise<T.Task> {
+    const res = await this.http.call<{ task: T.Task }>('POST', `/tasks/${seg(p.taskId)}/signal`, {
+      body: { data: p.data },
+    });
+    return reviveTask(res.task);
   }
   async getTaskEvents(taskId: string, p: { limit?: number; afterId?: number } = {}): Promise<T.TaskEvent[]> {
     const res = await this.http.call<{ items: T.TaskEvent[] }>('GET', `/tasks/${seg(taskId)}/events`, {

@@ -1,7 +1,12 @@
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { ID_PATTERN } from '../core/ids.js';
-import { TASK_STATUSES, TRACKING_POLICIES } from '../core/states.js';
+import {
+  DEPENDENCY_FAILURE_POLICIES,
+  TASK_STATUSES,
+  TRACKING_POLICIES,
+  WAIT_TIMEOUT_POLICIES,
+} from '../core/states.js';
 import { NAME_PATTERN } from '../store/sql/validate.js';
 import type { Json, TaskFilter } from '../store/types.js';
 import { FlowKey, flowKeyClashes } from './flow-key-schema.js';
@@ -100,6 +105,28 @@ const NewTaskFields = {
     .optional(),
   backoff: Backoff.optional(),
   metadata: JsonObject.optional(),
+  dependsOn: z
+    .array(Id)
+    .max(1000)
+    .optional()
+    .describe('ids of tasks this one waits for (existing, or of the same call)'),
+  onDependencyFailure: z
+    .enum(DEPENDENCY_FAILURE_POLICIES)
+    .optional()
+    .describe('when a dependency fails: cancel (default) or run'),
+  waitFor: z
+    .strictObject({
+      signal: z.literal(true),
+      timeoutMs: z
+        .number()
+        .int()
+        .min(1)
+        .max(365 * 24 * 3600_000)
+        .optional(),
+      onTimeout: z.enum(WAIT_TIMEOUT_POLICIES).optional(),
+    })
+    .optional()
+    .describe('wait for POST /tasks/{id}/signal before running; on timeout fail (default) or run'),
 };
 
 const NewTaskObject = z.strictObject({
@@ -117,7 +144,14 @@ const NewTaskObject = z.strictObject({
 
 export const NewTask = NewTaskObject.superRefine(flowKeyClashes);
 
-export const SessionTask = z.strictObject(NewTaskFields);
+export const SessionTask = z.strictObject({
+  ...NewTaskFields,
+  after: z
+    .array(z.number().int().min(0))
+    .max(1000)
+    .optional()
+    .describe('indexes of this session’s tasks that must complete first (a DAG; a cycle is refused)'),
+});
 
 export const CreateTaskBody = NewTaskObject.extend({
   retry: z.boolean().optional().describe('re-sending the id of a failed or cancelled task retries it'),
@@ -135,6 +169,9 @@ export const CreateSessionBody = z.strictObject({
   tasks: z.array(SessionTask).max(10_000, 'must hold at most 10000 tasks'),
 });
 
+/** The reasons to wait a task list can be filtered by (GET /tasks/:id explains every reason). */
+export const WaitFilter = z.enum(['scheduled', 'backoff', 'no_live_worker']);
+
 export const FilterFields = {
   status: listOf(Status).optional(),
   type: listOf(Name).optional(),
@@ -147,6 +184,7 @@ export const FilterFields = {
   createdBefore: IsoDate.optional(),
   errorContains: Text.optional(),
   ids: listOf(Id).optional(),
+  waitingOn: WaitFilter.optional(),
 };
 export const TaskQuery = z.strictObject({
   ...FilterFields,
@@ -169,6 +207,7 @@ export const BodyFilter = z.strictObject({
   createdBefore: IsoDate.optional(),
   errorContains: Text.optional(),
   ids: z.array(Id).max(10_000).optional(),
+  waitingOn: WaitFilter.optional(),
 });
 
 export function isEmptyFilter(f: TaskFilter): boolean {
@@ -244,9 +283,41 @@ export const TaskOut = z
     updatedAt: DateString,
     startedAt: NullableDate,
     finishedAt: NullableDate,
+    parentId: z.string().nullable().describe('the task whose handler spawned this one'),
+    depth: z.number().describe('0 for a root task, its parent’s depth + 1 for a child'),
     concurrencyKey: z.string().nullable(),
   })
   .meta({ id: 'Task' });
+
+export const WaitReasonOut = z
+  .object({
+    reason: z.string(),
+    message: z.string(),
+    until: z.string().optional(),
+    ahead: z.number().optional(),
+    aheadCapped: z.boolean().optional(),
+    workers: z
+      .union([
+        z.number(),
+        z.array(
+          z.object({
+            id: z.string(),
+            machineId: z.string(),
+            types: z.array(z.string()),
+            queues: z.array(z.string()),
+          }),
+        ),
+      ])
+      .optional(),
+    slots: z.number().optional(),
+    busySlots: z.number().optional(),
+  })
+  .meta({ id: 'WaitReason' });
+
+/** GET /tasks/:id: the task, and why it is not running (null while it runs or once it finished). */
+export const TaskDetailOut = TaskOut.extend({ waitingOn: z.array(WaitReasonOut).nullable() }).meta({
+  id: 'TaskDetail',
+});
 
 export const ClaimedTaskOut = TaskOut.pick({
   id: true,
@@ -351,6 +422,21 @@ export const WorkerOut = z
     lastHeartbeatAt: DateString,
     staleAt: NullableDate,
     deregisteredAt: NullableDate,
+    liveness: z
+      .object({
+        eventLoopLagMs: z
+          .number()
+          .nullable()
+          .describe('lag of its main event loop at the last heartbeat, ms'),
+        heartbeatThread: z.boolean().nullable().describe('heartbeats sent from a thread of their own'),
+        held: z.number().nullable().describe('attempts held at the last heartbeat'),
+        leaseAgeMs: z.number().nullable().describe('since its leases were last renewed, when it holds any'),
+        suspectedStuck: z
+          .boolean()
+          .describe('event loop blocked for a third of the lease, or leases half-way to lapsing'),
+        reason: z.string().nullable(),
+      })
+      .describe('null fields: the worker does not report them (e.g. a worker of another language)'),
   })
   .meta({ id: 'Worker' });
 

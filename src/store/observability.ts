@@ -64,6 +64,8 @@ export type StoreEvent =
       manualRetries: number;
     })
   | (TaskRef & { event: 'task_cancelled'; attempt: number; by: string | null; reason: string | null })
+  | (TaskRef & { event: 'task_waiting'; attempt: number; kind: 'children' | 'signal' })
+  | (TaskRef & { event: 'task_signalled' })
   | (TaskRef & { event: 'lease_lost'; attempt: number; workerId: string | null; reason: string })
   | {
       event: 'worker_registered';
@@ -102,6 +104,10 @@ export interface MetricsSnapshot {
     processed: number | null;
     failed: number | null;
     startedAt: Date | null;
+    /** The main event loop's lag at its last heartbeat (null: it does not report one). */
+    eventLoopLagMs: number | null;
+    /** Event loop blocked for a third of the lease, or leases half-way to lapsing (src/core/liveness.ts). */
+    suspectedStuck: boolean;
   }>;
   staleWorkers: number;
   /** Queues and task types paused by flow control (nothing of them is claimed, so no worker is missing). */

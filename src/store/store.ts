@@ -21,6 +21,7 @@ import type { ThroughputPoint } from './sql/queries.js';
 import type {
   AttemptRef,
   BulkResult,
+  ChildResult,
   ClaimedTask,
   ClaimSessionTaskParams,
   ClaimTasksParams,
@@ -46,11 +47,15 @@ import type {
   RetryTaskParams,
   Session,
   SessionEntry,
+  SpawnChildrenParams,
   Task,
   TaskEvent,
   TaskFilter,
+  TaskGraph,
   TaskTypeConfig,
   UpsertTaskTypeParams,
+  WaitForSignalParams,
+  WaitReason,
   WakeListener,
   Worker,
   WorkerCounts,
@@ -73,6 +78,8 @@ export interface Store {
   findTask(id: string): Promise<Task | null>;
   listTasks(params: ListTasksParams): Promise<Page<Task>>;
   countTasks(filter: TaskFilter): Promise<Record<string, number>>;
+  /** Why a task is not running (null while it runs or once it finished); NotFoundError if there is none. */
+  waitingOn(taskId: string): Promise<WaitReason[] | null>;
   getTaskEvents(taskId: string, params?: { limit?: number; afterId?: number }): Promise<TaskEvent[]>;
   cancelTask(params: { taskId: string; by?: string; reason?: string }): Promise<Task>;
   cancelTasks(params: { filter: TaskFilter; by?: string; reason?: string }): Promise<BulkResult>;
@@ -80,6 +87,16 @@ export interface Store {
   retryTasks(params: { filter: TaskFilter; by?: string; reason?: string }): Promise<BulkResult>;
   deleteTask(id: string): Promise<void>;
   deleteTasks(filter: TaskFilter): Promise<number>;
+
+  // Workflows: dependencies, children, signals (migration 0008)
+  /** What a task waits for, its dependencies and dependents, its parent and children. */
+  getTaskGraph(taskId: string): Promise<TaskGraph>;
+  /** The children the parent's attempt `round` spawned, with their results or errors. */
+  getChildResults(params: { taskId: string; round: number }): Promise<ChildResult[]>;
+  /** Completes a signal wait: the task becomes runnable with `data`. ConflictError if it does not wait for one. */
+  signalTask(params: { taskId: string; data?: Json }): Promise<Task>;
+  /** Ends the signal waits whose timeout passed, per their policy (the maintenance sweep runs it). */
+  expireWaits(params?: { now?: Date }): Promise<{ failed: string[]; run: string[] }>;
 
   // Task types
   upsertTaskType(params: UpsertTaskTypeParams): Promise<TaskTypeConfig>;
@@ -92,8 +109,17 @@ export interface Store {
   completeTasks(items: CompleteItem[]): Promise<CompleteTasksResult>;
   /** Completes one attempt in the caller's open transaction on `client` (PostgreSQL); LeaseLostError when it no longer holds the task. */
   completeTaskInTransaction(client: CallerClient, item: CompleteItem): Promise<void>;
+  /** How a worker's heartbeat thread connects on its own (PostgreSQL); null when it cannot (embedded store). */
+  threadConnection?(): ThreadConnectionSpec | null;
   failTask(params: FailTaskParams): Promise<Task>;
   handBackTasks(items: AttemptRef[]): Promise<string[]>;
+  /**
+   * The running attempt creates children and ends, unspent: the task waits (holding no worker) until
+   * they all finished, then runs again. Fenced like every worker write; refused past the depth limit.
+   */
+  spawnChildren(params: SpawnChildrenParams): Promise<{ parent: Task; children: Task[] }>;
+  /** The running attempt ends, unspent, and the task waits for signalTask (or its timeout). */
+  waitForSignal(params: WaitForSignalParams): Promise<Task>;
   /**
    * The handler met a rate limit: the attempt goes back to `queued`, runnable at now + retryAfterMs,
    * without spending an attempt (a hand-back with a later run time; history event `rate_limited`).
@@ -103,7 +129,7 @@ export interface Store {
   extendLease(params: AttemptRef & { leaseMs?: number }): Promise<Date>;
   reportProgress(params: AttemptRef & { progress: Json }): Promise<void>;
 
-  // Flow control (migration 0010): enforced by claims, in their own transaction, across every server
+  // Flow control (migration 0012): enforced by claims, in their own transaction, across every server
   /** Sets every limit of a queue or type (one left out or null is removed). */
   setLimits(params: SetLimitsParams): Promise<FlowControl>;
   /** Removes a queue's or type's limits (a pause stays); false when it had none. */
@@ -246,6 +272,15 @@ export interface CreateTokenParams {
 /** A token as created: the only time its secret is known. */
 export interface CreatedToken extends ApiToken {
   token: string;
+}
+
+/** A PostgreSQL connection another thread can open: the same database, schema and settings. */
+export interface ThreadConnectionSpec {
+  connectionString: string;
+  applicationName: string;
+  schema: string;
+  leaseMs: number;
+  staleAfterMs: number;
 }
 
 export interface StoreOptions {

@@ -1,8 +1,18 @@
 import type { BackoffPolicy } from '../core/backoff.js';
-import type { AttemptOutcome, SessionStatus, TaskStatus, TrackingPolicy } from '../core/states.js';
+import type { LivenessReport } from '../core/liveness.js';
+import type {
+  AttemptOutcome,
+  DependencyFailurePolicy,
+  SessionStatus,
+  TaskStatus,
+  TrackingPolicy,
+  WaitKind,
+  WaitTimeoutPolicy,
+} from '../core/states.js';
 import type { Json } from './json.js';
 import type { WorkerStats } from './worker-types.js';
 
+export type { LivenessReport, WorkerLiveness } from '../core/liveness.js';
 export type { Json } from './json.js';
 export type * from './schedule-types.js';
 export type * from './worker-types.js';
@@ -65,6 +75,10 @@ export interface Task {
   updatedAt: Date;
   startedAt: Date | null;
   finishedAt: Date | null;
+  /** The task whose handler spawned this one (ctx.spawnAndWait); null for a root task. */
+  parentId: string | null;
+  /** 0 for a root task, the parent's depth + 1 for a child. */
+  depth: number;
   /** Flow control: limits per key count the running tasks that carry the same key (a tenant, a provider). */
   concurrencyKey: string | null;
 }
@@ -130,6 +144,85 @@ export interface NewTask {
    * in the window answer that task (outcome `throttled`) and create nothing.
    */
   throttle?: FlowKey;
+  /**
+   * Ids of tasks this one waits for: it stays `waiting` until all of them completed. They may be
+   * existing tasks or tasks of the same create call (a cycle among those is refused).
+   */
+  dependsOn?: string[];
+  /** When a dependency ends failed or cancelled: cancel this task (default) or run it anyway. */
+  onDependencyFailure?: DependencyFailurePolicy;
+  /** Wait for `client.signal(id, data)` before running; on timeout fail (default) or run. */
+  waitFor?: SignalWait;
+}
+
+export interface SignalWait {
+  signal: true;
+  timeoutMs?: number;
+  onTimeout?: WaitTimeoutPolicy;
+}
+
+/** A session's task: a task, plus the indexes (positions in the call's tasks) it runs after. */
+export interface NewSessionTask extends NewTask {
+  after?: number[];
+}
+
+/** What a waiting task waits for (`getTaskGraph`). */
+export interface TaskWait {
+  kind: WaitKind;
+  /** Dependencies or children not finished yet. */
+  pending: number;
+  onFailure: DependencyFailurePolicy;
+  /** Children: the attempt that spawned them. */
+  round: number;
+  timeoutAt: Date | null;
+  onTimeout: WaitTimeoutPolicy | null;
+  since: Date;
+}
+
+/** A task as a node of another task's graph. */
+export interface TaskLink {
+  id: string;
+  type: string;
+  status: TaskStatus;
+  /** Children: the parent attempt that spawned it; dependencies: 0. */
+  round: number;
+}
+
+/** A task's place among others: what it waits for, what waits for it, its parent and children. */
+export interface TaskGraph {
+  taskId: string;
+  parentId: string | null;
+  depth: number;
+  wait: TaskWait | null;
+  dependsOn: TaskLink[];
+  dependents: TaskLink[];
+  children: TaskLink[];
+}
+
+/** The outcome of one child, as the parent's next attempt reads it (ctx.childResults). */
+export interface ChildResult {
+  id: string;
+  type: string;
+  status: TaskStatus;
+  result: Json | null;
+  error: TaskError | null;
+}
+
+/** How a task's last wait ended, as its handler sees it (metadata['gaffer.wake']). */
+export type WakeInfo =
+  | { kind: 'children'; round: number }
+  | { kind: 'signal'; data: Json }
+  | { kind: 'timeout' };
+
+export interface SpawnChildrenParams extends AttemptRef {
+  children: NewTask[];
+  /** When a child ends failed or cancelled: run the parent anyway with the errors (default) or cancel it. */
+  onChildFailure?: DependencyFailurePolicy;
+}
+
+export interface WaitForSignalParams extends AttemptRef {
+  timeoutMs?: number;
+  onTimeout?: WaitTimeoutPolicy;
 }
 
 /** A debounce or throttle key and its window. */
@@ -171,6 +264,28 @@ export interface TaskFilter {
   /** Substring of the last error's message (for redrive after an incident). */
   errorContains?: string;
   ids?: string[];
+  /** Runnable tasks that wait for this reason (see WaitReason): scheduled, backoff, no_live_worker. */
+  waitingOn?: 'scheduled' | 'backoff' | 'no_live_worker';
+  /** Set by the store, not by callers: how recent a heartbeat keeps a worker live for `waitingOn`. */
+  liveWithinMs?: number;
+}
+
+/**
+ * One reason a task is not running, from the store's own state: `scheduled` (run-at in the future),
+ * `backoff` (a retry's backoff), `no_live_worker` (no live worker takes its type and queue; `workers`
+ * lists live ones), `avoided` (every live worker that takes it is the machine or has the labels it
+ * avoids), `queued` (runnable, waiting its turn: `ahead` of it, the slots of the workers that may take
+ * it). `message` says it in words.
+ */
+export interface WaitReason {
+  reason: 'scheduled' | 'backoff' | 'no_live_worker' | 'avoided' | 'queued' | (string & {});
+  message: string;
+  until?: string;
+  ahead?: number;
+  aheadCapped?: boolean;
+  workers?: number | { id: string; machineId: string; types: string[]; queues: string[] }[];
+  slots?: number;
+  busySlots?: number;
 }
 
 export interface ListTasksParams extends TaskFilter {
@@ -237,7 +352,7 @@ export interface CreateSessionParams {
   userId?: string;
   metadata?: Record<string, Json>;
   /** Tasks in index order: tasks[i] gets session index i, for ever. */
-  tasks: Omit<NewTask, 'sessionId' | 'key' | 'userId'>[];
+  tasks: Omit<NewSessionTask, 'sessionId' | 'key' | 'userId'>[];
   /** Defaults for every task of the session. */
   queue?: string;
   by?: string;
@@ -322,6 +437,8 @@ export interface HeartbeatParams {
   leaseMs?: number;
   state?: Json;
   stats?: WorkerStats;
+  /** Event-loop lag, heartbeat thread, attempts held: kept on the worker row (the "suspected stuck" signal). */
+  liveness?: LivenessReport;
   now?: Date;
 }
 

@@ -1,10 +1,20 @@
 import { GafferError } from '../core/errors.js';
 import { checkJson } from '../core/json-limits.js';
+import type { DependencyFailurePolicy, WaitTimeoutPolicy } from '../core/states.js';
 import { Batcher } from '../engine/batcher.js';
 import { claimOrWait, WorkWaiters } from '../engine/work-waiters.js';
 import type { CallerClient } from '../store/caller-transaction.js';
 import type { Store } from '../store/store.js';
-import type { AttemptRef, ClaimedTask, CompleteItem, Json, TaskError } from '../store/types.js';
+import type {
+  AttemptRef,
+  ChildResult,
+  ClaimedTask,
+  CompleteItem,
+  Json,
+  NewTask,
+  TaskError,
+} from '../store/types.js';
+import type { ThreadConnection } from './heartbeat-thread-types.js';
 import type { AttemptState, Registration, WorkerTransport } from './transport.js';
 
 export interface DirectTransportOptions {
@@ -76,6 +86,11 @@ export class DirectTransport implements WorkerTransport {
     return this.store.completeTaskInTransaction(client, p);
   }
 
+  threadConnection(): ThreadConnection | null {
+    const spec = this.store.threadConnection?.();
+    return spec ? { kind: 'postgres', ...spec } : null;
+  }
+
   async attemptState(p: AttemptRef): Promise<AttemptState> {
     const t = await this.store.findTask(p.taskId);
     if (!t || t.attempt !== p.attempt || (p.workerId && t.workerId !== p.workerId)) return 'gone';
@@ -100,6 +115,20 @@ export class DirectTransport implements WorkerTransport {
 
   async handBack(items: AttemptRef[]): Promise<void> {
     await this.store.handBackTasks(items);
+  }
+
+  async spawn(
+    p: AttemptRef & { children: NewTask[]; onChildFailure?: DependencyFailurePolicy },
+  ): Promise<void> {
+    await this.store.spawnChildren(p);
+  }
+
+  async waitForSignal(p: AttemptRef & { timeoutMs?: number; onTimeout?: WaitTimeoutPolicy }): Promise<void> {
+    await this.store.waitForSignal(p);
+  }
+
+  childResults(p: AttemptRef & { round: number }): Promise<ChildResult[]> {
+    return this.store.getChildResults({ taskId: p.taskId, round: p.round });
   }
 
   async deregister(p: { workerId: string }): Promise<void> {

@@ -1,15 +1,19 @@
 import { HttpCaller, type HttpOptions, reviveClaimedTask } from '../client/http-backend.js';
 import { GafferError } from '../core/errors.js';
 import { checkJson } from '../core/json-limits.js';
+import type { DependencyFailurePolicy, WaitTimeoutPolicy } from '../core/states.js';
 import { Batcher } from '../engine/batcher.js';
 import type {
   AttemptRef,
+  ChildResult,
   ClaimedTask,
   HeartbeatResult,
   Json,
+  NewTask,
   RegisterWorkerParams,
   TaskError,
 } from '../store/types.js';
+import type { ThreadConnection } from './heartbeat-thread-types.js';
 import type { Registration, WorkerTransport } from './transport.js';
 
 export type HttpTransportOptions = HttpOptions;
@@ -33,7 +37,7 @@ export class HttpTransport implements WorkerTransport {
   private readonly http: HttpCaller;
   private readonly completer: Batcher<CompleteItem, boolean>;
 
-  constructor(opts: HttpTransportOptions) {
+  constructor(private readonly opts: HttpTransportOptions) {
     this.http = new HttpCaller(opts);
     this.completer = new Batcher(
       async (items) => {
@@ -76,12 +80,18 @@ export class HttpTransport implements WorkerTransport {
     return this.http.call<Registration>('POST', '/worker/register', { body: p });
   }
 
+  threadConnection(): ThreadConnection {
+    const { url, token, timeoutMs, rateLimitRetries } = this.opts;
+    return { kind: 'http', options: { url, token, timeoutMs, rateLimitRetries } };
+  }
+
   heartbeat(p: Parameters<WorkerTransport['heartbeat']>[0]): Promise<HeartbeatResult> {
     return this.http.call('POST', `/worker/${seg(p.workerId)}/heartbeat`, {
       body: {
         held: p.held.map((h) => ({ taskId: h.taskId, attempt: h.attempt })),
         state: p.state,
         stats: p.stats,
+        liveness: p.liveness,
       },
     });
   }
@@ -169,6 +179,29 @@ export class HttpTransport implements WorkerTransport {
         await this.http.call('POST', `/worker/${seg(workerId)}/hand-back`, { body: { items: chunk } });
       }
     }
+  }
+
+  async spawn(
+    p: AttemptRef & { children: NewTask[]; onChildFailure?: DependencyFailurePolicy },
+  ): Promise<void> {
+    await this.http.call('POST', `/worker/${seg(p.workerId ?? '')}/tasks/${seg(p.taskId)}/spawn`, {
+      body: { attempt: p.attempt, children: p.children, onChildFailure: p.onChildFailure },
+    });
+  }
+
+  async waitForSignal(p: AttemptRef & { timeoutMs?: number; onTimeout?: WaitTimeoutPolicy }): Promise<void> {
+    await this.http.call('POST', `/worker/${seg(p.workerId ?? '')}/tasks/${seg(p.taskId)}/wait-signal`, {
+      body: { attempt: p.attempt, timeoutMs: p.timeoutMs, onTimeout: p.onTimeout },
+    });
+  }
+
+  async childResults(p: AttemptRef & { round: number }): Promise<ChildResult[]> {
+    const res = await this.http.call<{ items: ChildResult[] }>(
+      'GET',
+      `/worker/${seg(p.workerId ?? '')}/tasks/${seg(p.taskId)}/children`,
+      { query: { attempt: p.attempt, round: p.round } },
+    );
+    return res.items;
   }
 
   async deregister(p: { workerId: string }): Promise<void> {

@@ -1,13 +1,18 @@
+import type { DependencyFailurePolicy, WaitTimeoutPolicy } from '../core/states.js';
 import type { CallerClient } from '../store/caller-transaction.js';
 import type {
   AttemptRef,
+  ChildResult,
   ClaimedTask,
   HeartbeatResult,
   Json,
+  LivenessReport,
+  NewTask,
   RegisterWorkerParams,
   TaskError,
   WorkerStats,
 } from '../store/types.js';
+import type { ThreadConnection } from './heartbeat-thread-types.js';
 
 export type AttemptState = 'completed' | 'running' | 'gone';
 
@@ -30,6 +35,7 @@ export interface WorkerTransport {
     held: AttemptRef[];
     state?: Json;
     stats?: WorkerStats;
+    liveness?: LivenessReport;
   }): Promise<HeartbeatResult>;
   /** Claims up to `limit` tasks, waiting up to `waitMs` for work to arrive; returns early when `signal` aborts. */
   claim(p: {
@@ -57,6 +63,8 @@ export interface WorkerTransport {
   completeInTransaction?(client: CallerClient, p: AttemptRef & { result: Json; seq?: number }): Promise<void>;
   /** Where an attempt stands: completed by it, still running on it, or neither (lost, or taken away). */
   attemptState?(p: AttemptRef): Promise<AttemptState>;
+  /** A connection of its own for the heartbeat thread, or null: heartbeats then run on the event loop. */
+  threadConnection?(): ThreadConnection | null;
   setState(p: { workerId: string; state: Json }): Promise<void>;
   handBack(items: AttemptRef[]): Promise<void>;
   /**
@@ -64,6 +72,14 @@ export interface WorkerTransport {
    * its attempt. Resolves false when the attempt had lost its lease.
    */
   rateLimited(p: AttemptRef & { retryAfterMs: number; reason?: string }): Promise<boolean>;
+  /**
+   * Workflows (ctx.spawnAndWait / ctx.waitForSignal): the attempt ends, unspent, and the task waits.
+   * Optional so transports written before them still type-check; the built-in two have them.
+   */
+  spawn?(p: AttemptRef & { children: NewTask[]; onChildFailure?: DependencyFailurePolicy }): Promise<void>;
+  waitForSignal?(p: AttemptRef & { timeoutMs?: number; onTimeout?: WaitTimeoutPolicy }): Promise<void>;
+  /** How the children of round `round` ended, for the attempt that resumes after them. */
+  childResults?(p: AttemptRef & { round: number }): Promise<ChildResult[]>;
   deregister(p: { workerId: string }): Promise<void>;
   close(): Promise<void>;
 }

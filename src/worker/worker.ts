@@ -6,6 +6,7 @@ import type { AttemptRef, ClaimedTask, Json } from '../store/types.js';
 import { Claimer, type ClaimerHost } from './claimer.js';
 import { reportFailure, reportRateLimited, reportSuccess } from './completion.js';
 import {
+  AttemptWaits,
   type ContextActions,
   controllerOf,
   HandlerContext,
@@ -21,6 +22,7 @@ import {
 } from './handler-context.js';
 import { Heartbeat, type HeartbeatHost } from './heartbeat.js';
 import { completeOnCallerTransaction, settleCompletedInTransaction } from './in-transaction.js';
+import { LoopLagMonitor } from './loop-lag.js';
 import { type ResolvedWorkerOptions, resolveWorkerOptions } from './options.js';
 import { type Outcome, traceStep, traceTask } from './tracing.js';
 import {
@@ -30,6 +32,7 @@ import {
   type WorkerOptions,
   type WorkerSummary,
 } from './types.js';
+import { childResultsFor, waitActions } from './waits.js';
 
 export type { HandlerDefinition, TaskContext, WorkerOptions, WorkerSummary } from './types.js';
 export { formatSummary } from './types.js';
@@ -70,12 +73,23 @@ export class Worker {
         result,
         (why) => this.markLost(entry, why),
       ),
+    ...waitActions(
+      () => this.options.transport,
+      () => this.workerId ?? undefined,
+    ),
   };
 
   constructor(opts: WorkerOptions) {
     this.options = resolveWorkerOptions(opts);
     this.log = opts.logger ?? createLogger({ name: 'gaffer-worker' });
-    this.heartbeat = new Heartbeat(this.options.transport, this.heartbeatHost(), this.log);
+    const { transport, heartbeatThread } = this.options;
+    this.heartbeat = new Heartbeat(
+      transport,
+      this.heartbeatHost(),
+      this.log,
+      new LoopLagMonitor(),
+      heartbeatThread ? (transport.threadConnection?.() ?? null) : null,
+    );
     this.claimer = new Claimer(
       this.options.transport,
       this.claimerHost(),
@@ -93,6 +107,8 @@ export class Worker {
       freeSlots: () => this.freeSlots(),
       accept: (tasks) => {
         this.buffer.push(...tasks);
+        // The heartbeat thread must know them before a handler can block this loop.
+        this.heartbeat.sync();
         this.dispatch();
       },
       handBack: (tasks) => this.options.transport.handBack(tasks.map((t) => this.ref(t))),
@@ -174,7 +190,7 @@ export class Worker {
       },
       'worker started',
     );
-    this.heartbeat.start(this.options.heartbeatMs);
+    await this.heartbeat.start(this.options.heartbeatMs);
     if (this.options.handleSignals) this.installSignalHandlers();
     this.claimer.start();
   }
@@ -187,7 +203,7 @@ export class Worker {
     if (!this.workerId) {
       this.startedAt = Date.now();
       await this.register();
-      this.heartbeat.start(this.options.heartbeatMs);
+      await this.heartbeat.start(this.options.heartbeatMs);
     }
     const task = await this.options.transport.claimSessionTask({
       workerId: this.workerId!,
@@ -197,6 +213,8 @@ export class Worker {
     const { id: taskId, type, sessionIndex, attempt } = task;
     const fields = { taskId, type, sessionId, index: sessionIndex, workerId: this.workerId, attempt };
     this.log.info({ event: 'task_claimed', ...fields }, 'assignment claimed');
+    this.running.set(task.id, { task, controller: null, lost: false });
+    this.heartbeat.sync();
     await this.run(task);
     return task;
   }
@@ -278,8 +296,9 @@ export class Worker {
     try {
       if (!def) throw new NonRetryableError(`this worker has no handler for task type ${task.type}`);
       const payload = parsePayload(def, task);
+      const children = await childResultsFor(this.options.transport, task, this.workerId ?? undefined);
       const result = await traceStep('gaffer.handler', task, () =>
-        def.handler(payload, this.context(task, entry, log)),
+        def.handler(payload, new HandlerContext(this.contextActions, task, entry, log, children)),
       );
       if (entry.completedInTransaction)
         outcome = await settleCompletedInTransaction(this.options.transport, this.ref(task), null, log);
@@ -303,6 +322,7 @@ export class Worker {
         const error = toTaskError(err, entry.controller?.signal);
         outcome = await settleCompletedInTransaction(this.options.transport, this.ref(task), error, log);
       } else if (entry.lost) outcome = 'lost';
+      else if (err instanceof AttemptWaits) outcome = 'waiting';
       else if (err instanceof RateLimitedError && !entry.controller?.signal.aborted)
         outcome = await reportRateLimited(this.options.transport, this.ref(task), err, this.leaseMs, log);
       else {
@@ -332,6 +352,7 @@ export class Worker {
         log().info({ event: 'task_completed', durationMs: Date.now() - began }, 'task completed');
       }
     } else if (outcome === 'failed') this.failed++;
+    else if (outcome === 'waiting') log().debug({ event: 'task_waiting' }, 'task waits; attempt ended');
     else if (outcome === 'lost')
       log().warn({ event: 'lease_lost' }, 'the lease was lost; the result was not applied');
     this.claimer.wake();
@@ -346,10 +367,6 @@ export class Worker {
     this.completing.set(task.id, entry);
     this.claimer.wake();
     this.dispatch();
-  }
-
-  private context(task: ClaimedTask, entry: Running, log: () => Logger): TaskContext {
-    return new HandlerContext(this.contextActions, task, entry, log);
   }
 
   private markLost(entry: Running, why: string): void {
@@ -392,7 +409,7 @@ export class Worker {
       for (const r of this.running.values())
         controllerOf(r).abort(new ShutdownAbort('the worker is shutting down'));
       await this.whileRunning(5000, 20);
-      this.heartbeat.stop();
+      await this.heartbeat.stop();
       if (this.workerId) await this.options.transport.deregister({ workerId: this.workerId }).catch(() => {});
       await this.options.transport.close();
       const summary = this.summary();

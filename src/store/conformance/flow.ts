@@ -199,14 +199,14 @@ export function flowTests(ctx: ConformanceContext): void {
       );
     });
 
-    it('every end of a keyed attempt frees its key: completion, failure, hand-back, lapse, cancel, delete', async () => {
+    it('every end of a keyed attempt frees its key: completion, failure, hand-back, rate-limited, lapse, cancel, delete', async () => {
       const store = ctx.store();
       const fx = fixture(store);
       const q = { scope: 'queue', name: fx.queue } as const;
       await withControls(
         store,
         async () => {
-          await fx.createMany(8, { concurrencyKey: 'k', maxAttempts: 10 });
+          await fx.createMany(9, { concurrencyKey: 'k', maxAttempts: 10 });
           await limit(store, { ...q, keyConcurrency: 1 });
           const w = await fx.worker();
           const one = async (): Promise<ClaimedTask> => {
@@ -219,6 +219,7 @@ export function flowTests(ctx: ConformanceContext): void {
           await fx.complete(await one());
           await fx.fail(await one(), 'flaky', { retryable: true });
           await store.handBackTasks([ref(await one())]);
+          await store.rateLimitTask({ ...ref(await one()), retryAfterMs: 0 });
           const cancelled = await one();
           await store.cancelTask({ taskId: cancelled.id });
           await store.failTask({ ...ref(cancelled), error: { message: 'stop', kind: 'cancelled' } });

@@ -1,12 +1,17 @@
 import { NotFoundError } from '../../core/errors.js';
+import { checkJson } from '../../core/json-limits.js';
 import type { Queryable } from '../db.js';
 import { cancelLocked, cancelMatching, deleteTaskRows, retryMatching } from '../sql/admin.js';
 import { insertTasks, SomeTasksExistError } from '../sql/create.js';
 import { insertWithFlowKeys } from '../sql/flow-keys.js';
+import * as graph from '../sql/graph.js';
+import * as handlerWaits from '../sql/handler-waits.js';
 import * as queries from '../sql/queries.js';
 import { retryLocked } from '../sql/retry.js';
 import { rowToTaskType } from '../sql/rows.js';
 import { checkName, checkNewTasks, hasFlowKey } from '../sql/validate.js';
+import { waitingOn } from '../sql/waiting-on.js';
+import { hasWait } from '../sql/waits.js';
 import { bindWake } from '../sql/wake.js';
 import type * as T from '../types.js';
 
@@ -26,6 +31,9 @@ export abstract class SqlTaskOps extends SqlStoreCore {
       checkNewTasks(p.tasks);
       return this.tx((tx) => insertWithFlowKeys(tx, p.tasks, ctx, p.now ?? null));
     }
+    // Waits are started by statements after the insert: the whole create then needs a transaction.
+    if (Array.isArray(p.tasks) && p.tasks.some(hasWait))
+      return this.tx((tx) => insertTasks(tx, p.tasks, ctx));
     try {
       return await this.statement((q) => insertTasks(q, p.tasks, { ...ctx, allOrNothing: true }));
     } catch (err) {
@@ -56,11 +64,20 @@ export abstract class SqlTaskOps extends SqlStoreCore {
   }
 
   listTasks(p: T.ListTasksParams): Promise<T.Page<T.Task>> {
-    return queries.listTasks(this.db, p);
+    return queries.listTasks(this.db, this.live(p));
   }
 
   countTasks(f: T.TaskFilter): Promise<Record<string, number>> {
-    return queries.countTasks(this.db, f);
+    return queries.countTasks(this.db, this.live(f));
+  }
+
+  async waitingOn(taskId: string): Promise<T.WaitReason[] | null> {
+    return waitingOn(this.db, await this.getTask(taskId), this.options.staleAfterMs);
+  }
+
+  /** A filter on reasons to wait needs to know which workers are live: this store's stale-after. */
+  protected live<F extends T.TaskFilter>(f: F): F {
+    return f.waitingOn === undefined ? f : { ...f, liveWithinMs: this.options.staleAfterMs };
   }
 
   async getTaskEvents(taskId: string, p?: { limit?: number; afterId?: number }): Promise<T.TaskEvent[]> {
@@ -74,7 +91,7 @@ export abstract class SqlTaskOps extends SqlStoreCore {
   }
 
   cancelTasks(p: { filter: T.TaskFilter; by?: string; reason?: string }): Promise<T.BulkResult> {
-    return this.tx((tx) => cancelMatching(tx, p.filter, p.by ?? 'api', p.reason ?? null));
+    return this.tx((tx) => cancelMatching(tx, this.live(p.filter), p.by ?? 'api', p.reason ?? null));
   }
 
   async retryTask(p: T.RetryTaskParams): Promise<T.Task> {
@@ -107,6 +124,25 @@ export abstract class SqlTaskOps extends SqlStoreCore {
 
   deleteTasks(filter: T.TaskFilter): Promise<number> {
     return deleteTaskRows(this.db, filter);
+  }
+
+  // Workflows
+
+  getTaskGraph(taskId: string): Promise<T.TaskGraph> {
+    return graph.getTaskGraph(this.db, taskId);
+  }
+
+  getChildResults(p: { taskId: string; round: number }): Promise<T.ChildResult[]> {
+    return graph.getChildResults(this.db, p.taskId, p.round);
+  }
+
+  async signalTask(p: { taskId: string; data?: T.Json }): Promise<T.Task> {
+    if (p.data !== undefined) checkJson(p.data, 'data');
+    return this.tx((tx) => handlerWaits.signalTask(tx, p));
+  }
+
+  expireWaits(p: { now?: Date } = {}): Promise<{ failed: string[]; run: string[] }> {
+    return this.tx((tx) => handlerWaits.expireWaits(tx, p.now ?? null));
   }
 
   // Task types

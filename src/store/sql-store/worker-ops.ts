@@ -2,6 +2,7 @@ import { checkJson } from '../../core/json-limits.js';
 import { type CallerClient, onCallerClient } from '../caller-transaction.js';
 import * as claims from '../sql/claims.js';
 import { claimedEvent, completedEvent, eventSink } from '../sql/events.js';
+import * as handlerWaits from '../sql/handler-waits.js';
 import { rateLimitTask } from '../sql/rate-limited.js';
 import { checkRateLimit } from '../sql/validate.js';
 import { notifyWork } from '../sql/wake.js';
@@ -61,6 +62,16 @@ export abstract class SqlWorkerOps extends SqlTaskOps {
     });
   }
 
+  spawnChildren(p: T.SpawnChildrenParams): Promise<{ parent: T.Task; children: T.Task[] }> {
+    return this.tx((tx) =>
+      handlerWaits.spawnChildren(tx, p, { options: this.options, retry: false, by: 'parent' }),
+    );
+  }
+
+  waitForSignal(p: T.WaitForSignalParams): Promise<T.Task> {
+    return this.tx((tx) => handlerWaits.waitForSignal(tx, p));
+  }
+
   async rateLimitTask(p: T.RateLimitParams): Promise<{ until: Date }> {
     checkRateLimit(p);
     return this.tx(async (tx) => {
@@ -106,7 +117,7 @@ export abstract class SqlWorkerOps extends SqlTaskOps {
 
   async deregisterWorker(p: { workerId: string }): Promise<void> {
     await this.tx(async (tx) => {
-      await workers.getWorker(tx, p.workerId, this.options.staleAfterMs);
+      await workers.getWorker(tx, p.workerId, this.options);
       await workers.markStale(tx, [p.workerId], 'deregistered', null);
       await tx.query('update workers set deregistered_at = now() where id = $1', [p.workerId]);
       await workers.lapseLeasesOf(tx, [p.workerId], 'worker deregistered while holding the task');
@@ -115,15 +126,15 @@ export abstract class SqlWorkerOps extends SqlTaskOps {
   }
 
   getWorker(id: string): Promise<T.Worker> {
-    return workers.getWorker(this.db, id, this.options.staleAfterMs);
+    return workers.getWorker(this.db, id, this.options);
   }
 
   listWorkers(p: { includeStale?: boolean; machineId?: string } = {}): Promise<T.Worker[]> {
-    return workerList.listAllWorkers(this.db, p, this.options.staleAfterMs);
+    return workerList.listAllWorkers(this.db, p, this.options);
   }
 
   listWorkersPage(p: T.ListWorkersParams = {}): Promise<T.Page<T.Worker>> {
-    return workerList.listWorkersPage(this.db, p, this.options.staleAfterMs);
+    return workerList.listWorkersPage(this.db, p, this.options);
   }
 
   countWorkers(): Promise<T.WorkerCounts> {
@@ -136,7 +147,7 @@ export abstract class SqlWorkerOps extends SqlTaskOps {
 
   async deleteWorker(id: string): Promise<void> {
     await this.tx(async (tx) => {
-      await workers.getWorker(tx, id, this.options.staleAfterMs);
+      await workers.getWorker(tx, id, this.options);
       await workers.markStale(tx, [id], 'deleted', null);
       await workers.lapseLeasesOf(tx, [id], 'worker deleted while holding the task');
       await tx.query('delete from workers where id = $1', [id]);

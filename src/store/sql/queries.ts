@@ -13,6 +13,7 @@ import {
   type TaskRow,
 } from './rows.js';
 import { RUNNING_TASKS } from './running.js';
+import { waitFilterPredicate } from './waiting-on.js';
 
 export const MAX_PAGE_SIZE = 1000;
 
@@ -28,8 +29,9 @@ const SOURCES = {
   all: 'tasks t',
   runnable: 'task_queue q join tasks t on t.seq = q.seq',
   running: RUNNING_TASKS,
-  unfinished: `tasks t join (select q.seq from task_queue q union all select t.seq from ${RUNNING_TASKS}) a
-    on a.seq = t.seq`,
+  waiting: 'task_waits w join tasks t on t.seq = w.seq',
+  unfinished: `tasks t join (select q.seq from task_queue q union all select t.seq from ${RUNNING_TASKS}
+    union all select w.seq from task_waits w) a on a.seq = t.seq`,
 };
 
 /**
@@ -53,13 +55,17 @@ export function taskQuery(f: TaskFilter, params: unknown[] = []): TaskQuery {
   const statuses = list(f.status);
   const only = (set: readonly TaskStatus[]) =>
     statuses !== null && statuses.length > 0 && statuses.every((s) => set.includes(s));
-  const source = only(RUNNABLE)
-    ? 'runnable'
-    : only(['running'])
-      ? 'running'
-      : only(UNFINISHED_STATUSES)
-        ? 'unfinished'
-        : 'all';
+  // A reason to wait is a state of the runnable tasks: it reads the queue.
+  const source =
+    only(RUNNABLE) || f.waitingOn !== undefined
+      ? 'runnable'
+      : only(['running'])
+        ? 'running'
+        : only(['waiting'])
+          ? 'waiting'
+          : only(UNFINISHED_STATUSES)
+            ? 'unfinished'
+            : 'all';
   if (statuses) {
     where.push(`${source === 'runnable' ? 'q' : 't'}.status = any(${p(statuses)}::text[])`);
     if (statuses.every((s) => s === 'failed')) where.push('t.error is not null');
@@ -82,6 +88,7 @@ export function taskQuery(f: TaskFilter, params: unknown[] = []): TaskQuery {
     );
   }
   if (f.ids !== undefined) where.push(`t.id = any(${p(f.ids)}::text[])`);
+  if (f.waitingOn !== undefined) where.push(waitFilterPredicate(f.waitingOn, f.liveWithinMs ?? 60_000, p));
   return {
     from: SOURCES[source],
     where: where.length > 0 ? where.join(' and ') : 'true',

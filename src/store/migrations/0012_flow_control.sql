@@ -1,4 +1,4 @@
--- Gaffer schema, version 10: flow control (issue 14): pause a queue or a task type, limit how many of
+-- Gaffer schema, version 12: flow control (issue 14): pause a queue or a task type, limit how many of
 -- its tasks run at once across the fleet, how many run per concurrency key, and how many start per
 -- interval; all enforced inside claim_tasks, in the claim's own transaction.
 --
@@ -703,4 +703,104 @@ begin
   select n.id, n.seq, (date_part('epoch', n.run_at) * 1000)::int8, n.max_attempts, n.timeout_ms,
     n.backoff::text, n.tracking, (date_part('epoch', n.created_at) * 1000)::int8
   from ins n, woken;
+end $$;
+
+-- A dependent released into the queue keeps its concurrency key there too; release_dependents is
+-- otherwise as in version 10.
+create or replace function release_dependents(p_seqs bigint[], p_statuses text[], p_only bigint[] default null)
+returns void language plpgsql set search_path from current as $$
+declare
+  v_seqs bigint[] := p_seqs;
+  v_statuses text[] := p_statuses;
+  v_only bigint[] := p_only;
+  r_seq bigint[];
+  r_kind text[];
+  r_round int[];
+  r_pending int[];
+  r_policy text[];
+  r_bad bigint[];
+  r_bad_status text[];
+  v_cancel bigint[];
+  v_queue bigint[];
+  v_n int;
+begin
+  while v_seqs is not null and cardinality(v_seqs) > 0 loop
+    with fin as (select * from unnest(v_seqs, v_statuses) as f(seq, status)),
+    hits as (
+      select w.seq, count(*)::int as n,
+        (array_agg(f.seq order by f.seq) filter (where f.status <> 'completed'))[1] as bad_seq,
+        (array_agg(f.status order by f.seq) filter (where f.status <> 'completed'))[1] as bad_status
+      from fin f join task_deps d on d.depends_on_seq = f.seq
+        join task_waits w on w.seq = d.task_seq and w.round = d.round and w.kind <> 'signal'
+      where v_only is null or w.seq = any(v_only)
+      group by w.seq),
+    counted as (
+      update task_waits w set pending = w.pending - h.n from hits h where w.seq = h.seq
+      returning w.seq, w.kind, w.round, w.pending, w.on_failure, h.bad_seq, h.bad_status)
+    select array_agg(c.seq), array_agg(c.kind), array_agg(c.round), array_agg(c.pending), array_agg(c.on_failure),
+      array_agg(c.bad_seq), array_agg(c.bad_status)
+    into r_seq, r_kind, r_round, r_pending, r_policy, r_bad, r_bad_status
+    from counted c;
+    v_seqs := null;
+    v_statuses := null;
+    v_only := null;
+    if r_seq is null then
+      exit;
+    end if;
+
+    -- A dependency that did not complete: its dependents record it, whatever their policy.
+    insert into task_events (task_id, attempt, kind, data)
+    select t.id, t.attempt, 'dependency_failed', jsonb_build_object('dependency', b.id, 'status', r.bad_status,
+      'policy', r.on_failure, 'kind', r.kind)
+    from unnest(r_seq, r_kind, r_policy, r_bad, r_bad_status) as r(seq, kind, on_failure, bad_seq, bad_status)
+    join tasks t on t.seq = r.seq join tasks b on b.seq = r.bad_seq;
+
+    select array_agg(r.seq) filter (where r.bad_seq is not null and r.on_failure = 'cancel'),
+      array_agg(r.seq) filter (where r.pending <= 0 and not (r.bad_seq is not null and r.on_failure = 'cancel'))
+    into v_cancel, v_queue
+    from unnest(r_seq, r_pending, r_policy, r_bad) as r(seq, pending, on_failure, bad_seq);
+
+    if v_cancel is not null then
+      delete from task_waits w where w.seq = any(v_cancel);
+      with cancelled as (
+        update tasks t set status = 'cancelled', finished_at = now(), updated_at = now()
+        where t.seq = any(v_cancel) and t.status = 'waiting'
+        returning t.seq, t.id, t.attempt, t.has_dependents),
+      ev as (
+        insert into task_events (task_id, attempt, kind, data)
+        select c.id, c.attempt, 'cancelled', jsonb_build_object('by', 'gaffer', 'reason',
+          case r.kind when 'children' then 'child ' else 'dependency ' end || b.id || ' ended ' || r.bad_status)
+        from cancelled c
+        join unnest(r_seq, r_kind, r_bad, r_bad_status) as r(seq, kind, bad_seq, bad_status) on r.seq = c.seq
+        join tasks b on b.seq = r.bad_seq)
+      select array_agg(c.seq) filter (where c.has_dependents),
+        array_agg('cancelled'::text) filter (where c.has_dependents)
+      into v_seqs, v_statuses
+      from cancelled c;
+    end if;
+    if v_queue is not null then
+      delete from task_waits w where w.seq = any(v_queue);
+      with queued as (
+        update tasks t set status = 'queued', updated_at = now(),
+          metadata = case when r.kind = 'children'
+            then t.metadata || jsonb_build_object('gaffer.wake', jsonb_build_object('kind', 'children', 'round', r.round))
+            else t.metadata end
+        from unnest(r_seq, r_kind, r_round) as r(seq, kind, round)
+        where t.seq = any(v_queue) and r.seq = t.seq and t.status = 'waiting'
+        returning t.seq, t.id, t.attempt, t.queue, t.type, t.priority, t.run_at, t.session_id, t.session_index,
+          t.avoid_machine_id, t.avoid_labels, r.kind, t.concurrency_key),
+      q as (
+        insert into task_queue (seq, status, queue, type, priority, run_at, session_id, session_index,
+          avoid_machine_id, avoid_labels, concurrency_key)
+        select seq, 'queued', queue, type, priority, run_at, session_id, session_index, avoid_machine_id, avoid_labels,
+          concurrency_key
+        from queued),
+      ev as (
+        insert into task_events (task_id, attempt, kind, data)
+        select id, attempt, 'wait_ended', jsonb_build_object('kind', kind) from queued)
+      select count(pg_notify('gaffer_wake_' || current_schema(), w.queue || E'\t' || w.type || E'\t' || w.n
+        || E'\treleased')) into v_n
+      from (select queue, type, count(*) as n from queued group by 1, 2) w;
+    end if;
+  end loop;
 end $$;
