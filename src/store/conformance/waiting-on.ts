@@ -82,5 +82,27 @@ export function waitingOnTests(ctx: ConformanceContext): void {
       // Running and finished tasks wait on nothing.
       expect(await store.waitingOn(a!.id)).toBeNull();
     });
+
+    it('a task waiting for dependencies names the unfinished ones; one waiting for a signal says so', async () => {
+      const store = ctx.store();
+      const fx = fixture(store);
+      const first = await fx.create();
+      const dependent = await fx.create({ dependsOn: [first.id] });
+      const deps = await store.waitingOn(dependent.id);
+      expect(deps?.[0]).toMatchObject({
+        reason: 'dependencies',
+        pending: 1,
+        tasks: [{ id: first.id, status: 'queued' }],
+      });
+      expect(deps?.[0]?.message).toContain(first.id);
+      const signalled = await fx.create({ waitFor: { signal: true, timeoutMs: 3_600_000 } });
+      const sig = await store.waitingOn(signalled.id);
+      expect(sig?.[0]).toMatchObject({ reason: 'signal', until: expect.any(String) });
+      const listed = await store.listTasks({ queue: fx.queue, waitingOn: 'dependencies' });
+      expect(listed.items.map((t) => t.id)).toEqual([dependent.id]);
+      expect(
+        (await store.listTasks({ queue: fx.queue, waitingOn: 'signal' })).items.map((t) => t.id),
+      ).toEqual([signalled.id]);
+    });
   });
 }

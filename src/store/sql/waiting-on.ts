@@ -24,7 +24,7 @@ eligible as (
     and (q.avoid_labels is null or not (t.labels @> q.avoid_labels)))
 select
   (select count(*) from q)::int as queued,
-  (select (date_part('epoch', q.run_at) * 1000)::int8 from q) as run_at,
+  (select floor(date_part('epoch', q.run_at) * 1000)::int8 from q) as run_at,
   (select q.run_at > now() from q) as later,
   (select count(*) from takers)::int as takers,
   (select count(*) from eligible)::int as eligible,
@@ -52,12 +52,60 @@ interface ProbeRow {
   live_workers: { id: string; machineId: string; types: string[]; queues: string[] }[] | null;
 }
 
+/** A `waiting` task's wait (migration 0010), with up to LISTED_WORKERS of what it still waits for. */
+const WAIT = `
+select w.kind, w.pending, w.on_failure, w.timeout_at, w.on_timeout,
+  (select json_agg(x) from (
+    select t.id, t.type, t.status from task_deps d join tasks t on t.seq = d.depends_on_seq
+    where d.task_seq = w.seq and d.round = w.round and t.status not in ('completed', 'failed', 'cancelled')
+    order by t.seq limit ${LISTED_WORKERS}) x) as open
+from task_waits w where w.seq = $1`;
+
+interface WaitRow {
+  kind: 'dependencies' | 'children' | 'signal';
+  pending: number;
+  on_failure: string;
+  timeout_at: Date | null;
+  on_timeout: string | null;
+  open: { id: string; type: string; status: string }[] | null;
+}
+
+async function waitingFor(db: Queryable, task: Task): Promise<WaitReason[] | null> {
+  const w = (await db.query<WaitRow>(WAIT, [task.seq])).rows[0];
+  if (!w) return null;
+  if (w.kind === 'signal') {
+    const until = w.timeout_at ? new Date(w.timeout_at).toISOString() : undefined;
+    const then = w.on_timeout === 'run' ? 'run anyway' : 'fail';
+    return [
+      {
+        reason: 'signal',
+        message: `waits for a signal (POST /api/v1/tasks/${task.id}/signal)${until ? `; at ${until} it times out and will ${then}` : ''}`,
+        ...(until ? { until } : {}),
+      },
+    ];
+  }
+  const open = w.open ?? [];
+  const listed = open.map((o) => `${o.id} (${o.type}, ${o.status})`).join(', ');
+  const more = w.pending > open.length ? ` and ${w.pending - open.length} more` : '';
+  const what = w.kind === 'children' ? 'children it spawned' : 'dependencies';
+  const then = w.on_failure === 'run' ? 'run anyway' : 'be cancelled';
+  return [
+    {
+      reason: w.kind,
+      message: `waits for ${w.pending} ${what} to finish${listed ? `: ${listed}${more}` : ''}; if one does not complete it will ${then}`,
+      pending: w.pending,
+      tasks: open,
+    },
+  ];
+}
+
 /** The reasons `task` waits, most decisive first; null when it is not waiting (running or finished). */
 export async function waitingOn(
   db: Queryable,
   task: Task,
   staleAfterMs: number,
 ): Promise<WaitReason[] | null> {
+  if (task.status === 'waiting') return waitingFor(db, task);
   if (task.status !== 'queued' && task.status !== 'retrying') return null;
   const res = await db.query<ProbeRow>(PROBE, [task.type, task.queue, staleAfterMs, task.seq]);
   const r = res.rows[0];
@@ -113,7 +161,19 @@ export async function waitingOn(
 }
 
 /** Codes of the reasons a task list can be filtered by. */
-export const WAIT_FILTERS = ['scheduled', 'backoff', 'no_live_worker'] as const;
+export const WAIT_FILTERS = [
+  'scheduled',
+  'backoff',
+  'no_live_worker',
+  'dependencies',
+  'children',
+  'signal',
+] as const;
+
+/** Reasons of the runnable tasks (read from the queue); the others are kinds of `waiting`. */
+export function isRunnableReason(f: WaitFilter): boolean {
+  return f === 'scheduled' || f === 'backoff' || f === 'no_live_worker';
+}
 export type WaitFilter = NonNullable<TaskFilter['waitingOn']>;
 
 /**
@@ -131,5 +191,7 @@ export function waitFilterPredicate(f: WaitFilter, staleAfterMs: number, p: (v: 
         and w.last_heartbeat_at > now() - make_interval(secs => ${p(staleAfterMs)}::int / 1000.0)
         and (cardinality(w.types) = 0 or q.type = any(w.types))
         and (cardinality(w.queues) = 0 or q.queue = any(w.queues)))`;
+    default:
+      return `t.status = 'waiting' and exists (select 1 from task_waits w where w.seq = t.seq and w.kind = ${p(f)})`;
   }
 }

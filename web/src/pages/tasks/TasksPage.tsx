@@ -16,7 +16,11 @@ const FIELDS: (FilterField & { name: (typeof NAMES)[number] })[] = [
   { name: 'key', label: 'Key' },
   { name: 'userId', label: 'User' },
   { name: 'workerId', label: 'Worker' },
-  { name: 'waitingOn', label: 'Waiting on', options: ['scheduled', 'backoff', 'no_live_worker'] },
+  {
+    name: 'waitingOn',
+    label: 'Waiting on',
+    options: ['scheduled', 'backoff', 'no_live_worker', 'dependencies', 'children', 'signal'],
+  },
 ];
 
 function SearchById() {
