@@ -1,4 +1,5 @@
 import { GafferError } from '../core/errors.js';
+import type * as F from '../store/flow-types.js';
 import type { ApiToken, CreateTokenParams } from '../store/store.js';
 import type * as T from '../store/types.js';
 import type { ClientBackend } from './client.js';
@@ -61,6 +62,19 @@ function reviveToken(t: ApiToken): ApiToken {
 }
 
 const seg = encodeURIComponent;
+
+function reviveControl(c: F.FlowControl): F.FlowControl {
+  return {
+    ...c,
+    pausedAt: dn(c.pausedAt),
+    rateLimitedUntil: dn(c.rateLimitedUntil),
+    updatedAt: d(c.updatedAt),
+  };
+}
+
+function flowPath(t: F.FlowTarget): string {
+  return `/limits/${seg(t.scope)}/${seg(t.name)}`;
+}
 
 function taskQuery(p: T.ListTasksParams): Query {
   return {
@@ -184,6 +198,34 @@ export class HttpBackend implements ClientBackend {
   }
   deleteTask(id: string): Promise<void> {
     return this.http.call('DELETE', `/tasks/${seg(id)}`);
+  }
+
+  async setLimits(p: F.SetLimitsParams): Promise<F.FlowControl> {
+    const { scope, name, ...body } = p;
+    return reviveControl(await this.http.call<F.FlowControl>('PUT', flowPath({ scope, name }), { body }));
+  }
+  async clearLimits(p: F.FlowTarget): Promise<boolean> {
+    try {
+      await this.http.call('DELETE', flowPath(p));
+      return true;
+    } catch (err) {
+      if (err instanceof GafferError && err.code === 'not_found') return false;
+      throw err;
+    }
+  }
+  async pauseFlow(p: F.FlowTarget & { by?: string }): Promise<F.FlowControl> {
+    const res = await this.http.call<{ control: F.FlowControl }>('POST', `${flowPath(p)}/pause`, {
+      body: p.by ? { by: p.by } : {},
+    });
+    return reviveControl(res.control);
+  }
+  async resumeFlow(p: F.FlowTarget): Promise<F.FlowControl | null> {
+    const res = await this.http.call<{ control: F.FlowControl | null }>('POST', `${flowPath(p)}/resume`);
+    return res.control ? reviveControl(res.control) : null;
+  }
+  async listFlowControls(p: Partial<F.FlowTarget> = {}): Promise<F.FlowControl[]> {
+    const res = await this.http.call<{ items: F.FlowControl[] }>('GET', '/limits', { query: p as Query });
+    return res.items.map(reviveControl);
   }
 
   async upsertTaskType(p: T.UpsertTaskTypeParams): Promise<T.TaskTypeConfig> {

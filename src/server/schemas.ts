@@ -85,6 +85,9 @@ const NewTaskFields = {
   id: Id.optional(),
   queue: Name.optional(),
   idempotencyKey: Text.optional(),
+  concurrencyKey: Text.optional().describe(
+    'flow control: per-key limits count the running tasks of this key',
+  ),
   priority: z.number().int().min(-1_000_000).max(1_000_000).optional(),
   runAt: IsoDate.optional(),
   delayMs: z
@@ -289,6 +292,7 @@ export const TaskOut = z
     finishedAt: NullableDate,
     parentId: z.string().nullable().describe('the task whose handler spawned this one'),
     depth: z.number().describe('0 for a root task, its parent’s depth + 1 for a child'),
+    concurrencyKey: z.string().nullable(),
   })
   .meta({ id: 'Task' });
 
@@ -342,6 +346,7 @@ export const ClaimedTaskOut = TaskOut.pick({
   userId: true,
   metadata: true,
   createdAt: true,
+  concurrencyKey: true,
 })
   .extend({ workerId: z.string(), leaseExpiresAt: DateString, startedAt: DateString })
   .meta({
@@ -426,6 +431,21 @@ export const WorkerOut = z
     lastHeartbeatAt: DateString,
     staleAt: NullableDate,
     deregisteredAt: NullableDate,
+    liveness: z
+      .object({
+        eventLoopLagMs: z
+          .number()
+          .nullable()
+          .describe('lag of its main event loop at the last heartbeat, ms'),
+        heartbeatThread: z.boolean().nullable().describe('heartbeats sent from a thread of their own'),
+        held: z.number().nullable().describe('attempts held at the last heartbeat'),
+        leaseAgeMs: z.number().nullable().describe('since its leases were last renewed, when it holds any'),
+        suspectedStuck: z
+          .boolean()
+          .describe('event loop blocked for a third of the lease, or leases half-way to lapsing'),
+        reason: z.string().nullable(),
+      })
+      .describe('null fields: the worker does not report them (e.g. a worker of another language)'),
   })
   .meta({ id: 'Worker' });
 

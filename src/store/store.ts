@@ -1,5 +1,6 @@
 import type { SessionStatus } from '../core/states.js';
 import type { CallerClient } from './caller-transaction.js';
+import type { FlowControl, FlowTarget, SetLimitsParams } from './flow-types.js';
 import type {
   Alert,
   AlertStatus,
@@ -108,6 +109,8 @@ export interface Store {
   completeTasks(items: CompleteItem[]): Promise<CompleteTasksResult>;
   /** Completes one attempt in the caller's open transaction on `client` (PostgreSQL); LeaseLostError when it no longer holds the task. */
   completeTaskInTransaction(client: CallerClient, item: CompleteItem): Promise<void>;
+  /** How a worker's heartbeat thread connects on its own (PostgreSQL); null when it cannot (embedded store). */
+  threadConnection?(): ThreadConnectionSpec | null;
   failTask(params: FailTaskParams): Promise<Task>;
   handBackTasks(items: AttemptRef[]): Promise<string[]>;
   /**
@@ -125,6 +128,18 @@ export interface Store {
   rateLimitTask(params: RateLimitParams): Promise<{ until: Date }>;
   extendLease(params: AttemptRef & { leaseMs?: number }): Promise<Date>;
   reportProgress(params: AttemptRef & { progress: Json }): Promise<void>;
+
+  // Flow control (migration 0011): enforced by claims, in their own transaction, across every server
+  /** Sets every limit of a queue or type (one left out or null is removed). */
+  setLimits(params: SetLimitsParams): Promise<FlowControl>;
+  /** Removes a queue's or type's limits (a pause stays); false when it had none. */
+  clearLimits(params: FlowTarget): Promise<boolean>;
+  /** Nothing of the queue or type is claimed until resume; running tasks finish. */
+  pauseFlow(params: FlowTarget & { by?: string }): Promise<FlowControl>;
+  /** Claims take the queue or type again; its control (or null when none is left). */
+  resumeFlow(params: FlowTarget): Promise<FlowControl | null>;
+  /** The controls with what each holds back now; cost grows with controls and running tasks only. */
+  listFlowControls(params?: Partial<FlowTarget>): Promise<FlowControl[]>;
 
   // Sessions
   createSession(params: CreateSessionParams): Promise<CreateSessionResult>;
@@ -257,6 +272,15 @@ export interface CreateTokenParams {
 /** A token as created: the only time its secret is known. */
 export interface CreatedToken extends ApiToken {
   token: string;
+}
+
+/** A PostgreSQL connection another thread can open: the same database, schema and settings. */
+export interface ThreadConnectionSpec {
+  connectionString: string;
+  applicationName: string;
+  schema: string;
+  leaseMs: number;
+  staleAfterMs: number;
 }
 
 export interface StoreOptions {

@@ -1,4 +1,5 @@
 import type { BackoffPolicy } from '../core/backoff.js';
+import type { LivenessReport } from '../core/liveness.js';
 import type {
   AttemptOutcome,
   DependencyFailurePolicy,
@@ -11,6 +12,7 @@ import type {
 import type { Json } from './json.js';
 import type { WorkerStats } from './worker-types.js';
 
+export type { LivenessReport, WorkerLiveness } from '../core/liveness.js';
 export type { Json } from './json.js';
 export type * from './schedule-types.js';
 export type * from './worker-types.js';
@@ -77,6 +79,8 @@ export interface Task {
   parentId: string | null;
   /** 0 for a root task, the parent's depth + 1 for a child. */
   depth: number;
+  /** Flow control: limits per key count the running tasks that carry the same key (a tenant, a provider). */
+  concurrencyKey: string | null;
 }
 
 /**
@@ -102,6 +106,7 @@ export type ClaimedTask = Pick<
   | 'userId'
   | 'metadata'
   | 'createdAt'
+  | 'concurrencyKey'
 > & {
   /** The worker that claimed it; with `attempt`, what every report on it carries. */
   workerId: string;
@@ -126,6 +131,8 @@ export interface NewTask {
   timeoutMs?: number;
   backoff?: Partial<BackoffPolicy>;
   metadata?: Record<string, Json>;
+  /** Flow control: a key (a tenant, a provider) whose running tasks a per-key limit counts. */
+  concurrencyKey?: string;
   /**
    * One waiting task per (type, key): a create while one waits (queued, not yet running) replaces
    * its payload and pushes its run time to now + ms, answering that task (outcome `debounced`).
@@ -442,6 +449,8 @@ export interface HeartbeatParams {
   leaseMs?: number;
   state?: Json;
   stats?: WorkerStats;
+  /** Event-loop lag, heartbeat thread, attempts held: kept on the worker row (the "suspected stuck" signal). */
+  liveness?: LivenessReport;
   now?: Date;
 }
 

@@ -217,7 +217,10 @@ describe('alert rules (pure)', () => {
 
   it('counts a live worker with no types or queues as serving everything, and honours its queues', () => {
     const waiting = [{ queue: 'a', type: 't', count: 2, oldestAgeMs: 120_000 }];
-    const worker = { id: 'w', machineId: 'm', processed: null, failed: null, startedAt: null };
+    const worker = {
+      ...{ id: 'w', machineId: 'm', processed: null, failed: null, startedAt: null },
+      ...{ eventLoopLagMs: null, suspectedStuck: false },
+    };
     const any = snap({ waiting, liveWorkers: [{ ...worker, types: [], queues: [] }] });
     expect(evaluateRules(any, resolveRules())).toEqual([]);
     const otherQueue = snap({ waiting, liveWorkers: [{ ...worker, types: ['t'], queues: ['b'] }] });
@@ -245,5 +248,36 @@ describe('webhook delivery', () => {
     refusing.server.close();
 
     expect(() => new WebhookNotifier({ url: 'not a url' })).toThrow(/not a valid absolute URL/);
+  });
+});
+
+describe.each(DRIVERS)('no live worker stays quiet for a paused queue or type ($name)', ({ make, drop }) => {
+  let store: Store;
+  beforeAll(async () => {
+    store = await make();
+  });
+  afterAll(async () => {
+    await drop(store);
+  });
+
+  it('fires for unserved work, not once its queue or its type is paused, and again after resume', async () => {
+    const queue = `pz_${randomUUID().slice(0, 8)}`;
+    const type = `pz_${randomUUID().slice(0, 8)}`;
+    await store.createTasks({ tasks: [{ type, queue }] });
+    const now = new Date(Date.now() + 10 * 60_000);
+    const rules = resolveRules();
+    const firing = async () =>
+      evaluateRules(await store.metricsSnapshot({ now }), rules).filter(
+        (a) => a.rule === 'no_live_worker' && a.subject === `${queue}/${type}`,
+      );
+    expect(await firing()).toHaveLength(1);
+    await store.pauseFlow({ scope: 'queue', name: queue });
+    expect((await store.metricsSnapshot({ now })).paused).toContainEqual({ scope: 'queue', name: queue });
+    expect(await firing()).toHaveLength(0);
+    await store.resumeFlow({ scope: 'queue', name: queue });
+    await store.pauseFlow({ scope: 'type', name: type });
+    expect(await firing()).toHaveLength(0);
+    await store.resumeFlow({ scope: 'type', name: type });
+    expect(await firing()).toHaveLength(1);
   });
 });

@@ -13,6 +13,7 @@ interface EnqueueFlags {
   queue?: string;
   id?: string;
   idempotencyKey?: string;
+  concurrencyKey?: string;
   key?: string;
   session?: string;
   user?: string;
@@ -73,7 +74,7 @@ async function enqueueFile(
     const obj = parseJson(text, `${file}:${line}`) as Record<string, Json>;
     if (typeof obj !== 'object' || obj === null || Array.isArray(obj))
       throw new Error(`${file}:${line} must be a JSON object`);
-    const task = { type: defaultType, queue: f.queue, ...obj } as NewTask;
+    const task = { type: defaultType, queue: f.queue, concurrencyKey: f.concurrencyKey, ...obj } as NewTask;
     if (!task.type) throw new Error(`${file}:${line} has no "type" (or pass the type as the first argument)`);
     batch.push(task);
     if (batch.length >= batchSize) await flush();
@@ -112,6 +113,10 @@ export function registerEnqueueCommand(program: Command): void {
       .option('-q, --queue <queue>', 'queue (default "default")')
       .option('--id <id>', 'task id of your choosing (idempotent)')
       .option('--idempotency-key <key>', 'idempotency key')
+      .option(
+        '--concurrency-key <key>',
+        'flow control: per-key limits count running tasks of this key (with --file: the default of each line)',
+      )
       .option('--key <key>', 'session key (short_id)')
       .option('--session <id>', 'session id')
       .option('--user <id>', 'user id')
@@ -151,6 +156,7 @@ export function registerEnqueueCommand(program: Command): void {
             queue: f.queue,
             id: f.id,
             idempotencyKey: f.idempotencyKey,
+            concurrencyKey: f.concurrencyKey,
             key: f.key,
             sessionId: f.session,
             userId: f.user,

@@ -14,6 +14,7 @@ import { countTests } from './counts.js';
 import { createTests } from './create.js';
 import { dependencyTests } from './dependencies.js';
 import { entryTests } from './entries.js';
+import { flowTests } from './flow.js';
 import { flowKeyTests } from './flow-keys.js';
 import type { ConformanceContext } from './helpers.js';
 import { leaseTests } from './leases.js';
@@ -86,5 +87,6 @@ export function runStoreConformance(
     retentionTests(ctx);
     dependencyTests(ctx);
     scheduleTests(ctx);
+    flowTests(ctx);
   });
 }

@@ -1,4 +1,5 @@
 import { DEFAULT_BACKOFF } from '../../core/backoff.js';
+import { assessLiveness, parseLivenessReport } from '../../core/liveness.js';
 import type { TaskStatus, TrackingPolicy } from '../../core/states.js';
 import type { Json, Task, TaskEvent, TaskTypeConfig, Worker, WorkerEvent } from '../types.js';
 
@@ -7,7 +8,8 @@ export const TASK_COLUMNS = `t.id, t.seq, t.type, t.queue, t.status, t.payload, 
   t.max_attempts, t.attempt_floor, t.timeout_ms, t.backoff, t.idempotency_key, t.session_id, t.session_index,
   t.key, t.user_id, t.metadata, t.worker_id, t.machine_id, t.lease_expires_at, t.result, t.error, t.progress,
   t.manual_retries, t.retry_history, t.avoid_machine_id, t.avoid_labels, t.cancel_requested, t.tracking,
-  t.entry_released_at, t.created_at, t.updated_at, t.started_at, t.finished_at, t.parent_id, t.depth`;
+  t.entry_released_at, t.created_at, t.updated_at, t.started_at, t.finished_at, t.parent_id, t.depth,
+  t.concurrency_key`;
 
 export interface TaskRow {
   id: string;
@@ -48,6 +50,7 @@ export interface TaskRow {
   finished_at: Date | null;
   parent_id: string | null;
   depth: number;
+  concurrency_key: string | null;
 }
 
 function date(v: Date | string | null): Date | null {
@@ -95,6 +98,7 @@ export function rowToTask(r: TaskRow): Task {
     finishedAt: date(r.finished_at),
     parentId: r.parent_id ?? null,
     depth: r.depth ?? 0,
+    concurrencyKey: r.concurrency_key ?? null,
   };
 }
 
@@ -122,7 +126,7 @@ export function rowToEvent(r: EventRow): TaskEvent {
 
 export const WORKER_COLUMNS = `w.id, w.name, w.machine_id, w.hostname, w.pid, w.version, w.types, w.queues,
   w.concurrency, w.labels, w.state, w.stats, w.registered_at, w.last_heartbeat_at, w.stale_at, w.stale_reason,
-  w.deregistered_at`;
+  w.deregistered_at, w.liveness`;
 
 export interface WorkerRow {
   id: string;
@@ -142,12 +146,21 @@ export interface WorkerRow {
   stale_at: Date | null;
   stale_reason: string | null;
   deregistered_at: Date | null;
+  liveness: unknown;
+}
+
+/** The server's settings a worker's state is read against. */
+export interface WorkerClock {
+  staleAfterMs: number;
+  leaseMs: number;
 }
 
 /** A worker is stale once marked, or once its heartbeat is older than staleAfterMs (even before the sweep marks it). */
-export function rowToWorker(r: WorkerRow, staleAfterMs: number, now = Date.now()): Worker {
+export function rowToWorker(r: WorkerRow, clock: WorkerClock, now = Date.now()): Worker {
+  const { staleAfterMs, leaseMs } = clock;
   const last = date(r.last_heartbeat_at)!;
   const lapsed = now - last.getTime() > staleAfterMs;
+  const stale = r.stale_at !== null || lapsed;
   return {
     id: r.id,
     name: r.name,
@@ -161,12 +174,18 @@ export function rowToWorker(r: WorkerRow, staleAfterMs: number, now = Date.now()
     labels: r.labels ?? {},
     state: r.state,
     stats: r.stats,
-    stale: r.stale_at !== null || lapsed,
+    stale,
     staleReason: r.stale_reason ?? (lapsed ? `no heartbeat for over ${staleAfterMs} ms` : null),
     registeredAt: date(r.registered_at)!,
     lastHeartbeatAt: last,
     staleAt: date(r.stale_at),
     deregisteredAt: date(r.deregistered_at),
+    liveness: assessLiveness(parseLivenessReport(r.liveness), {
+      lastHeartbeatMs: last.getTime(),
+      nowMs: now,
+      leaseMs,
+      stale,
+    }),
   };
 }
 
