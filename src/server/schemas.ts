@@ -320,6 +320,12 @@ export const WaitReasonOut = z
     busySlots: z.number().optional(),
     pending: z.number().optional(),
     tasks: z.array(z.object({ id: z.string(), type: z.string(), status: z.string() })).optional(),
+    scope: z.enum(['queue', 'type']).optional(),
+    name: z.string().optional(),
+    since: z.string().optional(),
+    key: z.string().optional(),
+    running: z.number().optional(),
+    limit: z.number().optional(),
   })
   .meta({ id: 'WaitReason' });
 

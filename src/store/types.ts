@@ -275,7 +275,7 @@ export interface TaskFilter {
  * `backoff` (a retry's backoff), `no_live_worker` (no live worker takes its type and queue; `workers`
  * lists live ones), `avoided` (every live worker that takes it is the machine or has the labels it
  * avoids), `queued` (runnable, waiting its turn: `ahead` of it, the slots of the workers that may take
- * it), and for a `waiting` task `dependencies`, `children` (a fan-in) or `signal`. `message` says it in words.
+ * it), `paused`, `concurrency_limit`, `key_limit` or `rate_limit` (flow control of its queue or type), and for a `waiting` task `dependencies`, `children` (a fan-in) or `signal`. `message` says it in words.
  */
 export interface WaitReason {
   reason:
@@ -287,6 +287,10 @@ export interface WaitReason {
     | 'dependencies'
     | 'children'
     | 'signal'
+    | 'paused'
+    | 'concurrency_limit'
+    | 'key_limit'
+    | 'rate_limit'
     | (string & {});
   message: string;
   until?: string;
@@ -298,6 +302,13 @@ export interface WaitReason {
   /** dependencies / children: how many are unfinished, and the first of them. */
   pending?: number;
   tasks?: { id: string; type: string; status: string }[];
+  /** paused / limits: the queue or type whose flow control holds it, what runs and the limit. */
+  scope?: 'queue' | 'type';
+  name?: string;
+  since?: string;
+  key?: string;
+  running?: number;
+  limit?: number;
 }
 
 export interface ListTasksParams extends TaskFilter {

@@ -104,5 +104,24 @@ export function waitingOnTests(ctx: ConformanceContext): void {
         (await store.listTasks({ queue: fx.queue, waitingOn: 'signal' })).items.map((t) => t.id),
       ).toEqual([signalled.id]);
     });
+
+    it('a paused queue and a type at its concurrency limit hold a runnable task, and say which', async () => {
+      const store = ctx.store();
+      const fx = fixture(store);
+      const w = await fx.worker();
+      await store.setLimits({ scope: 'type', name: fx.type, concurrency: 1 });
+      const [a, b] = await fx.createMany(2);
+      await fx.claimOne(w.id, { expectId: a!.id });
+      const limited = await store.waitingOn(b!.id);
+      expect(limited?.map((r) => r.reason)).toEqual(['concurrency_limit']);
+      expect(limited?.[0]).toMatchObject({ scope: 'type', name: fx.type, running: 1, limit: 1 });
+      await store.pauseFlow({ scope: 'queue', name: fx.queue, by: 'ops' });
+      const paused = await store.waitingOn(b!.id);
+      expect(paused?.map((r) => r.reason)).toEqual(['paused', 'concurrency_limit']);
+      expect(paused?.[0]?.message).toContain('by ops');
+      await store.resumeFlow({ scope: 'queue', name: fx.queue });
+      await store.clearLimits({ scope: 'type', name: fx.type });
+      expect((await store.waitingOn(b!.id))?.map((r) => r.reason)).toEqual(['queued']);
+    });
   });
 }
