@@ -15,6 +15,7 @@ import { createTests } from './create.js';
 import { dependencyTests } from './dependencies.js';
 import { entryTests } from './entries.js';
 import { flowTests } from './flow.js';
+import { flowCostTests } from './flow-cost.js';
 import { flowKeyTests } from './flow-keys.js';
 import type { ConformanceContext } from './helpers.js';
 import { leaseTests } from './leases.js';
@@ -88,5 +89,6 @@ export function runStoreConformance(
     dependencyTests(ctx);
     scheduleTests(ctx);
     flowTests(ctx);
+    flowCostTests(ctx);
   });
 }

@@ -3,6 +3,7 @@ import { keepPreviousData, useInfiniteQuery, useQuery } from '@tanstack/react-qu
 import { ApiError, api } from './client';
 import type {
   Alert,
+  FlowControl,
   Page,
   Schedule,
   Session,
@@ -11,6 +12,7 @@ import type {
   Stats,
   Task,
   TaskCounts,
+  TaskDetail,
   TaskEvent,
   TaskFilter,
   Throughput,
@@ -35,6 +37,7 @@ export const keys = {
   workers: (includeStale: boolean) => ['workers', includeStale] as const,
   worker: (id: string) => ['worker', id] as const,
   schedules: ['schedules'] as const,
+  limits: ['limits'] as const,
 };
 
 export function useStats() {
@@ -104,7 +107,7 @@ export function useDeadLetters(f: TaskFilter) {
 export function useTask(id: string) {
   return useQuery({
     queryKey: keys.task(id),
-    queryFn: ({ signal }) => api.get<Task>(`/api/v1/tasks/${enc(id)}`, undefined, signal),
+    queryFn: ({ signal }) => api.get<TaskDetail>(`/api/v1/tasks/${enc(id)}`, undefined, signal),
   });
 }
 
@@ -159,5 +162,15 @@ export function useSchedules() {
       return items;
     },
     refetchInterval: 5000,
+  });
+}
+
+/** Queues and types under flow control (paused or limited), with what runs and waits on each. */
+export function useFlowControls() {
+  return useQuery({
+    queryKey: keys.limits,
+    queryFn: async ({ signal }) =>
+      (await api.get<{ items: FlowControl[] }>('/api/v1/limits', undefined, signal)).items,
+    refetchInterval: 2000,
   });
 }

@@ -21,6 +21,9 @@ export type Wire<T> = T extends Date
         : T;
 
 export type Task = Wire<S.Task>;
+export type WaitReason = S.WaitReason;
+/** GET /api/v1/tasks/:id: the task and why it is not running (null while it runs or once it finished). */
+export type TaskDetail = Task & { waitingOn: WaitReason[] | null };
 export type TaskEvent = Wire<S.TaskEvent>;
 export type TaskError = S.TaskError;
 export type Session = Wire<S.Session>;
@@ -93,10 +96,30 @@ export interface TaskFilter {
   userId?: string;
   workerId?: string;
   errorContains?: string;
+  /** Runnable tasks waiting for this reason: scheduled, backoff, no_live_worker. */
+  waitingOn?: string;
 }
 
 export interface SessionFilter {
   key?: string;
   userId?: string;
   status?: string;
+}
+
+/** Flow control of a queue or task type (GET /api/v1/limits): its limits, pause, and what runs and waits. */
+export interface FlowControl {
+  scope: 'queue' | 'type';
+  name: string;
+  concurrency: number | null;
+  keyConcurrency: number | null;
+  rate: { limit: number; intervalMs: number } | null;
+  keyRate: { limit: number; intervalMs: number } | null;
+  paused: boolean;
+  pausedAt: string | null;
+  pausedBy: string | null;
+  running: number;
+  waiting: number;
+  rateLimitedUntil: string | null;
+  keysAtLimit: number;
+  keysRateLimited: number;
 }
