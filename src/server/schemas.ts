@@ -80,6 +80,15 @@ const NewTaskFields = {
   id: Id.optional(),
   queue: Name.optional(),
   idempotencyKey: Text.optional(),
+  idempotencyTtlMs: z
+    .number()
+    .int()
+    .min(1)
+    .max(10 * 366 * 24 * 3600_000)
+    .optional()
+    .describe(
+      'how long the idempotency key holds; after it the same key creates a new task (omitted: for ever)',
+    ),
   priority: z.number().int().min(-1_000_000).max(1_000_000).optional(),
   runAt: IsoDate.optional(),
   delayMs: z
@@ -211,6 +220,7 @@ export const TaskOut = z
     timeoutMs: z.number().nullable(),
     backoff: z.object({ baseMs: z.number(), factor: z.number(), maxMs: z.number(), jitter: z.number() }),
     idempotencyKey: z.string().nullable(),
+    idempotencyExpiresAt: NullableDate,
     sessionId: z.string().nullable(),
     sessionIndex: z.number().nullable(),
     key: z.string().nullable(),

@@ -13,6 +13,7 @@ interface EnqueueFlags {
   queue?: string;
   id?: string;
   idempotencyKey?: string;
+  idempotencyTtlMs?: number;
   key?: string;
   session?: string;
   user?: string;
@@ -112,6 +113,16 @@ export function registerEnqueueCommand(program: Command): void {
       .option('-q, --queue <queue>', 'queue (default "default")')
       .option('--id <id>', 'task id of your choosing (idempotent)')
       .option('--idempotency-key <key>', 'idempotency key')
+      .addOption(
+        intOption(
+          '--idempotency-ttl-ms <ms>',
+          'how long the key holds; after it the same key makes a new task',
+          {
+            min: 1,
+            max: 10 * 366 * 86_400_000,
+          },
+        ),
+      )
       .option('--key <key>', 'session key (short_id)')
       .option('--session <id>', 'session id')
       .option('--user <id>', 'user id')
@@ -151,6 +162,7 @@ export function registerEnqueueCommand(program: Command): void {
             queue: f.queue,
             id: f.id,
             idempotencyKey: f.idempotencyKey,
+            idempotencyTtlMs: f.idempotencyTtlMs,
             key: f.key,
             sessionId: f.session,
             userId: f.user,

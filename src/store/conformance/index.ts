@@ -15,6 +15,7 @@ import { createTests } from './create.js';
 import { entryTests } from './entries.js';
 import { flowKeyTests } from './flow-keys.js';
 import type { ConformanceContext } from './helpers.js';
+import { idempotencyTtlTests } from './idempotency-ttl.js';
 import { leaseTests } from './leases.js';
 import { maintenanceTests } from './maintenance.js';
 import { optionsTests } from './options.js';
@@ -80,5 +81,6 @@ export function runStoreConformance(
     workerPageTests(ctx);
     retentionTests(ctx);
     scheduleTests(ctx);
+    idempotencyTtlTests(ctx);
   });
 }
