@@ -33,6 +33,14 @@ class NonRetryableError(Exception):
     """Fail the task at once: retrying cannot help (bad input, a closed account)."""
 
 
+class RateLimited(Exception):
+    """A provider answered "too many requests": the task waits retry_after_ms in the queue, its attempt not spent."""
+
+    def __init__(self, retry_after_ms, reason="rate-limited"):
+        super().__init__(reason)
+        self.retry_after_ms = max(0, int(retry_after_ms))
+
+
 class LeaseLost(Exception):
     """This worker no longer holds the task (lease lapsed, task cancelled or taken over)."""
 
@@ -100,6 +108,13 @@ def handle_fail(payload, ctx):
     raise RuntimeError("asked to fail (attempt %d)" % ctx.attempt)
 
 
+def handle_limited(payload, ctx):
+    """Meets a rate limit on its first attempt (as a provider's 429 with Retry-After would), then succeeds."""
+    if ctx.attempt == 1:
+        raise RateLimited(int((payload or {}).get("retryAfterMs", 100)), "429 Too Many Requests")
+    return {"attempt": ctx.attempt}
+
+
 def handle_slow(payload, ctx):
     """Works in steps, reports progress, and stops early when the task is cancelled."""
     steps = int((payload or {}).get("steps", 50))
@@ -116,6 +131,7 @@ HANDLERS = {
     "py.echo": handle_echo,
     "py.fail": handle_fail,
     "py.slow": handle_slow,
+    "py.limited": handle_limited,
 }
 
 
@@ -176,7 +192,7 @@ class Worker:
         log("worker_registered", workerId=self.worker_id, types=self.types, machineId=self.machine_id)
 
     def report(self, task, what, body):
-        """complete / fail / progress / hand-back of a held attempt; 409 or 404 mean the lease is gone."""
+        """complete / fail / progress / rate-limited / hand-back of a held attempt; 409 or 404 mean the lease is gone."""
         path = "/worker/%s/tasks/%s/%s" % (self.worker_id, urllib.request.quote(task["id"], safe=""), what)
         try:
             return self.gaffer.call("POST", path, body)
@@ -269,6 +285,13 @@ class Worker:
             log("task_completed", taskId=task["id"], attempt=ctx.attempt)
         except LeaseLost as err:
             log("lease_lost", taskId=task["id"], attempt=ctx.attempt, detail=str(err))
+        except RateLimited as err:
+            body = {"attempt": ctx.attempt, "retryAfterMs": err.retry_after_ms, "reason": str(err)[:1000] or "rate-limited"}
+            try:
+                res = self.report(task, "rate-limited", body)
+                log("task_rate_limited", taskId=task["id"], attempt=ctx.attempt, until=res["until"])
+            except LeaseLost as lost:
+                log("lease_lost", taskId=task["id"], attempt=ctx.attempt, detail=str(lost))
         except Exception as err:
             retryable = not isinstance(err, NonRetryableError)
             error = {"message": str(err)[:4000] or type(err).__name__, "name": type(err).__name__, "retryable": retryable}

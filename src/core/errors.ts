@@ -95,3 +95,17 @@ export class NonRetryableError extends Error {
     this.name = 'NonRetryableError';
   }
 }
+
+/**
+ * Thrown by a handler (or by `ctx.rateLimited`) when a provider answered with a rate limit: the task
+ * goes back to the queue, runnable again in `retryAfterMs`, and the attempt is not spent.
+ */
+export class RateLimitedError extends Error {
+  readonly retryAfterMs: number;
+  constructor(retryAfterMs: number, message = `rate-limited; run again in ${retryAfterMs} ms`) {
+    super(message);
+    this.name = 'RateLimitedError';
+    // A provider's Retry-After may be fractional seconds; the store counts whole milliseconds.
+    this.retryAfterMs = Number.isFinite(retryAfterMs) ? Math.max(0, Math.ceil(retryAfterMs)) : Number.NaN;
+  }
+}

@@ -19,6 +19,8 @@ export const TRANSITIONS = {
   complete: { from: ['running'], to: 'completed' },
   failRetryable: { from: ['running'], to: 'retrying' },
   handBack: { from: ['running'], to: 'queued' },
+  // A handler met a rate limit: back in the queue for a while, no attempt spent.
+  rateLimited: { from: ['running'], to: 'queued' },
   failFinal: { from: ['running'], to: 'failed' },
   cancelRunning: { from: ['running'], to: 'cancelled' },
   backoffElapsed: { from: ['retrying'], to: 'queued' },

@@ -39,6 +39,7 @@ import type {
   PruneParams,
   PruneResult,
   QueueStat,
+  RateLimitParams,
   RegisterWorkerParams,
   RescueResult,
   RetryTaskParams,
@@ -49,6 +50,7 @@ import type {
   TaskFilter,
   TaskTypeConfig,
   UpsertTaskTypeParams,
+  WaitReason,
   WakeListener,
   Worker,
   WorkerCounts,
@@ -71,6 +73,8 @@ export interface Store {
   findTask(id: string): Promise<Task | null>;
   listTasks(params: ListTasksParams): Promise<Page<Task>>;
   countTasks(filter: TaskFilter): Promise<Record<string, number>>;
+  /** Why a task is not running (null while it runs or once it finished); NotFoundError if there is none. */
+  waitingOn(taskId: string): Promise<WaitReason[] | null>;
   getTaskEvents(taskId: string, params?: { limit?: number; afterId?: number }): Promise<TaskEvent[]>;
   cancelTask(params: { taskId: string; by?: string; reason?: string }): Promise<Task>;
   cancelTasks(params: { filter: TaskFilter; by?: string; reason?: string }): Promise<BulkResult>;
@@ -92,6 +96,12 @@ export interface Store {
   completeTaskInTransaction(client: CallerClient, item: CompleteItem): Promise<void>;
   failTask(params: FailTaskParams): Promise<Task>;
   handBackTasks(items: AttemptRef[]): Promise<string[]>;
+  /**
+   * The handler met a rate limit: the attempt goes back to `queued`, runnable at now + retryAfterMs,
+   * without spending an attempt (a hand-back with a later run time; history event `rate_limited`).
+   * LeaseLostError when the attempt no longer holds the task. Answers the time it runs again.
+   */
+  rateLimitTask(params: RateLimitParams): Promise<{ until: Date }>;
   extendLease(params: AttemptRef & { leaseMs?: number }): Promise<Date>;
   reportProgress(params: AttemptRef & { progress: Json }): Promise<void>;
 

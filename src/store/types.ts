@@ -173,6 +173,28 @@ export interface TaskFilter {
   /** Substring of the last error's message (for redrive after an incident). */
   errorContains?: string;
   ids?: string[];
+  /** Runnable tasks that wait for this reason (see WaitReason): scheduled, backoff, no_live_worker. */
+  waitingOn?: 'scheduled' | 'backoff' | 'no_live_worker';
+  /** Set by the store, not by callers: how recent a heartbeat keeps a worker live for `waitingOn`. */
+  liveWithinMs?: number;
+}
+
+/**
+ * One reason a task is not running, from the store's own state: `scheduled` (run-at in the future),
+ * `backoff` (a retry's backoff), `no_live_worker` (no live worker takes its type and queue; `workers`
+ * lists live ones), `avoided` (every live worker that takes it is the machine or has the labels it
+ * avoids), `queued` (runnable, waiting its turn: `ahead` of it, the slots of the workers that may take
+ * it). `message` says it in words.
+ */
+export interface WaitReason {
+  reason: 'scheduled' | 'backoff' | 'no_live_worker' | 'avoided' | 'queued' | (string & {});
+  message: string;
+  until?: string;
+  ahead?: number;
+  aheadCapped?: boolean;
+  workers?: number | { id: string; machineId: string; types: string[]; queues: string[] }[];
+  slots?: number;
+  busySlots?: number;
 }
 
 export interface ListTasksParams extends TaskFilter {
@@ -303,6 +325,14 @@ export interface CompleteTasksResult {
 
 export interface FailTaskParams extends AttemptRef {
   error: TaskError;
+  now?: Date;
+}
+
+export interface RateLimitParams extends AttemptRef {
+  /** Runnable again this many milliseconds from now (0 to 7 days). */
+  retryAfterMs: number;
+  /** Free text for the history, e.g. the provider's answer. */
+  reason?: string;
   now?: Date;
 }
 

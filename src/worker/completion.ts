@@ -1,4 +1,4 @@
-import { GafferError } from '../core/errors.js';
+import { GafferError, type RateLimitedError } from '../core/errors.js';
 import type { Logger } from '../engine/logger.js';
 import { isConnectionError } from '../store/connection-errors.js';
 import type { AttemptRef, Json, TaskError } from '../store/types.js';
@@ -65,4 +65,40 @@ export function reportFailure(
     );
     return false;
   });
+}
+
+/**
+ * Reports a handler's rate limit: the task waits `retryAfterMs` in the queue, its attempt unspent. A
+ * wait the store refuses (not a number, negative, past 7 days) fails the attempt with the reason
+ * instead, as any other handler error would.
+ */
+export async function reportRateLimited(
+  transport: WorkerTransport,
+  ref: AttemptRef,
+  err: RateLimitedError,
+  leaseMs: number,
+  log: () => Logger,
+): Promise<'rate_limited' | 'failed' | 'lost'> {
+  const reason = err.message.slice(0, 1000);
+  try {
+    const ok = await reportUntilLeaseEnds(
+      () => transport.rateLimited({ ...ref, retryAfterMs: err.retryAfterMs, reason }),
+      leaseMs,
+      (e) =>
+        log().warn(
+          { event: 'report_error', err: String(e) },
+          'could not report the rate limit; the lease will lapse',
+        ),
+    );
+    if (ok)
+      log().info(
+        { event: 'task_rate_limited', retryAfterMs: err.retryAfterMs, reason },
+        'rate-limited: back in the queue',
+      );
+    return ok ? 'rate_limited' : 'lost';
+  } catch (e) {
+    if (!(e instanceof GafferError && e.code === 'validation')) throw e;
+    const error = { message: `${reason} (${e.message})`, name: err.name, retryable: true };
+    return (await reportFailure(transport, ref, error, log)) ? 'failed' : 'lost';
+  }
 }

@@ -94,6 +94,10 @@ export class DirectTransport implements WorkerTransport {
     return this.store.setWorkerState(p);
   }
 
+  rateLimited(p: AttemptRef & { retryAfterMs: number; reason?: string }): Promise<boolean> {
+    return lostIsFalse(this.store.rateLimitTask(p));
+  }
+
   async handBack(items: AttemptRef[]): Promise<void> {
     await this.store.handBackTasks(items);
   }

@@ -1,4 +1,4 @@
-import { NonRetryableError, ValidationError } from '../core/errors.js';
+import { NonRetryableError, RateLimitedError, ValidationError } from '../core/errors.js';
 import { MAX_JSON_DEPTH } from '../core/json-limits.js';
 import type { Logger } from '../engine/logger.js';
 import type { CallerClient } from '../store/caller-transaction.js';
@@ -60,6 +60,10 @@ export class HandlerContext implements TaskContext {
 
   async completeInTransaction(client: CallerClient, result?: unknown): Promise<void> {
     return this.actions.completeInTransaction(this.task, this.entry, client, toJson(result));
+  }
+
+  rateLimited(retryAfterMs: number, reason?: string): never {
+    throw new RateLimitedError(retryAfterMs, reason);
   }
 }
 

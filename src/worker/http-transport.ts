@@ -148,6 +148,14 @@ export class HttpTransport implements WorkerTransport {
     );
   }
 
+  rateLimited(p: AttemptRef & { retryAfterMs: number; reason?: string }): Promise<boolean> {
+    return lostIsFalse(
+      this.http.call('POST', `/worker/${seg(p.workerId ?? '')}/tasks/${seg(p.taskId)}/rate-limited`, {
+        body: { attempt: p.attempt, retryAfterMs: p.retryAfterMs, ...(p.reason ? { reason: p.reason } : {}) },
+      }),
+    );
+  }
+
   async setState(p: { workerId: string; state: Json }): Promise<void> {
     await this.http.call('PUT', `/worker/${seg(p.workerId)}/state`, { body: { state: p.state } });
   }

@@ -9,7 +9,8 @@ import {
 } from '../core/tracing.js';
 import type { ClaimedTask } from '../store/types.js';
 
-export type Outcome = 'completed' | 'failed' | 'lost';
+/** How an attempt ended for this worker; rate_limited: back in the queue, no attempt spent. */
+export type Outcome = 'completed' | 'failed' | 'lost' | 'rate_limited';
 
 /**
  * One attempt of a task as a consumer span, child of the span that enqueued it (the traceparent in

@@ -59,6 +59,11 @@ export interface WorkerTransport {
   attemptState?(p: AttemptRef): Promise<AttemptState>;
   setState(p: { workerId: string; state: Json }): Promise<void>;
   handBack(items: AttemptRef[]): Promise<void>;
+  /**
+   * The handler met a rate limit: the task goes back to the queue for `retryAfterMs` without spending
+   * its attempt. Resolves false when the attempt had lost its lease.
+   */
+  rateLimited(p: AttemptRef & { retryAfterMs: number; reason?: string }): Promise<boolean>;
   deregister(p: { workerId: string }): Promise<void>;
   close(): Promise<void>;
 }

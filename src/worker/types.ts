@@ -22,6 +22,12 @@ export interface TaskContext {
    * reports nothing more (the handler's return value is not used). DirectTransport over PostgreSQL.
    */
   completeInTransaction(client: CallerClient, result?: unknown): Promise<void>;
+  /**
+   * A provider answered with its rate limit: ends the handler (it throws a RateLimitedError, which a
+   * handler may also throw itself) and puts the task back in the queue, runnable again in
+   * `retryAfterMs`, without spending an attempt. `reason` goes into the task's history.
+   */
+  rateLimited(retryAfterMs: number, reason?: string): never;
   log: Logger;
 }
 

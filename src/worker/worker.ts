@@ -1,10 +1,10 @@
 import { hostname } from 'node:os';
 import type { z } from 'zod';
-import { NonRetryableError } from '../core/errors.js';
+import { NonRetryableError, RateLimitedError } from '../core/errors.js';
 import { createLogger, type Logger } from '../engine/logger.js';
 import type { AttemptRef, ClaimedTask, Json } from '../store/types.js';
 import { Claimer, type ClaimerHost } from './claimer.js';
-import { reportFailure, reportSuccess } from './completion.js';
+import { reportFailure, reportRateLimited, reportSuccess } from './completion.js';
 import {
   type ContextActions,
   controllerOf,
@@ -303,6 +303,8 @@ export class Worker {
         const error = toTaskError(err, entry.controller?.signal);
         outcome = await settleCompletedInTransaction(this.options.transport, this.ref(task), error, log);
       } else if (entry.lost) outcome = 'lost';
+      else if (err instanceof RateLimitedError && !entry.controller?.signal.aborted)
+        outcome = await reportRateLimited(this.options.transport, this.ref(task), err, this.leaseMs, log);
       else {
         const error = toTaskError(err, entry.controller?.signal);
         const ok = await reportFailure(this.options.transport, this.ref(task), error, log);
@@ -330,7 +332,8 @@ export class Worker {
         log().info({ event: 'task_completed', durationMs: Date.now() - began }, 'task completed');
       }
     } else if (outcome === 'failed') this.failed++;
-    else log().warn({ event: 'lease_lost' }, 'the lease was lost; the result was not applied');
+    else if (outcome === 'lost')
+      log().warn({ event: 'lease_lost' }, 'the lease was lost; the result was not applied');
     this.claimer.wake();
     this.dispatch();
     return outcome;

@@ -39,6 +39,22 @@ const FailBody = z.strictObject({
   }),
 });
 
+const RateLimitedBody = z.strictObject({
+  attempt: Attempt,
+  retryAfterMs: z
+    .number()
+    .int()
+    .min(0)
+    .max(7 * 24 * 3600_000)
+    .describe('runnable again this many milliseconds from now'),
+  reason: z
+    .string()
+    .min(1)
+    .max(1000)
+    .optional()
+    .describe("for the task's history, e.g. the provider's answer"),
+});
+
 /**
  * The worker protocol's reports on held attempts: extend, progress, complete,
  * fail, hand back. Every write names its attempt (the fencing token): one that
@@ -267,6 +283,32 @@ export function registerWorkerReportRoutes(
       const back = await store.handBackTasks([ref]);
       if (back.length === 0) throw await refused(req, ref);
       return noContent(reply);
+    },
+  );
+
+  app.post(
+    '/worker/:workerId/tasks/:taskId/rate-limited',
+    {
+      schema: {
+        tags,
+        summary:
+          'The handler met a rate limit: the task waits retryAfterMs in the queue, its attempt not spent',
+        params: TaskParams,
+        body: RateLimitedBody,
+        response: {
+          200: z.object({ until: z.string().describe('when the task is runnable again') }),
+          ...problems(400, 401, 403, 404, 409),
+        },
+      },
+      config,
+      preHandler: owns,
+    },
+    async (req) => {
+      const ref = { taskId: req.params.taskId, attempt: req.body.attempt, workerId: req.params.workerId };
+      const { retryAfterMs, reason } = req.body;
+      const { until } = await guarded(req, ref, () => store.rateLimitTask({ ...ref, retryAfterMs, reason }));
+      log.info({ event: 'task_rate_limited', ...ref, retryAfterMs }, 'rate-limited: back in the queue');
+      return { until: until.toISOString() };
     },
   );
 

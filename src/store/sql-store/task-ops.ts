@@ -7,6 +7,7 @@ import * as queries from '../sql/queries.js';
 import { retryLocked } from '../sql/retry.js';
 import { rowToTaskType } from '../sql/rows.js';
 import { checkName, checkNewTasks, hasFlowKey } from '../sql/validate.js';
+import { waitingOn } from '../sql/waiting-on.js';
 import { bindWake } from '../sql/wake.js';
 import type * as T from '../types.js';
 
@@ -56,11 +57,20 @@ export abstract class SqlTaskOps extends SqlStoreCore {
   }
 
   listTasks(p: T.ListTasksParams): Promise<T.Page<T.Task>> {
-    return queries.listTasks(this.db, p);
+    return queries.listTasks(this.db, this.live(p));
   }
 
   countTasks(f: T.TaskFilter): Promise<Record<string, number>> {
-    return queries.countTasks(this.db, f);
+    return queries.countTasks(this.db, this.live(f));
+  }
+
+  async waitingOn(taskId: string): Promise<T.WaitReason[] | null> {
+    return waitingOn(this.db, await this.getTask(taskId), this.options.staleAfterMs);
+  }
+
+  /** A filter on reasons to wait needs to know which workers are live: this store's stale-after. */
+  protected live<F extends T.TaskFilter>(f: F): F {
+    return f.waitingOn === undefined ? f : { ...f, liveWithinMs: this.options.staleAfterMs };
   }
 
   async getTaskEvents(taskId: string, p?: { limit?: number; afterId?: number }): Promise<T.TaskEvent[]> {
@@ -74,7 +84,7 @@ export abstract class SqlTaskOps extends SqlStoreCore {
   }
 
   cancelTasks(p: { filter: T.TaskFilter; by?: string; reason?: string }): Promise<T.BulkResult> {
-    return this.tx((tx) => cancelMatching(tx, p.filter, p.by ?? 'api', p.reason ?? null));
+    return this.tx((tx) => cancelMatching(tx, this.live(p.filter), p.by ?? 'api', p.reason ?? null));
   }
 
   async retryTask(p: T.RetryTaskParams): Promise<T.Task> {

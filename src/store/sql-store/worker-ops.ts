@@ -2,6 +2,8 @@ import { checkJson } from '../../core/json-limits.js';
 import { type CallerClient, onCallerClient } from '../caller-transaction.js';
 import * as claims from '../sql/claims.js';
 import { claimedEvent, completedEvent, eventSink } from '../sql/events.js';
+import { rateLimitTask } from '../sql/rate-limited.js';
+import { checkRateLimit } from '../sql/validate.js';
 import { notifyWork } from '../sql/wake.js';
 import * as workerList from '../sql/worker-list.js';
 import * as workers from '../sql/workers.js';
@@ -56,6 +58,15 @@ export abstract class SqlWorkerOps extends SqlTaskOps {
       const back = await claims.handBackTasks(tx, items);
       await notifyWork(tx, back);
       return back.map((b) => b.id);
+    });
+  }
+
+  async rateLimitTask(p: T.RateLimitParams): Promise<{ until: Date }> {
+    checkRateLimit(p);
+    return this.tx(async (tx) => {
+      const row = await rateLimitTask(tx, p);
+      if (p.retryAfterMs === 0) await notifyWork(tx, [row]);
+      return { until: row.run_at };
     });
   }
 

@@ -266,7 +266,7 @@ export async function lockAttempt(tx: Queryable, ref: AttemptRef): Promise<Task>
   throw await lostReason(tx, ref);
 }
 
-async function lostReason(db: Queryable, ref: AttemptRef): Promise<Error> {
+export async function lostReason(db: Queryable, ref: AttemptRef): Promise<Error> {
   const cur = await db.query<{ status: string; attempt: number }>(TASK_STATUS, [ref.taskId]);
   const row = cur.rows[0];
   if (!row) return new NotFoundError('task', ref.taskId);

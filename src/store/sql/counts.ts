@@ -13,7 +13,7 @@ export const STATUSES = ['queued', 'running', 'retrying', 'completed', 'failed',
 /** The filters the counters answer: status, type and queue, nothing else. */
 export function countable(f: TaskFilter): boolean {
   return Object.entries(f).every(
-    ([k, v]) => v === undefined || k === 'status' || k === 'type' || k === 'queue',
+    ([k, v]) => v === undefined || k === 'status' || k === 'type' || k === 'queue' || k === 'liveWithinMs',
   );
 }
 

@@ -13,6 +13,7 @@ import {
   type TaskRow,
 } from './rows.js';
 import { RUNNING_TASKS } from './running.js';
+import { waitFilterPredicate } from './waiting-on.js';
 
 export const MAX_PAGE_SIZE = 1000;
 
@@ -53,13 +54,15 @@ export function taskQuery(f: TaskFilter, params: unknown[] = []): TaskQuery {
   const statuses = list(f.status);
   const only = (set: readonly TaskStatus[]) =>
     statuses !== null && statuses.length > 0 && statuses.every((s) => set.includes(s));
-  const source = only(RUNNABLE)
-    ? 'runnable'
-    : only(['running'])
-      ? 'running'
-      : only(UNFINISHED_STATUSES)
-        ? 'unfinished'
-        : 'all';
+  // A reason to wait is a state of the runnable tasks: it reads the queue.
+  const source =
+    only(RUNNABLE) || f.waitingOn !== undefined
+      ? 'runnable'
+      : only(['running'])
+        ? 'running'
+        : only(UNFINISHED_STATUSES)
+          ? 'unfinished'
+          : 'all';
   if (statuses) {
     where.push(`${source === 'runnable' ? 'q' : 't'}.status = any(${p(statuses)}::text[])`);
     if (statuses.every((s) => s === 'failed')) where.push('t.error is not null');
@@ -82,6 +85,7 @@ export function taskQuery(f: TaskFilter, params: unknown[] = []): TaskQuery {
     );
   }
   if (f.ids !== undefined) where.push(`t.id = any(${p(f.ids)}::text[])`);
+  if (f.waitingOn !== undefined) where.push(waitFilterPredicate(f.waitingOn, f.liveWithinMs ?? 60_000, p));
   return {
     from: SOURCES[source],
     where: where.length > 0 ? where.join(' and ') : 'true',

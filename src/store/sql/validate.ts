@@ -118,3 +118,10 @@ function checkFlowKeys(t: NewTask, where: string): void {
 export function checkNewTasks(tasks: NewTask[]): void {
   for (const [i, t] of tasks.entries()) checkNewTask(t, tasks.length === 1 ? '' : `tasks[${i}].`);
 }
+
+/** A rate-limit report: how long to wait, and an optional reason for the history. */
+export function checkRateLimit(p: { retryAfterMs: unknown; reason?: unknown }): void {
+  checkInt(p.retryAfterMs, '', 'retryAfterMs', 0, MAX_FLOW_MS);
+  if (p.retryAfterMs === undefined || p.retryAfterMs === null) fail('', 'retryAfterMs', 'is required');
+  checkText(p.reason, '', 'reason', 1000);
+}

@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { type ConformanceContext, fixture, uid } from './helpers.js';
+
+/** Issue 16: why a task is not running, one test per reason, and the list filtered by reason. */
+export function waitingOnTests(ctx: ConformanceContext): void {
+  describe('waiting on', () => {
+    it('a task scheduled for later waits on its run-at, and the list filters by it', async () => {
+      const store = ctx.store();
+      const fx = fixture(store);
+      await fx.worker();
+      const runAt = new Date(Date.now() + 3_600_000);
+      const later = await fx.create({ runAt });
+      const now = await fx.create();
+      const reasons = await store.waitingOn(later.id);
+      expect(reasons?.[0]).toMatchObject({ reason: 'scheduled', until: runAt.toISOString() });
+      expect(reasons?.[0]?.message).toContain(runAt.toISOString());
+      const listed = await store.listTasks({ queue: fx.queue, waitingOn: 'scheduled' });
+      expect(listed.items.map((t) => t.id)).toEqual([later.id]);
+      expect((await store.countTasks({ queue: fx.queue, waitingOn: 'scheduled' })).queued).toBe(1);
+      expect((await store.waitingOn(now.id))?.map((r) => r.reason)).toEqual(['queued']);
+    });
+
+    it('a task backing off after a failed attempt waits on the backoff', async () => {
+      const store = ctx.store();
+      const fx = fixture(store);
+      const { task } = await fx.running({
+        backoff: { baseMs: 3_600_000, maxMs: 3_600_000, jitter: 0 },
+        maxAttempts: 3,
+      });
+      const retrying = await fx.fail(task, 'flaky');
+      expect(retrying.status).toBe('retrying');
+      const reasons = await store.waitingOn(task.id);
+      expect(reasons?.[0]).toMatchObject({ reason: 'backoff', until: retrying.runAt.toISOString() });
+      const listed = await store.listTasks({ queue: fx.queue, waitingOn: 'backoff' });
+      expect(listed.items.map((t) => t.id)).toEqual([task.id]);
+    });
+
+    it('a task no live worker takes says so and names the live workers and what they take', async () => {
+      const store = ctx.store();
+      const fx = fixture(store);
+      const other = uid('t');
+      const w = await fx.worker({ types: [other] });
+      const task = await fx.create();
+      const reasons = await store.waitingOn(task.id);
+      expect(reasons?.map((r) => r.reason)).toEqual(['no_live_worker']);
+      const listedWorkers = reasons?.[0]?.workers as { id: string; types: string[] }[];
+      expect(listedWorkers.find((x) => x.id === w.id)?.types).toEqual([other]);
+      const listed = await store.listTasks({ queue: fx.queue, waitingOn: 'no_live_worker' });
+      expect(listed.items.map((t) => t.id)).toEqual([task.id]);
+
+      // A worker that takes it arrives: the reason goes away, in the list too.
+      await fx.worker();
+      expect((await store.waitingOn(task.id))?.map((r) => r.reason)).toEqual(['queued']);
+      expect((await store.listTasks({ queue: fx.queue, waitingOn: 'no_live_worker' })).items).toEqual([]);
+    });
+
+    it('a retry that avoids the only machine that takes it waits on that', async () => {
+      const store = ctx.store();
+      const fx = fixture(store);
+      const { task } = await fx.failed();
+      const retried = await store.retryTask({ taskId: task.id, by: 'ops', avoidLastMachine: true });
+      expect(retried.avoidMachineId).toEqual(expect.any(String));
+      const reasons = await store.waitingOn(task.id);
+      expect(reasons?.map((r) => r.reason)).toEqual(['avoided']);
+      expect(reasons?.[0]?.message).toContain(retried.avoidMachineId!);
+      await fx.worker();
+      expect((await store.waitingOn(task.id))?.map((r) => r.reason)).toEqual(['queued']);
+    });
+
+    it('a runnable task says how many are ahead of it and how busy its workers are', async () => {
+      const store = ctx.store();
+      const fx = fixture(store);
+      const w = await fx.worker({ concurrency: 2 });
+      const [a, b] = await fx.createMany(2);
+      await fx.claimOne(w.id, { expectId: a!.id });
+      const high = await fx.create({ priority: 5 });
+      const low = await fx.create();
+      const reasons = await store.waitingOn(low.id);
+      expect(reasons?.[0]).toMatchObject({ reason: 'queued', ahead: 2, workers: 1, slots: 2, busySlots: 1 });
+      expect((await store.waitingOn(high.id))?.[0]).toMatchObject({ reason: 'queued', ahead: 0 });
+      expect((await store.waitingOn(b!.id))?.[0]).toMatchObject({ reason: 'queued', ahead: 1 });
+      // Running and finished tasks wait on nothing.
+      expect(await store.waitingOn(a!.id)).toBeNull();
+    });
+  });
+}
