@@ -6,6 +6,7 @@ import { registerFleetCommands } from './commands/fleet.js';
 import { registerMigrateCommand } from './commands/migrate.js';
 import { registerScheduleCommands } from './commands/schedules.js';
 import { registerServeCommand } from './commands/serve.js';
+import { registerSignalCommand } from './commands/signal.js';
 import { registerTaskCommands } from './commands/tasks.js';
 import { registerTokenCommands } from './commands/token.js';
 import { registerWorkerCommand } from './commands/worker.js';
@@ -44,6 +45,7 @@ Examples:
   registerTaskCommands(program);
   registerFleetCommands(program);
   registerActionCommands(program);
+  registerSignalCommand(program);
   registerScheduleCommands(program);
   registerTokenCommands(program);
   registerBenchCommand(program);

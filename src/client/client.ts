@@ -54,6 +54,8 @@ export type ClientBackend = Pick<
   | 'getWorkerEvents'
   | 'deleteWorker'
   | 'queueStats'
+  | 'getTaskGraph'
+  | 'signalTask'
 > &
   ScheduleBackend;
 
@@ -188,6 +190,14 @@ export class GafferClient {
   }
   delete(id: string) {
     return this.backend.deleteTask(id);
+  }
+  /** Completes the task's wait for a signal: it becomes runnable, its handler reads `data` as ctx.signalData. */
+  signal(id: string, data?: T.Json) {
+    return this.backend.signalTask({ taskId: id, data });
+  }
+  /** What the task waits for, its dependencies and dependents, its parent and children. */
+  graph(id: string) {
+    return this.backend.getTaskGraph(id);
   }
   deadLetters(p: Omit<T.ListTasksParams, 'status'> = {}) {
     return this.backend.listTasks({ ...p, status: 'failed' });

@@ -137,6 +137,19 @@ export class HttpBackend implements ClientBackend {
     const { limit: _l, cursor: _c, order: _o, ...q } = taskQuery(f);
     return this.http.call('GET', '/tasks/counts', { query: q });
   }
+  async getTaskGraph(taskId: string): Promise<T.TaskGraph> {
+    const g = await this.http.call<T.TaskGraph>('GET', `/tasks/${seg(taskId)}/graph`);
+    return {
+      ...g,
+      wait: g.wait ? { ...g.wait, timeoutAt: dn(g.wait.timeoutAt), since: d(g.wait.since) } : null,
+    };
+  }
+  async signalTask(p: { taskId: string; data?: T.Json }): Promise<T.Task> {
+    const res = await this.http.call<{ task: T.Task }>('POST', `/tasks/${seg(p.taskId)}/signal`, {
+      body: { data: p.data },
+    });
+    return reviveTask(res.task);
+  }
   async getTaskEvents(taskId: string, p: { limit?: number; afterId?: number } = {}): Promise<T.TaskEvent[]> {
     const res = await this.http.call<{ items: T.TaskEvent[] }>('GET', `/tasks/${seg(taskId)}/events`, {
       query: p,

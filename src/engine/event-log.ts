@@ -18,6 +18,8 @@ export const EVENT_LEVELS: Record<StoreEventName, Level> = {
   dead_lettered: 'warn',
   task_retried_by_hand: 'info',
   task_cancelled: 'info',
+  task_waiting: 'debug',
+  task_signalled: 'info',
   lease_lost: 'warn',
   worker_registered: 'info',
   worker_stale: 'warn',
@@ -42,6 +44,10 @@ function message(e: StoreEvent): string {
       return `task retried by hand by ${e.by}`;
     case 'task_cancelled':
       return 'task cancelled';
+    case 'task_waiting':
+      return e.kind === 'children' ? 'task waits for its children' : 'task waits for a signal';
+    case 'task_signalled':
+      return 'task signalled';
     case 'lease_lost':
       return `lease lost: ${e.reason}`;
     case 'worker_registered':

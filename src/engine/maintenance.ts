@@ -27,6 +27,8 @@ export const DEFAULT_MAINTENANCE: MaintenanceOptions = {
 
 export interface SweepResult extends RescueResult {
   staleWorkers: string[];
+  /** Signal waits that timed out: dead-lettered (policy fail) or made runnable (policy run). */
+  waitsExpired: number;
 }
 
 /**
@@ -109,13 +111,14 @@ export class MaintenanceService {
     const out = await this.store.tryLeadership('sweep', async () => {
       const staleWorkers = await this.store.markStaleWorkers({ now });
       const rescue = await this.store.rescueLeases({ now });
+      const waits = await this.store.expireWaits({ now });
       await this.store.foldCounts();
-      return { ...rescue, staleWorkers };
+      return { ...rescue, staleWorkers, waitsExpired: waits.failed.length + waits.run.length };
     });
     if (out) {
       // One summary per round that changed something; the per-worker worker_stale and per-task
       // lease_lost lines come from the store's events (engine/event-log.ts), with their ids.
-      if (out.staleWorkers.length + out.lost + out.timedOut > 0) {
+      if (out.staleWorkers.length + out.lost + out.timedOut + out.waitsExpired > 0) {
         this.log.info({ event: 'maintenance_run', job: 'sweep', ...out }, 'sweep returned lapsed work');
       }
       this.onSweep?.(out);

@@ -36,6 +36,7 @@ import { registerTaskRoutes } from './routes/tasks.js';
 import { registerTokenRoutes } from './routes/tokens.js';
 import { registerWorkerProtocolRoutes } from './routes/worker-protocol.js';
 import { registerWorkerRoutes } from './routes/workers.js';
+import { registerWorkflowRoutes } from './routes/workflows.js';
 import { WorkerHub } from './worker-hub.js';
 
 export interface ServerOptions {
@@ -253,6 +254,7 @@ async function assemble(
     async (scope) => {
       const v1 = scope.withTypeProvider<ZodTypeProvider>() as unknown as ZodApp;
       registerTaskRoutes(v1, ctx);
+      registerWorkflowRoutes(v1, ctx);
       registerDeadLetterRoutes(v1, ctx);
       registerTaskTypeRoutes(v1, ctx);
       registerSessionRoutes(v1, ctx);

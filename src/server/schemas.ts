@@ -1,7 +1,12 @@
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { ID_PATTERN } from '../core/ids.js';
-import { TASK_STATUSES, TRACKING_POLICIES } from '../core/states.js';
+import {
+  DEPENDENCY_FAILURE_POLICIES,
+  TASK_STATUSES,
+  TRACKING_POLICIES,
+  WAIT_TIMEOUT_POLICIES,
+} from '../core/states.js';
 import { NAME_PATTERN } from '../store/sql/validate.js';
 import type { Json, TaskFilter } from '../store/types.js';
 import { FlowKey, flowKeyClashes } from './flow-key-schema.js';
@@ -106,6 +111,28 @@ const NewTaskFields = {
     .optional(),
   backoff: Backoff.optional(),
   metadata: JsonObject.optional(),
+  dependsOn: z
+    .array(Id)
+    .max(1000)
+    .optional()
+    .describe('ids of tasks this one waits for (existing, or of the same call)'),
+  onDependencyFailure: z
+    .enum(DEPENDENCY_FAILURE_POLICIES)
+    .optional()
+    .describe('when a dependency fails: cancel (default) or run'),
+  waitFor: z
+    .strictObject({
+      signal: z.literal(true),
+      timeoutMs: z
+        .number()
+        .int()
+        .min(1)
+        .max(365 * 24 * 3600_000)
+        .optional(),
+      onTimeout: z.enum(WAIT_TIMEOUT_POLICIES).optional(),
+    })
+    .optional()
+    .describe('wait for POST /tasks/{id}/signal before running; on timeout fail (default) or run'),
 };
 
 const NewTaskObject = z.strictObject({
@@ -123,7 +150,14 @@ const NewTaskObject = z.strictObject({
 
 export const NewTask = NewTaskObject.superRefine(flowKeyClashes);
 
-export const SessionTask = z.strictObject(NewTaskFields);
+export const SessionTask = z.strictObject({
+  ...NewTaskFields,
+  after: z
+    .array(z.number().int().min(0))
+    .max(1000)
+    .optional()
+    .describe('indexes of this session’s tasks that must complete first (a DAG; a cycle is refused)'),
+});
 
 export const CreateTaskBody = NewTaskObject.extend({
   retry: z.boolean().optional().describe('re-sending the id of a failed or cancelled task retries it'),
@@ -251,6 +285,8 @@ export const TaskOut = z
     updatedAt: DateString,
     startedAt: NullableDate,
     finishedAt: NullableDate,
+    parentId: z.string().nullable().describe('the task whose handler spawned this one'),
+    depth: z.number().describe('0 for a root task, its parent’s depth + 1 for a child'),
   })
   .meta({ id: 'Task' });
 

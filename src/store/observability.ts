@@ -64,6 +64,8 @@ export type StoreEvent =
       manualRetries: number;
     })
   | (TaskRef & { event: 'task_cancelled'; attempt: number; by: string | null; reason: string | null })
+  | (TaskRef & { event: 'task_waiting'; attempt: number; kind: 'children' | 'signal' })
+  | (TaskRef & { event: 'task_signalled' })
   | (TaskRef & { event: 'lease_lost'; attempt: number; workerId: string | null; reason: string })
   | {
       event: 'worker_registered';

@@ -20,6 +20,7 @@ import type { ThroughputPoint } from './sql/queries.js';
 import type {
   AttemptRef,
   BulkResult,
+  ChildResult,
   ClaimedTask,
   ClaimSessionTaskParams,
   ClaimTasksParams,
@@ -45,11 +46,14 @@ import type {
   RetryTaskParams,
   Session,
   SessionEntry,
+  SpawnChildrenParams,
   Task,
   TaskEvent,
   TaskFilter,
+  TaskGraph,
   TaskTypeConfig,
   UpsertTaskTypeParams,
+  WaitForSignalParams,
   WaitReason,
   WakeListener,
   Worker,
@@ -83,6 +87,16 @@ export interface Store {
   deleteTask(id: string): Promise<void>;
   deleteTasks(filter: TaskFilter): Promise<number>;
 
+  // Workflows: dependencies, children, signals (migration 0008)
+  /** What a task waits for, its dependencies and dependents, its parent and children. */
+  getTaskGraph(taskId: string): Promise<TaskGraph>;
+  /** The children the parent's attempt `round` spawned, with their results or errors. */
+  getChildResults(params: { taskId: string; round: number }): Promise<ChildResult[]>;
+  /** Completes a signal wait: the task becomes runnable with `data`. ConflictError if it does not wait for one. */
+  signalTask(params: { taskId: string; data?: Json }): Promise<Task>;
+  /** Ends the signal waits whose timeout passed, per their policy (the maintenance sweep runs it). */
+  expireWaits(params?: { now?: Date }): Promise<{ failed: string[]; run: string[] }>;
+
   // Task types
   upsertTaskType(params: UpsertTaskTypeParams): Promise<TaskTypeConfig>;
   getTaskType(type: string): Promise<TaskTypeConfig | null>;
@@ -96,6 +110,13 @@ export interface Store {
   completeTaskInTransaction(client: CallerClient, item: CompleteItem): Promise<void>;
   failTask(params: FailTaskParams): Promise<Task>;
   handBackTasks(items: AttemptRef[]): Promise<string[]>;
+  /**
+   * The running attempt creates children and ends, unspent: the task waits (holding no worker) until
+   * they all finished, then runs again. Fenced like every worker write; refused past the depth limit.
+   */
+  spawnChildren(params: SpawnChildrenParams): Promise<{ parent: Task; children: Task[] }>;
+  /** The running attempt ends, unspent, and the task waits for signalTask (or its timeout). */
+  waitForSignal(params: WaitForSignalParams): Promise<Task>;
   /**
    * The handler met a rate limit: the attempt goes back to `queued`, runnable at now + retryAfterMs,
    * without spending an attempt (a hand-back with a later run time; history event `rate_limited`).

@@ -1,5 +1,13 @@
 import type { BackoffPolicy } from '../core/backoff.js';
-import type { AttemptOutcome, SessionStatus, TaskStatus, TrackingPolicy } from '../core/states.js';
+import type {
+  AttemptOutcome,
+  DependencyFailurePolicy,
+  SessionStatus,
+  TaskStatus,
+  TrackingPolicy,
+  WaitKind,
+  WaitTimeoutPolicy,
+} from '../core/states.js';
 import type { Json } from './json.js';
 import type { WorkerStats } from './worker-types.js';
 
@@ -67,6 +75,10 @@ export interface Task {
   updatedAt: Date;
   startedAt: Date | null;
   finishedAt: Date | null;
+  /** The task whose handler spawned this one (ctx.spawnAndWait); null for a root task. */
+  parentId: string | null;
+  /** 0 for a root task, the parent's depth + 1 for a child. */
+  depth: number;
 }
 
 /**
@@ -132,6 +144,85 @@ export interface NewTask {
    * in the window answer that task (outcome `throttled`) and create nothing.
    */
   throttle?: FlowKey;
+  /**
+   * Ids of tasks this one waits for: it stays `waiting` until all of them completed. They may be
+   * existing tasks or tasks of the same create call (a cycle among those is refused).
+   */
+  dependsOn?: string[];
+  /** When a dependency ends failed or cancelled: cancel this task (default) or run it anyway. */
+  onDependencyFailure?: DependencyFailurePolicy;
+  /** Wait for `client.signal(id, data)` before running; on timeout fail (default) or run. */
+  waitFor?: SignalWait;
+}
+
+export interface SignalWait {
+  signal: true;
+  timeoutMs?: number;
+  onTimeout?: WaitTimeoutPolicy;
+}
+
+/** A session's task: a task, plus the indexes (positions in the call's tasks) it runs after. */
+export interface NewSessionTask extends NewTask {
+  after?: number[];
+}
+
+/** What a waiting task waits for (`getTaskGraph`). */
+export interface TaskWait {
+  kind: WaitKind;
+  /** Dependencies or children not finished yet. */
+  pending: number;
+  onFailure: DependencyFailurePolicy;
+  /** Children: the attempt that spawned them. */
+  round: number;
+  timeoutAt: Date | null;
+  onTimeout: WaitTimeoutPolicy | null;
+  since: Date;
+}
+
+/** A task as a node of another task's graph. */
+export interface TaskLink {
+  id: string;
+  type: string;
+  status: TaskStatus;
+  /** Children: the parent attempt that spawned it; dependencies: 0. */
+  round: number;
+}
+
+/** A task's place among others: what it waits for, what waits for it, its parent and children. */
+export interface TaskGraph {
+  taskId: string;
+  parentId: string | null;
+  depth: number;
+  wait: TaskWait | null;
+  dependsOn: TaskLink[];
+  dependents: TaskLink[];
+  children: TaskLink[];
+}
+
+/** The outcome of one child, as the parent's next attempt reads it (ctx.childResults). */
+export interface ChildResult {
+  id: string;
+  type: string;
+  status: TaskStatus;
+  result: Json | null;
+  error: TaskError | null;
+}
+
+/** How a task's last wait ended, as its handler sees it (metadata['gaffer.wake']). */
+export type WakeInfo =
+  | { kind: 'children'; round: number }
+  | { kind: 'signal'; data: Json }
+  | { kind: 'timeout' };
+
+export interface SpawnChildrenParams extends AttemptRef {
+  children: NewTask[];
+  /** When a child ends failed or cancelled: run the parent anyway with the errors (default) or cancel it. */
+  onChildFailure?: DependencyFailurePolicy;
+}
+
+export interface WaitForSignalParams extends AttemptRef {
+  timeoutMs?: number;
+  onTimeout?: WaitTimeoutPolicy;
 }
 
 /** A debounce or throttle key and its window. */
@@ -261,7 +352,7 @@ export interface CreateSessionParams {
   userId?: string;
   metadata?: Record<string, Json>;
   /** Tasks in index order: tasks[i] gets session index i, for ever. */
-  tasks: Omit<NewTask, 'sessionId' | 'key' | 'userId'>[];
+  tasks: Omit<NewSessionTask, 'sessionId' | 'key' | 'userId'>[];
   /** Defaults for every task of the session. */
   queue?: string;
   by?: string;

@@ -1,10 +1,19 @@
 import { GafferError } from '../core/errors.js';
 import { checkJson } from '../core/json-limits.js';
+import type { DependencyFailurePolicy, WaitTimeoutPolicy } from '../core/states.js';
 import { Batcher } from '../engine/batcher.js';
 import { claimOrWait, WorkWaiters } from '../engine/work-waiters.js';
 import type { CallerClient } from '../store/caller-transaction.js';
 import type { Store } from '../store/store.js';
-import type { AttemptRef, ClaimedTask, CompleteItem, Json, TaskError } from '../store/types.js';
+import type {
+  AttemptRef,
+  ChildResult,
+  ClaimedTask,
+  CompleteItem,
+  Json,
+  NewTask,
+  TaskError,
+} from '../store/types.js';
 import type { AttemptState, Registration, WorkerTransport } from './transport.js';
 
 export interface DirectTransportOptions {
@@ -100,6 +109,20 @@ export class DirectTransport implements WorkerTransport {
 
   async handBack(items: AttemptRef[]): Promise<void> {
     await this.store.handBackTasks(items);
+  }
+
+  async spawn(
+    p: AttemptRef & { children: NewTask[]; onChildFailure?: DependencyFailurePolicy },
+  ): Promise<void> {
+    await this.store.spawnChildren(p);
+  }
+
+  async waitForSignal(p: AttemptRef & { timeoutMs?: number; onTimeout?: WaitTimeoutPolicy }): Promise<void> {
+    await this.store.waitForSignal(p);
+  }
+
+  childResults(p: AttemptRef & { round: number }): Promise<ChildResult[]> {
+    return this.store.getChildResults({ taskId: p.taskId, round: p.round });
   }
 
   async deregister(p: { workerId: string }): Promise<void> {

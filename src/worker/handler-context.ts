@@ -1,8 +1,9 @@
 import { NonRetryableError, RateLimitedError, ValidationError } from '../core/errors.js';
 import { MAX_JSON_DEPTH } from '../core/json-limits.js';
+import type { DependencyFailurePolicy, WaitTimeoutPolicy } from '../core/states.js';
 import type { Logger } from '../engine/logger.js';
 import type { CallerClient } from '../store/caller-transaction.js';
-import type { ClaimedTask, Json, TaskError } from '../store/types.js';
+import type { ChildResult, ClaimedTask, Json, NewTask, TaskError, WakeInfo } from '../store/types.js';
 import type { HandlerDefinition, TaskContext } from './types.js';
 
 /** One task this worker holds, from claim until its outcome is reported. */
@@ -25,21 +26,64 @@ export interface ContextActions {
   progress(task: ClaimedTask, entry: Running, value: Json): Promise<void>;
   setState(state: Json): Promise<void>;
   completeInTransaction(task: ClaimedTask, entry: Running, client: CallerClient, result: Json): Promise<void>;
+  spawn(task: ClaimedTask, children: NewTask[], onChildFailure?: DependencyFailurePolicy): Promise<void>;
+  waitForSignal(
+    task: ClaimedTask,
+    opts: { timeoutMs?: number; onTimeout?: WaitTimeoutPolicy },
+  ): Promise<void>;
+}
+
+/**
+ * Thrown by spawnAndWait and waitForSignal once the store has the task waiting: the attempt ended
+ * there, so the worker reports nothing more for it.
+ */
+export class AttemptWaits extends Error {
+  override name = 'AttemptWaits';
+}
+
+/** How the task's last wait ended, as the store marked it in its metadata (migration 0008). */
+export function wakeOf(task: ClaimedTask): WakeInfo | null {
+  const w = task.metadata?.['gaffer.wake'] as WakeInfo | undefined;
+  return w && typeof w === 'object' && typeof w.kind === 'string' ? w : null;
 }
 
 /** What a handler gets with its payload: one object per task, its methods on the prototype. */
 export class HandlerContext implements TaskContext {
   readonly attempt: number;
   readonly workerId: string;
+  readonly wake: WakeInfo | null;
 
   constructor(
     private readonly actions: ContextActions,
     readonly task: ClaimedTask,
     private readonly entry: Running,
     private readonly logger: () => Logger,
+    readonly childResults: ChildResult[] | undefined = undefined,
   ) {
     this.attempt = task.attempt;
     this.workerId = task.workerId;
+    this.wake = wakeOf(task);
+  }
+
+  get signalData(): Json | undefined {
+    return this.wake?.kind === 'signal' ? this.wake.data : undefined;
+  }
+
+  get waitTimedOut(): boolean {
+    return this.wake?.kind === 'timeout';
+  }
+
+  async spawnAndWait(
+    children: NewTask[],
+    opts: { onChildFailure?: DependencyFailurePolicy } = {},
+  ): Promise<never> {
+    await this.actions.spawn(this.task, children, opts.onChildFailure);
+    throw new AttemptWaits(`task ${this.task.id} waits for ${children.length} children`);
+  }
+
+  async waitForSignal(opts: { timeoutMs?: number; onTimeout?: WaitTimeoutPolicy } = {}): Promise<never> {
+    await this.actions.waitForSignal(this.task, opts);
+    throw new AttemptWaits(`task ${this.task.id} waits for a signal`);
   }
 
   get signal(): AbortSignal {

@@ -1,12 +1,15 @@
 import { HttpCaller, type HttpOptions, reviveClaimedTask } from '../client/http-backend.js';
 import { GafferError } from '../core/errors.js';
 import { checkJson } from '../core/json-limits.js';
+import type { DependencyFailurePolicy, WaitTimeoutPolicy } from '../core/states.js';
 import { Batcher } from '../engine/batcher.js';
 import type {
   AttemptRef,
+  ChildResult,
   ClaimedTask,
   HeartbeatResult,
   Json,
+  NewTask,
   RegisterWorkerParams,
   TaskError,
 } from '../store/types.js';
@@ -169,6 +172,29 @@ export class HttpTransport implements WorkerTransport {
         await this.http.call('POST', `/worker/${seg(workerId)}/hand-back`, { body: { items: chunk } });
       }
     }
+  }
+
+  async spawn(
+    p: AttemptRef & { children: NewTask[]; onChildFailure?: DependencyFailurePolicy },
+  ): Promise<void> {
+    await this.http.call('POST', `/worker/${seg(p.workerId ?? '')}/tasks/${seg(p.taskId)}/spawn`, {
+      body: { attempt: p.attempt, children: p.children, onChildFailure: p.onChildFailure },
+    });
+  }
+
+  async waitForSignal(p: AttemptRef & { timeoutMs?: number; onTimeout?: WaitTimeoutPolicy }): Promise<void> {
+    await this.http.call('POST', `/worker/${seg(p.workerId ?? '')}/tasks/${seg(p.taskId)}/wait-signal`, {
+      body: { attempt: p.attempt, timeoutMs: p.timeoutMs, onTimeout: p.onTimeout },
+    });
+  }
+
+  async childResults(p: AttemptRef & { round: number }): Promise<ChildResult[]> {
+    const res = await this.http.call<{ items: ChildResult[] }>(
+      'GET',
+      `/worker/${seg(p.workerId ?? '')}/tasks/${seg(p.taskId)}/children`,
+      { query: { attempt: p.attempt, round: p.round } },
+    );
+    return res.items;
   }
 
   async deregister(p: { workerId: string }): Promise<void> {

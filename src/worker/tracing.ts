@@ -9,8 +9,8 @@ import {
 } from '../core/tracing.js';
 import type { ClaimedTask } from '../store/types.js';
 
-/** How an attempt ended for this worker; rate_limited: back in the queue, no attempt spent. */
-export type Outcome = 'completed' | 'failed' | 'lost' | 'rate_limited';
+/** How an attempt ended for this worker; rate_limited: back in the queue, no attempt spent; waiting: a workflow wait. */
+export type Outcome = 'completed' | 'failed' | 'lost' | 'rate_limited' | 'waiting';
 
 /**
  * One attempt of a task as a consumer span, child of the span that enqueued it (the traceparent in

@@ -1,9 +1,12 @@
+import type { DependencyFailurePolicy, WaitTimeoutPolicy } from '../core/states.js';
 import type { CallerClient } from '../store/caller-transaction.js';
 import type {
   AttemptRef,
+  ChildResult,
   ClaimedTask,
   HeartbeatResult,
   Json,
+  NewTask,
   RegisterWorkerParams,
   TaskError,
   WorkerStats,
@@ -64,6 +67,14 @@ export interface WorkerTransport {
    * its attempt. Resolves false when the attempt had lost its lease.
    */
   rateLimited(p: AttemptRef & { retryAfterMs: number; reason?: string }): Promise<boolean>;
+  /**
+   * Workflows (ctx.spawnAndWait / ctx.waitForSignal): the attempt ends, unspent, and the task waits.
+   * Optional so transports written before them still type-check; the built-in two have them.
+   */
+  spawn?(p: AttemptRef & { children: NewTask[]; onChildFailure?: DependencyFailurePolicy }): Promise<void>;
+  waitForSignal?(p: AttemptRef & { timeoutMs?: number; onTimeout?: WaitTimeoutPolicy }): Promise<void>;
+  /** How the children of round `round` ended, for the attempt that resumes after them. */
+  childResults?(p: AttemptRef & { round: number }): Promise<ChildResult[]>;
   deregister(p: { workerId: string }): Promise<void>;
   close(): Promise<void>;
 }

@@ -1,7 +1,8 @@
 import type { z } from 'zod';
+import type { DependencyFailurePolicy, WaitTimeoutPolicy } from '../core/states.js';
 import type { Logger } from '../engine/logger.js';
 import type { CallerClient } from '../store/caller-transaction.js';
-import type { ClaimedTask, Json } from '../store/types.js';
+import type { ChildResult, ClaimedTask, Json, NewTask, WakeInfo } from '../store/types.js';
 import type { WorkerTransport } from './transport.js';
 
 export interface TaskContext {
@@ -29,6 +30,25 @@ export interface TaskContext {
    */
   rateLimited(retryAfterMs: number, reason?: string): never;
   log: Logger;
+  /**
+   * Creates these children and ends this attempt without spending it: the task waits, holding no
+   * worker slot, until every child finished, then runs again with `ctx.childResults`. Never returns
+   * (it throws a marker the worker recognises): `return ctx.spawnAndWait(...)`.
+   */
+  spawnAndWait(children: NewTask[], opts?: { onChildFailure?: DependencyFailurePolicy }): Promise<never>;
+  /**
+   * Ends this attempt without spending it: the task waits for `client.signal(id, data)`, then runs
+   * again with `ctx.signalData`; on timeout it fails (default) or runs with `ctx.waitTimedOut`.
+   */
+  waitForSignal(opts?: { timeoutMs?: number; onTimeout?: WaitTimeoutPolicy }): Promise<never>;
+  /** How the task's last wait ended, if it waited: children, signal, or timeout. */
+  wake: WakeInfo | null;
+  /** After spawnAndWait: each child's status and result or error, in the order they were spawned. */
+  childResults: ChildResult[] | undefined;
+  /** After waitForSignal (or a task created with waitFor): the signal's data. */
+  signalData: Json | undefined;
+  /** The signal wait timed out and the task runs anyway (onTimeout: 'run'). */
+  waitTimedOut: boolean;
 }
 
 export interface HandlerDefinition<S extends z.ZodType = z.ZodType> {

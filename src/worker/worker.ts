@@ -6,6 +6,7 @@ import type { AttemptRef, ClaimedTask, Json } from '../store/types.js';
 import { Claimer, type ClaimerHost } from './claimer.js';
 import { reportFailure, reportRateLimited, reportSuccess } from './completion.js';
 import {
+  AttemptWaits,
   type ContextActions,
   controllerOf,
   HandlerContext,
@@ -30,6 +31,7 @@ import {
   type WorkerOptions,
   type WorkerSummary,
 } from './types.js';
+import { childResultsFor, waitActions } from './waits.js';
 
 export type { HandlerDefinition, TaskContext, WorkerOptions, WorkerSummary } from './types.js';
 export { formatSummary } from './types.js';
@@ -70,6 +72,10 @@ export class Worker {
         result,
         (why) => this.markLost(entry, why),
       ),
+    ...waitActions(
+      () => this.options.transport,
+      () => this.workerId ?? undefined,
+    ),
   };
 
   constructor(opts: WorkerOptions) {
@@ -278,8 +284,9 @@ export class Worker {
     try {
       if (!def) throw new NonRetryableError(`this worker has no handler for task type ${task.type}`);
       const payload = parsePayload(def, task);
+      const children = await childResultsFor(this.options.transport, task, this.workerId ?? undefined);
       const result = await traceStep('gaffer.handler', task, () =>
-        def.handler(payload, this.context(task, entry, log)),
+        def.handler(payload, new HandlerContext(this.contextActions, task, entry, log, children)),
       );
       if (entry.completedInTransaction)
         outcome = await settleCompletedInTransaction(this.options.transport, this.ref(task), null, log);
@@ -303,6 +310,7 @@ export class Worker {
         const error = toTaskError(err, entry.controller?.signal);
         outcome = await settleCompletedInTransaction(this.options.transport, this.ref(task), error, log);
       } else if (entry.lost) outcome = 'lost';
+      else if (err instanceof AttemptWaits) outcome = 'waiting';
       else if (err instanceof RateLimitedError && !entry.controller?.signal.aborted)
         outcome = await reportRateLimited(this.options.transport, this.ref(task), err, this.leaseMs, log);
       else {
@@ -332,6 +340,7 @@ export class Worker {
         log().info({ event: 'task_completed', durationMs: Date.now() - began }, 'task completed');
       }
     } else if (outcome === 'failed') this.failed++;
+    else if (outcome === 'waiting') log().debug({ event: 'task_waiting' }, 'task waits; attempt ended');
     else if (outcome === 'lost')
       log().warn({ event: 'lease_lost' }, 'the lease was lost; the result was not applied');
     this.claimer.wake();
@@ -346,10 +355,6 @@ export class Worker {
     this.completing.set(task.id, entry);
     this.claimer.wake();
     this.dispatch();
-  }
-
-  private context(task: ClaimedTask, entry: Running, log: () => Logger): TaskContext {
-    return new HandlerContext(this.contextActions, task, entry, log);
   }
 
   private markLost(entry: Running, why: string): void {

@@ -6,6 +6,7 @@ import type { ServerContext, ZodApp } from '../context.js';
 import { ClaimedTaskOut, Id, JsonObject, JsonValue, Name, noContent, problems, Text } from '../schemas.js';
 import { inScope, narrow, scopeOf } from '../scope.js';
 import { Ref, registerWorkerReportRoutes, WorkerParams } from './worker-reports.js';
+import { registerWorkerWaitRoutes } from './worker-waits.js';
 
 const tags = ['worker protocol'];
 
@@ -291,6 +292,7 @@ export function registerWorkerProtocolRoutes(app: ZodApp, ctx: ServerContext): v
   );
 
   registerWorkerReportRoutes(app, ctx, { owns, config });
+  registerWorkerWaitRoutes(app, ctx, { owns, config });
 
   /**
    * Claims a session's task; a scoped token only inside its scope: a named index outside it is

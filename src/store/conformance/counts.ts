@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { TASK_STATUSES } from '../../core/states.js';
 import type { Store } from '../store.js';
 import { type ConformanceContext, fixture, later, statusCounts, uid } from './helpers.js';
 
 const HOUR = 3_600_000;
-const STATUSES = ['queued', 'running', 'retrying', 'completed', 'failed', 'cancelled'] as const;
+const STATUSES = TASK_STATUSES;
 
 /**
  * The counts by status of a queue (and of each of its types) from every read that serves them
@@ -107,6 +108,15 @@ export function countTests(ctx: ConformanceContext): void {
       await check('bulk delete');
       await store.cancelTasks({ filter: { queue: fx.queue, status: 'queued' } });
       await check('bulk cancel');
+
+      const signal = await fx.create({ waitFor: { signal: true } });
+      const dependent = await fx.create({ dependsOn: [signal.id] });
+      await check('create waiting tasks');
+      await store.signalTask({ taskId: signal.id });
+      await check('a signal');
+      await store.cancelTask({ taskId: signal.id });
+      expect((await store.getTask(dependent.id)).status).toBe('cancelled');
+      await check('a dependency cancelled');
 
       await store.prune({ olderThanMs: HOUR, now: later(2 * HOUR) });
       await check('prune');

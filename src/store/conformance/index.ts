@@ -12,6 +12,7 @@ import { claimTests } from './claim.js';
 import { claimTypeTests } from './claim-types.js';
 import { countTests } from './counts.js';
 import { createTests } from './create.js';
+import { dependencyTests } from './dependencies.js';
 import { entryTests } from './entries.js';
 import { flowKeyTests } from './flow-keys.js';
 import type { ConformanceContext } from './helpers.js';
@@ -84,6 +85,7 @@ export function runStoreConformance(
     countTests(ctx);
     workerPageTests(ctx);
     retentionTests(ctx);
+    dependencyTests(ctx);
     scheduleTests(ctx);
     idempotencyTtlTests(ctx);
   });

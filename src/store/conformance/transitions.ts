@@ -33,6 +33,11 @@ async function inState(store: Store, status: TaskStatus): Promise<Subject> {
   const fx = fixture(store);
   const make = async (): Promise<{ task: Held; worker: Worker }> => {
     switch (status) {
+      case 'waiting':
+        return {
+          task: await fx.create({ waitFor: { signal: true, timeoutMs: 3_600_000 } }),
+          worker: await fx.worker(),
+        };
       case 'queued':
         return { task: await fx.create(), worker: await fx.worker() };
       case 'running':
@@ -164,6 +169,57 @@ const LEGAL: Scenario[] = [
   },
 ];
 
+const refuseWait = async ({ store, ref }: Subject) => {
+  await expectGafferError(store.waitForSignal(ref), FENCED);
+  await expectGafferError(store.spawnChildren({ ...ref, children: [{ type: 'never.created' }] }), FENCED);
+};
+
+const WAITING: Scenario[] = [
+  {
+    from: 'queued',
+    to: 'waiting',
+    how: 'created with a dependency: it waits from its creating transaction on',
+    run: async ({ store, fx, task }) => {
+      const dependent = await fx.create({ dependsOn: [task.id] });
+      expect(dependent.status).toBe('waiting');
+      await expectListedUnderItsStatus(store, dependent.id);
+    },
+  },
+  {
+    from: 'running',
+    to: 'waiting',
+    how: 'the holder waits for a signal (or spawns children)',
+    run: async ({ store, task, ref }) => {
+      expect((await store.waitForSignal(ref)).status).toBe('waiting');
+      expect((await store.getTask(task.id)).attemptFloor).toBe(task.attemptFloor + 1);
+    },
+  },
+  {
+    from: 'waiting',
+    to: 'queued',
+    how: 'the signal it waits for comes',
+    run: async ({ store, task }) =>
+      expect((await store.signalTask({ taskId: task.id, data: { ok: 1 } })).status).toBe('queued'),
+  },
+  {
+    from: 'waiting',
+    to: 'cancelled',
+    how: 'cancelTask',
+    run: async ({ store, task }) =>
+      expect((await store.cancelTask({ taskId: task.id })).status).toBe('cancelled'),
+  },
+  {
+    from: 'waiting',
+    to: 'failed',
+    how: 'its signal wait times out (policy fail)',
+    run: async ({ store, task }) => {
+      const out = await store.expireWaits({ now: later(2 * 3_600_000) });
+      expect(out.failed).toContain(task.id);
+      expect((await store.getTask(task.id)).status).toBe('failed');
+    },
+  },
+];
+
 const refuseComplete = async ({ store, ref }: Subject) => {
   const res = await store.completeTasks([
     { ...ref, result: 'nope' },
@@ -223,6 +279,13 @@ const ILLEGAL: Scenario[] = [
   { from: 'cancelled', to: 'running', how: 'it is not claimed', run: refuseClaim },
   { from: 'cancelled', to: 'completed', how: 'completeTasks is refused', run: refuseComplete },
   { from: 'cancelled', to: 'failed', how: 'failTask is refused', run: refuseFail },
+  { from: 'waiting', to: 'running', how: 'it is not claimed', run: refuseClaim },
+  { from: 'waiting', to: 'retrying', how: 'retryTask is refused', run: refuseRetry },
+  { from: 'waiting', to: 'completed', how: 'completeTasks is refused', run: refuseComplete },
+  { from: 'retrying', to: 'waiting', how: 'a wait by its last attempt is refused', run: refuseWait },
+  { from: 'completed', to: 'waiting', how: 'a wait is refused', run: refuseWait },
+  { from: 'failed', to: 'waiting', how: 'a wait is refused', run: refuseWait },
+  { from: 'cancelled', to: 'waiting', how: 'a wait is refused', run: refuseWait },
 ];
 
 /**
@@ -255,12 +318,12 @@ export function transitionTests(ctx: ConformanceContext): void {
           (isLegalTransition(from, to) ? legal : illegal).push(`${from} -> ${to}`);
         }
       }
-      expect(pairs(LEGAL)).toEqual(legal.sort());
+      expect(pairs([...LEGAL, ...WAITING])).toEqual(legal.sort());
       expect(pairs(ILLEGAL)).toEqual(illegal.sort());
     });
 
     describe('legal', () => {
-      for (const s of LEGAL) {
+      for (const s of [...LEGAL, ...WAITING]) {
         it(`${s.from} -> ${s.to}: ${s.how}`, async () => {
           const subject = await inState(ctx.store(), s.from);
           await expectListedUnderItsStatus(subject.store, subject.task.id);

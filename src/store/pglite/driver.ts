@@ -109,6 +109,11 @@ export class PgliteDb implements Db {
       this.channels.set(channel, set);
     }
     set.add(fn);
+    // What the SQL notifies itself (tasks a finished dependency released, migration 0008) arrives
+    // as PGlite's own notification; everything else is signalled in process above.
+    if (set.size === 1) {
+      await this.serial(() => this.pg.listen(channel, (payload) => this.deliver(channel, payload)));
+    }
     return async () => {
       set.delete(fn);
     };

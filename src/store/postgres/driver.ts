@@ -2,6 +2,9 @@ import pg from 'pg';
 import type { Db, Queryable, QueryResult } from '../db.js';
 import { quoteIdent } from '../db.js';
 
+/** The suffix of wake-ups that only the database sends: heard from PostgreSQL alone. */
+const RELAY_ONLY = '\treleased';
+
 export interface PostgresDbOptions {
   connectionString: string;
   schema: string;
@@ -184,7 +187,14 @@ export class PostgresDb implements Db {
       client.on('notification', (msg) => {
         const payload = msg.payload ?? '';
         // A relay of our own commit is heard when the commit returns (hear), or now if it comes first.
-        if (this.ownPids.has(msg.processId) && !this.match(`${msg.channel}\u0000${payload}`, -1)) return;
+        // A wake-up only the SQL sends (released dependents, migration 0008) has no in-process twin.
+        const relayOnly = payload.endsWith(RELAY_ONLY);
+        if (
+          !relayOnly &&
+          this.ownPids.has(msg.processId) &&
+          !this.match(`${msg.channel}\u0000${payload}`, -1)
+        )
+          return;
         const fns = this.channels.get(msg.channel);
         if (fns) for (const f of fns) f(payload);
       });

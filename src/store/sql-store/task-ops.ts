@@ -1,13 +1,17 @@
 import { NotFoundError } from '../../core/errors.js';
+import { checkJson } from '../../core/json-limits.js';
 import type { Queryable } from '../db.js';
 import { cancelLocked, cancelMatching, deleteTaskRows, retryMatching } from '../sql/admin.js';
 import { insertTasks, SomeTasksExistError } from '../sql/create.js';
 import { insertWithFlowKeys } from '../sql/flow-keys.js';
+import * as graph from '../sql/graph.js';
+import * as handlerWaits from '../sql/handler-waits.js';
 import * as queries from '../sql/queries.js';
 import { retryLocked } from '../sql/retry.js';
 import { rowToTaskType } from '../sql/rows.js';
 import { checkName, checkNewTasks, hasFlowKey } from '../sql/validate.js';
 import { waitingOn } from '../sql/waiting-on.js';
+import { hasWait } from '../sql/waits.js';
 import { bindWake } from '../sql/wake.js';
 import type * as T from '../types.js';
 
@@ -27,6 +31,9 @@ export abstract class SqlTaskOps extends SqlStoreCore {
       checkNewTasks(p.tasks);
       return this.tx((tx) => insertWithFlowKeys(tx, p.tasks, ctx, p.now ?? null));
     }
+    // Waits are started by statements after the insert: the whole create then needs a transaction.
+    if (Array.isArray(p.tasks) && p.tasks.some(hasWait))
+      return this.tx((tx) => insertTasks(tx, p.tasks, ctx));
     try {
       return await this.statement((q) => insertTasks(q, p.tasks, { ...ctx, allOrNothing: true }));
     } catch (err) {
@@ -117,6 +124,25 @@ export abstract class SqlTaskOps extends SqlStoreCore {
 
   deleteTasks(filter: T.TaskFilter): Promise<number> {
     return deleteTaskRows(this.db, filter);
+  }
+
+  // Workflows
+
+  getTaskGraph(taskId: string): Promise<T.TaskGraph> {
+    return graph.getTaskGraph(this.db, taskId);
+  }
+
+  getChildResults(p: { taskId: string; round: number }): Promise<T.ChildResult[]> {
+    return graph.getChildResults(this.db, p.taskId, p.round);
+  }
+
+  async signalTask(p: { taskId: string; data?: T.Json }): Promise<T.Task> {
+    if (p.data !== undefined) checkJson(p.data, 'data');
+    return this.tx((tx) => handlerWaits.signalTask(tx, p));
+  }
+
+  expireWaits(p: { now?: Date } = {}): Promise<{ failed: string[]; run: string[] }> {
+    return this.tx((tx) => handlerWaits.expireWaits(tx, p.now ?? null));
   }
 
   // Task types

@@ -2,6 +2,7 @@ import { checkJson } from '../../core/json-limits.js';
 import { type CallerClient, onCallerClient } from '../caller-transaction.js';
 import * as claims from '../sql/claims.js';
 import { claimedEvent, completedEvent, eventSink } from '../sql/events.js';
+import * as handlerWaits from '../sql/handler-waits.js';
 import { rateLimitTask } from '../sql/rate-limited.js';
 import { checkRateLimit } from '../sql/validate.js';
 import { notifyWork } from '../sql/wake.js';
@@ -59,6 +60,16 @@ export abstract class SqlWorkerOps extends SqlTaskOps {
       await notifyWork(tx, back);
       return back.map((b) => b.id);
     });
+  }
+
+  spawnChildren(p: T.SpawnChildrenParams): Promise<{ parent: T.Task; children: T.Task[] }> {
+    return this.tx((tx) =>
+      handlerWaits.spawnChildren(tx, p, { options: this.options, retry: false, by: 'parent' }),
+    );
+  }
+
+  waitForSignal(p: T.WaitForSignalParams): Promise<T.Task> {
+    return this.tx((tx) => handlerWaits.waitForSignal(tx, p));
   }
 
   async rateLimitTask(p: T.RateLimitParams): Promise<{ until: Date }> {

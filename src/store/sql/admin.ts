@@ -17,7 +17,8 @@ with cancelled as (
   where t.id = $1 and t.status = any($2::text[])
   returning ${TASK_COLUMNS}
 ),
-left_queue as (delete from task_queue q using cancelled c where q.seq = c.seq)
+left_queue as (delete from task_queue q using cancelled c where q.seq = c.seq),
+left_waits as (delete from task_waits w using cancelled c where w.seq = c.seq)
 select * from cancelled`;
 
 const REQUEST_CANCEL = `
@@ -91,7 +92,7 @@ async function forEachMatching(
 }
 
 export function cancelMatching(tx: Queryable, filter: TaskFilter, by: string, reason: string | null) {
-  return forEachMatching(tx, filter, ['queued', 'retrying', 'running'], (id) =>
+  return forEachMatching(tx, filter, ['waiting', 'queued', 'retrying', 'running'], (id) =>
     cancelLocked(tx, id, by, reason),
   );
 }

@@ -8,7 +8,15 @@ import type { QueueStat, TaskFilter } from '../types.js';
  * reads cost the same whatever the number of tasks.
  */
 
-export const STATUSES = ['queued', 'running', 'retrying', 'completed', 'failed', 'cancelled'] as const;
+export const STATUSES = [
+  'waiting',
+  'queued',
+  'running',
+  'retrying',
+  'completed',
+  'failed',
+  'cancelled',
+] as const;
 
 /** The filters the counters answer: status, type and queue, nothing else. */
 export function countable(f: TaskFilter): boolean {
@@ -117,7 +125,7 @@ export async function countsByQueue(
 export async function queueStats(db: Queryable): Promise<QueueStat[]> {
   const [runnable, rest] = await Promise.all([
     runnableCounts(db, null),
-    countsByQueue(db, ['running', 'completed', 'failed', 'cancelled']),
+    countsByQueue(db, ['waiting', 'running', 'completed', 'failed', 'cancelled']),
   ]);
   const out = new Map<string, QueueStat>();
   const add = (queue: string, status: QueueStat['status'], count: number, oldest: number | null) => {

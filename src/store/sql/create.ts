@@ -4,11 +4,12 @@ import { newId } from '../../core/ids.js';
 import type { TrackingPolicy } from '../../core/states.js';
 import type { Queryable } from '../db.js';
 import type { StoreOptions } from '../store.js';
-import type { CreateOutcome, NewTask, Task } from '../types.js';
+import type { CreateOutcome, NewSessionTask, NewTask, Task } from '../types.js';
 import { eventSink } from './events.js';
 import { retryLocked } from './retry.js';
 import { rowToTask, TASK_COLUMNS, type TaskRow } from './rows.js';
 import { checkNewTask, hasFlowKey } from './validate.js';
+import { checkAcyclic, hasWait, waitOnCreate } from './waits.js';
 import { notifyWork, sqlWakeChannel, workNotified } from './wake.js';
 
 /**
@@ -122,7 +123,36 @@ function insertedTask(t: Prepared, r: InsertedRow, backoff: BackoffPolicy): Task
     updatedAt: createdAt,
     startedAt: null,
     finishedAt: null,
+    parentId: null,
+    depth: 0,
   };
+}
+
+/** A session's `after` indexes become the dependsOn ids of the tasks at those indexes. */
+function afterToDependsOn(input: NewSessionTask[], prepared: Prepared[]): void {
+  for (const [i, t] of input.entries()) {
+    if (t.after === undefined) continue;
+    if (!Array.isArray(t.after) || t.after.length > 1000) {
+      throw new ValidationError(`tasks[${i}].after must be an array of at most 1000 task indexes`, {
+        field: `tasks[${i}].after`,
+      });
+    }
+    const ids = t.after.map((n, j) => {
+      if (!Number.isInteger(n) || n < 0 || n >= input.length || n === i) {
+        throw new ValidationError(
+          `tasks[${i}].after[${j}] must be the index of another task of this session (0 to ${input.length - 1})`,
+          { field: `tasks[${i}].after[${j}]` },
+        );
+      }
+      return prepared[n]!.id;
+    });
+    prepared[i]!.dependsOn = [...(t.dependsOn ?? []), ...ids];
+  }
+}
+
+/** `after` is resolved into dependsOn before the batch is sent; the database never reads it. */
+function omitAfter(key: string, value: unknown): unknown {
+  return key === 'after' ? undefined : value;
 }
 
 /**
@@ -154,15 +184,15 @@ export async function insertTasks(
   if (!Array.isArray(input) || input.length === 0) {
     throw new ValidationError('tasks must be a non-empty array', { field: 'tasks' });
   }
+  const where = (i: number) => (input.length === 1 && !session ? '' : `tasks[${i}].`);
   for (const [i, t] of input.entries()) {
-    const where = input.length === 1 && !session ? '' : `tasks[${i}].`;
-    checkNewTask(t, where);
+    checkNewTask(t, where(i));
     // Keyed creates go through insertWithFlowKeys, which hands this function plain tasks only.
     if (hasFlowKey(t)) {
       const field = t.debounce ? 'debounce' : 'throttle';
       throw new ValidationError(
-        session ? `${where}${field} is not for session tasks` : `${where}${field} needs createTasks`,
-        { field: `${where}${field}` },
+        session ? `${where(i)}${field} is not for session tasks` : `${where(i)}${field} needs createTasks`,
+        { field: `${where(i)}${field}` },
       );
     }
   }
@@ -172,7 +202,10 @@ export async function insertTasks(
       : { ...t, id: t.id ?? newId(), sessionIndex: undefined },
   );
   if (!ctx.allOrNothing) await releaseExpiredKeys(tx, prepared, ctx.now ?? null);
-  const batch = JSON.stringify(prepared);
+  if (session) afterToDependsOn(input as NewSessionTask[], prepared);
+  const waits = prepared.some(hasWait);
+  if (waits) checkAcyclic(prepared, where, session ? 'after' : 'dependsOn');
+  const batch = JSON.stringify(prepared, omitAfter);
   // On PostgreSQL the insert notifies the queues it filled itself; on PGlite they are signalled here.
   const channel = sqlWakeChannel(tx);
   let inserted: InsertedRow[];
@@ -206,8 +239,20 @@ export async function insertTasks(
     const p = inOrder ? prepared[i]! : preparedById!.get(row.id)!;
     byId.set(row.id, insertedTask(p, row, backoff(row.backoff)));
   }
+  if (waits) {
+    const created: Array<{ task: NewTask; seq: number; where: string }> = [];
+    for (const [i, p] of prepared.entries()) {
+      const t = byId.get(p.id);
+      if (t && hasWait(p) && !created.some((c) => c.seq === t.seq))
+        created.push({ task: p, seq: t.seq, where: where(i) });
+    }
+    const statuses = await waitOnCreate(tx, created);
+    for (const t of byId.values()) t.status = statuses.get(t.seq) ?? t.status;
+  }
   // Tasks that run later wake no one now (insert_tasks picks the same ones: run-at not after creation).
-  const runnable = [...byId.values()].filter((t) => t.runAt.getTime() <= t.createdAt.getTime());
+  const runnable = [...byId.values()].filter(
+    (t) => t.status === 'queued' && t.runAt.getTime() <= t.createdAt.getTime(),
+  );
   if (channel) workNotified(tx, runnable);
   else await notifyWork(tx, runnable);
   const sink = eventSink(tx);

@@ -29,8 +29,9 @@ const SOURCES = {
   all: 'tasks t',
   runnable: 'task_queue q join tasks t on t.seq = q.seq',
   running: RUNNING_TASKS,
-  unfinished: `tasks t join (select q.seq from task_queue q union all select t.seq from ${RUNNING_TASKS}) a
-    on a.seq = t.seq`,
+  waiting: 'task_waits w join tasks t on t.seq = w.seq',
+  unfinished: `tasks t join (select q.seq from task_queue q union all select t.seq from ${RUNNING_TASKS}
+    union all select w.seq from task_waits w) a on a.seq = t.seq`,
 };
 
 /**
@@ -60,9 +61,11 @@ export function taskQuery(f: TaskFilter, params: unknown[] = []): TaskQuery {
       ? 'runnable'
       : only(['running'])
         ? 'running'
-        : only(UNFINISHED_STATUSES)
-          ? 'unfinished'
-          : 'all';
+        : only(['waiting'])
+          ? 'waiting'
+          : only(UNFINISHED_STATUSES)
+            ? 'unfinished'
+            : 'all';
   if (statuses) {
     where.push(`${source === 'runnable' ? 'q' : 't'}.status = any(${p(statuses)}::text[])`);
     if (statuses.every((s) => s === 'failed')) where.push('t.error is not null');

@@ -7,7 +7,8 @@ export const TASK_COLUMNS = `t.id, t.seq, t.type, t.queue, t.status, t.payload, 
   t.max_attempts, t.attempt_floor, t.timeout_ms, t.backoff, t.idempotency_key, t.session_id, t.session_index,
   t.key, t.user_id, t.metadata, t.worker_id, t.machine_id, t.lease_expires_at, t.result, t.error, t.progress,
   t.manual_retries, t.retry_history, t.avoid_machine_id, t.avoid_labels, t.cancel_requested, t.tracking,
-  t.entry_released_at, t.created_at, t.updated_at, t.started_at, t.finished_at, t.idempotency_expires_at`;
+  t.entry_released_at, t.created_at, t.updated_at, t.started_at, t.finished_at, t.parent_id, t.depth,
+  t.idempotency_expires_at`;
 
 export interface TaskRow {
   id: string;
@@ -47,6 +48,8 @@ export interface TaskRow {
   updated_at: Date;
   started_at: Date | null;
   finished_at: Date | null;
+  parent_id: string | null;
+  depth: number;
 }
 
 function date(v: Date | string | null): Date | null {
@@ -93,6 +96,8 @@ export function rowToTask(r: TaskRow): Task {
     updatedAt: date(r.updated_at)!,
     startedAt: date(r.started_at),
     finishedAt: date(r.finished_at),
+    parentId: r.parent_id ?? null,
+    depth: r.depth ?? 0,
   };
 }
 

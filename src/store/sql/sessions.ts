@@ -9,10 +9,11 @@ import { checkId } from './validate.js';
 /** A session row with its per-status task counts. */
 const SESSION_WITH_COUNTS = `
 select s.id, s.seq, s.key, s.user_id, s.metadata, s.task_count, s.created_at, s.updated_at,
-  c.queued, c.running, c.retrying, c.completed, c.failed, c.cancelled, c.last_change
+  c.waiting, c.queued, c.running, c.retrying, c.completed, c.failed, c.cancelled, c.last_change
 from sessions s
 cross join lateral (
-  select count(*) filter (where t.status = 'queued')::int as queued,
+  select count(*) filter (where t.status = 'waiting')::int as waiting,
+    count(*) filter (where t.status = 'queued')::int as queued,
     count(*) filter (where t.status = 'running')::int as running,
     count(*) filter (where t.status = 'retrying')::int as retrying,
     count(*) filter (where t.status = 'completed')::int as completed,
@@ -23,7 +24,9 @@ cross join lateral (
 ) c`;
 
 /** Session status in SQL, the same rule as deriveSessionStatus. */
-const statusOf = (a: string) => `case when ${a}.queued + ${a}.running + ${a}.retrying > 0 then 'active'
+const statusOf = (
+  a: string,
+) => `case when ${a}.waiting + ${a}.queued + ${a}.running + ${a}.retrying > 0 then 'active'
   when ${a}.failed > 0 then 'failed' when ${a}.cancelled > 0 then 'cancelled' else 'completed' end`;
 
 const LIST_SESSIONS = `
@@ -43,6 +46,7 @@ interface SessionRow {
   created_at: Date;
   updated_at: Date;
   last_change: Date | null;
+  waiting: number;
   queued: number;
   running: number;
   retrying: number;
@@ -53,6 +57,7 @@ interface SessionRow {
 
 function rowToSession(r: SessionRow): Session {
   const counts: Record<TaskStatus, number> = {
+    waiting: r.waiting,
     queued: r.queued,
     running: r.running,
     retrying: r.retrying,
@@ -142,7 +147,7 @@ export async function listSessions(
 
 /** An open entry: a keyed task of a tracked type that is unfinished, or held and not yet released. */
 const OPEN_ENTRY = `t.key is not null and t.tracking <> 'none' and t.entry_released_at is null
-  and (t.tracking = 'hold' or t.status in ('queued', 'running', 'retrying'))`;
+  and (t.tracking = 'hold' or t.status in ('waiting', 'queued', 'running', 'retrying'))`;
 
 const ENTRY_COLUMNS = `t.key, t.type, t.id, t.user_id, t.status, t.created_at, t.updated_at`;
 
@@ -157,7 +162,8 @@ interface EntryRow {
 }
 
 function rowToEntry(r: EntryRow): SessionEntry {
-  const unfinished = r.status === 'queued' || r.status === 'running' || r.status === 'retrying';
+  const unfinished =
+    r.status === 'waiting' || r.status === 'queued' || r.status === 'running' || r.status === 'retrying';
   return {
     short_id: r.key,
     task_type: r.type,

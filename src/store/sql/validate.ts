@@ -1,6 +1,7 @@
 import { ValidationError } from '../../core/errors.js';
 import { ID_PATTERN } from '../../core/ids.js';
 import { checkJson } from '../../core/json-limits.js';
+import { DEPENDENCY_FAILURE_POLICIES, WAIT_TIMEOUT_POLICIES } from '../../core/states.js';
 import type { NewTask } from '../types.js';
 
 /** A debounce or throttle window: up to 7 days. */
@@ -77,6 +78,31 @@ export function checkNewTask(t: NewTask, where: string): void {
     (typeof t.metadata !== 'object' || t.metadata === null || Array.isArray(t.metadata))
   ) {
     fail(where, 'metadata', 'must be an object');
+  }
+  if (t.dependsOn !== undefined) {
+    if (!Array.isArray(t.dependsOn) || t.dependsOn.length > 1000) {
+      fail(where, 'dependsOn', 'must be an array of at most 1000 task ids');
+    }
+    for (const [j, id] of t.dependsOn.entries()) {
+      checkId(id, where, `dependsOn[${j}]`);
+      if (id === undefined || (t.id !== undefined && id === t.id))
+        fail(where, `dependsOn[${j}]`, 'must name another task');
+    }
+  }
+  if (t.onDependencyFailure !== undefined && !DEPENDENCY_FAILURE_POLICIES.includes(t.onDependencyFailure)) {
+    fail(where, 'onDependencyFailure', `must be one of ${DEPENDENCY_FAILURE_POLICIES.join(', ')}`);
+  }
+  if (t.waitFor !== undefined) {
+    if (typeof t.waitFor !== 'object' || t.waitFor === null || t.waitFor.signal !== true) {
+      fail(where, 'waitFor', 'must be { signal: true, timeoutMs?, onTimeout? }');
+    }
+    checkInt(t.waitFor.timeoutMs, where, 'waitFor.timeoutMs', 1, 365 * 24 * 3600_000);
+    if (t.waitFor.onTimeout !== undefined && !WAIT_TIMEOUT_POLICIES.includes(t.waitFor.onTimeout)) {
+      fail(where, 'waitFor.onTimeout', `must be one of ${WAIT_TIMEOUT_POLICIES.join(', ')}`);
+    }
+    if (t.dependsOn !== undefined && t.dependsOn.length > 0) {
+      fail(where, 'waitFor', 'cannot be combined with dependsOn: a task waits for one thing at a time');
+    }
   }
   checkFlowKeys(t, where);
   // What the database could not store as sent (NUL, unpaired surrogates, Infinity) or what nests past the limit.

@@ -1,4 +1,4 @@
--- Gaffer schema, version 10: idempotency windows (issue 15, item 5).
+-- Gaffer schema, version 11: idempotency windows (issue 15, item 5).
 --
 -- An idempotency key held for ever until now; a create may give it a window (`idempotencyTtlMs`):
 -- until idempotency_expires_at the key answers its task, after it a create with the key makes a
