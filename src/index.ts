@@ -1,4 +1,10 @@
-export { type EnqueueOptions, GafferClient, TaskFailedError, type TypeDefinition } from './client/client.js';
+export {
+  type EnqueueOptions,
+  type FlowSelector,
+  GafferClient,
+  TaskFailedError,
+  type TypeDefinition,
+} from './client/client.js';
 export { HttpBackend, type HttpOptions } from './client/http-backend.js';
 export { ScheduleClient, type ScheduleDefinition } from './client/schedules.js';
 export { enqueueInTransaction } from './client/transactional.js';

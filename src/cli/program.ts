@@ -3,6 +3,7 @@ import { registerActionCommands } from './commands/actions.js';
 import { registerBenchCommand } from './commands/bench.js';
 import { registerEnqueueCommand } from './commands/enqueue.js';
 import { registerFleetCommands } from './commands/fleet.js';
+import { registerFlowCommands } from './commands/flow.js';
 import { registerMigrateCommand } from './commands/migrate.js';
 import { registerScheduleCommands } from './commands/schedules.js';
 import { registerServeCommand } from './commands/serve.js';
@@ -34,6 +35,8 @@ Examples:
   gaffer failed --type email.send               dead letters
   gaffer retry --error "SMTP timeout" --reason "provider recovered"
   gaffer workers --stale
+  gaffer limits set --queue llm --concurrency 20 --key-rate 60/1m   flow control, fleet-wide
+  gaffer pause --queue llm                      nothing new of the queue is claimed until resume
   gaffer schedules set nightly --type report.build --cron "0 2 * * *" --tz Europe/Berlin
   gaffer bench --quick                          benchmark against graphile-worker, pg-boss, BullMQ`,
     );
@@ -46,6 +49,7 @@ Examples:
   registerFleetCommands(program);
   registerActionCommands(program);
   registerSignalCommand(program);
+  registerFlowCommands(program);
   registerScheduleCommands(program);
   registerTokenCommands(program);
   registerBenchCommand(program);

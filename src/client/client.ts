@@ -3,6 +3,7 @@ import { GafferError, ValidationError } from '../core/errors.js';
 import type { TrackingPolicy } from '../core/states.js';
 import { inSpan, type Span, SpanKind, TRACEPARENT, taskAttributes, traceparentOf } from '../core/tracing.js';
 import { CreateBatcher } from '../engine/create-batcher.js';
+import type * as F from '../store/flow-types.js';
 import type { Store } from '../store/store.js';
 import type * as T from '../store/types.js';
 import { type ScheduleBackend, ScheduleClient } from './schedules.js';
@@ -28,6 +29,7 @@ export type ClientBackend = Pick<
   | 'getTask'
   | 'listTasks'
   | 'countTasks'
+  | 'waitingOn'
   | 'getTaskEvents'
   | 'cancelTask'
   | 'cancelTasks'
@@ -56,8 +58,20 @@ export type ClientBackend = Pick<
   | 'queueStats'
   | 'getTaskGraph'
   | 'signalTask'
+  | 'setLimits'
+  | 'clearLimits'
+  | 'pauseFlow'
+  | 'resumeFlow'
+  | 'listFlowControls'
 > &
   ScheduleBackend;
+
+/** A queue or a task type, as flow control names it: `{ queue: 'llm' }` or `{ type: 'email.send' }`. */
+export type FlowSelector = { queue: string; type?: never } | { type: string; queue?: never };
+
+function flowTarget(s: FlowSelector): F.FlowTarget {
+  return s.queue !== undefined ? { scope: 'queue', name: s.queue } : { scope: 'type', name: s.type! };
+}
 
 export interface TypeDefinition<S extends z.ZodType = z.ZodType> {
   schema?: S;
@@ -167,6 +181,10 @@ export class GafferClient {
   get(id: string) {
     return this.backend.getTask(id);
   }
+  /** Why the task is not running: its run-at or backoff, no live worker, a machine it avoids, or its turn. */
+  waitingOn(id: string) {
+    return this.backend.waitingOn(id);
+  }
   list(p: T.ListTasksParams = {}) {
     return this.backend.listTasks(p);
   }
@@ -232,6 +250,29 @@ export class GafferClient {
   }
 
   /** Every worker (live ones; stale too with includeStale), all pages. */
+  /**
+   * Flow control: sets every limit of a queue or type (one left out is removed), enforced by every
+   * claim across the fleet: `setLimits({ queue: 'llm' }, { concurrency: 20, keyRate: { limit: 60, intervalMs: 60_000 } })`.
+   */
+  setLimits(target: FlowSelector, limits: Partial<F.FlowLimits>) {
+    return this.backend.setLimits({ ...flowTarget(target), ...limits });
+  }
+  /** Removes a queue's or type's limits (a pause stays); false when it had none. */
+  clearLimits(target: FlowSelector) {
+    return this.backend.clearLimits(flowTarget(target));
+  }
+  /** Every queue and type under flow control, with what runs and what waits on each. */
+  limits(target?: FlowSelector) {
+    return this.backend.listFlowControls(target ? flowTarget(target) : {});
+  }
+  /** Nothing new of the queue or type is claimed until resume; running tasks finish. */
+  pause(target: FlowSelector, opts: { by?: string } = {}) {
+    return this.backend.pauseFlow({ ...flowTarget(target), ...opts });
+  }
+  resume(target: FlowSelector) {
+    return this.backend.resumeFlow(flowTarget(target));
+  }
+
   workers(p: { includeStale?: boolean; machineId?: string } = {}) {
     return this.backend.listWorkers(p);
   }

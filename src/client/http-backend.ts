@@ -1,4 +1,5 @@
 import { GafferError } from '../core/errors.js';
+import type * as F from '../store/flow-types.js';
 import type { ApiToken, CreateTokenParams } from '../store/store.js';
 import type * as T from '../store/types.js';
 import type { ClientBackend } from './client.js';
@@ -63,6 +64,19 @@ function reviveToken(t: ApiToken): ApiToken {
 
 const seg = encodeURIComponent;
 
+function reviveControl(c: F.FlowControl): F.FlowControl {
+  return {
+    ...c,
+    pausedAt: dn(c.pausedAt),
+    rateLimitedUntil: dn(c.rateLimitedUntil),
+    updatedAt: d(c.updatedAt),
+  };
+}
+
+function flowPath(t: F.FlowTarget): string {
+  return `/limits/${seg(t.scope)}/${seg(t.name)}`;
+}
+
 function taskQuery(p: T.ListTasksParams): Query {
   return {
     status: p.status,
@@ -76,6 +90,7 @@ function taskQuery(p: T.ListTasksParams): Query {
     createdBefore: p.createdBefore,
     errorContains: p.errorContains,
     ids: p.ids,
+    waitingOn: p.waitingOn,
     limit: p.limit,
     cursor: p.cursor,
     order: p.order,
@@ -127,7 +142,15 @@ export class HttpBackend implements ClientBackend {
     return { tasks: res.tasks.map(reviveTask), outcomes: res.outcomes };
   }
   async getTask(id: string): Promise<T.Task> {
-    return reviveTask(await this.http.call<T.Task>('GET', `/tasks/${seg(id)}`));
+    const { waitingOn: _w, ...task } = await this.http.call<T.Task & { waitingOn?: unknown }>(
+      'GET',
+      `/tasks/${seg(id)}`,
+    );
+    return reviveTask(task);
+  }
+  async waitingOn(id: string): Promise<T.WaitReason[] | null> {
+    const task = await this.http.call<{ waitingOn: T.WaitReason[] | null }>('GET', `/tasks/${seg(id)}`);
+    return task.waitingOn;
   }
   async listTasks(p: T.ListTasksParams): Promise<T.Page<T.Task>> {
     const page = await this.http.call<T.Page<T.Task>>('GET', '/tasks', { query: taskQuery(p) });
@@ -176,6 +199,34 @@ export class HttpBackend implements ClientBackend {
   }
   deleteTask(id: string): Promise<void> {
     return this.http.call('DELETE', `/tasks/${seg(id)}`);
+  }
+
+  async setLimits(p: F.SetLimitsParams): Promise<F.FlowControl> {
+    const { scope, name, ...body } = p;
+    return reviveControl(await this.http.call<F.FlowControl>('PUT', flowPath({ scope, name }), { body }));
+  }
+  async clearLimits(p: F.FlowTarget): Promise<boolean> {
+    try {
+      await this.http.call('DELETE', flowPath(p));
+      return true;
+    } catch (err) {
+      if (err instanceof GafferError && err.code === 'not_found') return false;
+      throw err;
+    }
+  }
+  async pauseFlow(p: F.FlowTarget & { by?: string }): Promise<F.FlowControl> {
+    const res = await this.http.call<{ control: F.FlowControl }>('POST', `${flowPath(p)}/pause`, {
+      body: p.by ? { by: p.by } : {},
+    });
+    return reviveControl(res.control);
+  }
+  async resumeFlow(p: F.FlowTarget): Promise<F.FlowControl | null> {
+    const res = await this.http.call<{ control: F.FlowControl | null }>('POST', `${flowPath(p)}/resume`);
+    return res.control ? reviveControl(res.control) : null;
+  }
+  async listFlowControls(p: Partial<F.FlowTarget> = {}): Promise<F.FlowControl[]> {
+    const res = await this.http.call<{ items: F.FlowControl[] }>('GET', '/limits', { query: p as Query });
+    return res.items.map(reviveControl);
   }
 
   async upsertTaskType(p: T.UpsertTaskTypeParams): Promise<T.TaskTypeConfig> {

@@ -3,6 +3,7 @@
 export * from '../core/backoff.js';
 export * from '../core/errors.js';
 export * from '../core/states.js';
+export type * from '../store/flow-types.js';
 export type * from '../store/types.js';
 export {
   type ClientBackend,

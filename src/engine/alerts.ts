@@ -39,10 +39,16 @@ export function resolveRules(cfg: AlertRulesConfig = {}): AlertRules {
   };
 }
 
-/** Runnable work no live worker would claim: a worker with no types (or queues) takes any. */
+/**
+ * Runnable work no live worker would claim: a worker with no types (or queues) takes any. Work of a
+ * paused queue or type is left out: it waits because someone paused it, not for a missing worker.
+ */
 export function unservedWork(s: MetricsSnapshot): MetricsSnapshot['waiting'] {
+  const paused = new Set((s.paused ?? []).map((p) => `${p.scope}\u0000${p.name}`));
   return s.waiting.filter(
     (w) =>
+      !paused.has(`queue\u0000${w.queue}`) &&
+      !paused.has(`type\u0000${w.type}`) &&
       !s.liveWorkers.some(
         (lw) =>
           (lw.types.length === 0 || lw.types.includes(w.type)) &&

@@ -26,6 +26,7 @@ import { registerAlertRoutes } from './routes/alerts.js';
 import { registerDeadLetterRoutes } from './routes/dead-letters.js';
 import { registerEntryRoutes } from './routes/entries.js';
 import { registerHealthRoutes } from './routes/health.js';
+import { registerLimitRoutes } from './routes/limits.js';
 import { registerLiveRoutes } from './routes/live.js';
 import { registerMetricsRoutes } from './routes/metrics.js';
 import { registerScheduleRoutes } from './routes/schedules.js';
@@ -263,6 +264,7 @@ async function assemble(
       registerWorkerRoutes(v1, ctx);
       registerStatsRoutes(v1, ctx);
       registerAlertRoutes(v1, ctx);
+      registerLimitRoutes(v1, ctx);
       registerLiveRoutes(v1, ctx);
       registerTokenRoutes(v1, ctx);
       registerWorkerProtocolRoutes(v1, ctx);

@@ -94,6 +94,9 @@ const NewTaskFields = {
     .describe(
       'how long the idempotency key holds; after it the same key creates a new task (omitted: for ever)',
     ),
+  concurrencyKey: Text.optional().describe(
+    'flow control: per-key limits count the running tasks of this key',
+  ),
   priority: z.number().int().min(-1_000_000).max(1_000_000).optional(),
   runAt: IsoDate.optional(),
   delayMs: z
@@ -175,6 +178,9 @@ export const CreateSessionBody = z.strictObject({
   tasks: z.array(SessionTask).max(10_000, 'must hold at most 10000 tasks'),
 });
 
+/** The reasons to wait a task list can be filtered by (GET /tasks/:id explains every reason). */
+export const WaitFilter = z.enum(['scheduled', 'backoff', 'no_live_worker']);
+
 export const FilterFields = {
   status: listOf(Status).optional(),
   type: listOf(Name).optional(),
@@ -187,6 +193,7 @@ export const FilterFields = {
   createdBefore: IsoDate.optional(),
   errorContains: Text.optional(),
   ids: listOf(Id).optional(),
+  waitingOn: WaitFilter.optional(),
 };
 export const TaskQuery = z.strictObject({
   ...FilterFields,
@@ -209,6 +216,7 @@ export const BodyFilter = z.strictObject({
   createdBefore: IsoDate.optional(),
   errorContains: Text.optional(),
   ids: z.array(Id).max(10_000).optional(),
+  waitingOn: WaitFilter.optional(),
 });
 
 export function isEmptyFilter(f: TaskFilter): boolean {
@@ -287,8 +295,39 @@ export const TaskOut = z
     finishedAt: NullableDate,
     parentId: z.string().nullable().describe('the task whose handler spawned this one'),
     depth: z.number().describe('0 for a root task, its parent’s depth + 1 for a child'),
+    concurrencyKey: z.string().nullable(),
   })
   .meta({ id: 'Task' });
+
+export const WaitReasonOut = z
+  .object({
+    reason: z.string(),
+    message: z.string(),
+    until: z.string().optional(),
+    ahead: z.number().optional(),
+    aheadCapped: z.boolean().optional(),
+    workers: z
+      .union([
+        z.number(),
+        z.array(
+          z.object({
+            id: z.string(),
+            machineId: z.string(),
+            types: z.array(z.string()),
+            queues: z.array(z.string()),
+          }),
+        ),
+      ])
+      .optional(),
+    slots: z.number().optional(),
+    busySlots: z.number().optional(),
+  })
+  .meta({ id: 'WaitReason' });
+
+/** GET /tasks/:id: the task, and why it is not running (null while it runs or once it finished). */
+export const TaskDetailOut = TaskOut.extend({ waitingOn: z.array(WaitReasonOut).nullable() }).meta({
+  id: 'TaskDetail',
+});
 
 export const ClaimedTaskOut = TaskOut.pick({
   id: true,
@@ -308,6 +347,7 @@ export const ClaimedTaskOut = TaskOut.pick({
   userId: true,
   metadata: true,
   createdAt: true,
+  concurrencyKey: true,
 })
   .extend({ workerId: z.string(), leaseExpiresAt: DateString, startedAt: DateString })
   .meta({

@@ -5,6 +5,7 @@ import { SqlStore } from './sql-store.js';
 import { DEFAULT_STORE_OPTIONS, type Store, type StoreOptions } from './store.js';
 
 export { quoteIdent } from './db.js';
+export type * from './flow-types.js';
 export { DataDirLockedError, dataDirOwner, type LockOwner } from './pglite/lock.js';
 export { SqlStore } from './sql-store.js';
 export type { Store, StoreOptions } from './store.js';

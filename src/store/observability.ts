@@ -106,6 +106,8 @@ export interface MetricsSnapshot {
     startedAt: Date | null;
   }>;
   staleWorkers: number;
+  /** Queues and task types paused by flow control (nothing of them is claimed, so no worker is missing). */
+  paused?: Array<{ scope: 'queue' | 'type'; name: string }>;
 }
 
 export type AlertStatus = 'firing' | 'resolved';

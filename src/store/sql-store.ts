@@ -1,10 +1,12 @@
 import { checkJson } from '../core/json-limits.js';
 import type { SessionStatus } from '../core/states.js';
+import type * as F from './flow-types.js';
 import type * as O from './observability.js';
 import { cancelMatching, retryMatching } from './sql/admin.js';
 import * as alerts from './sql/alerts.js';
 import * as counts from './sql/counts.js';
 import { insertTasks } from './sql/create.js';
+import * as flow from './sql/flow.js';
 import * as maintenance from './sql/maintenance.js';
 import { metricsSnapshot } from './sql/metrics.js';
 import * as queries from './sql/queries.js';
@@ -17,6 +19,40 @@ import type * as T from './types.js';
 
 /** The one Store implementation; the driver (Db) decides PostgreSQL or PGlite. Its operations are grouped in sql-store/. */
 export class SqlStore extends SqlScheduleOps implements Store {
+  // Flow control
+
+  setLimits(p: F.SetLimitsParams): Promise<F.FlowControl> {
+    return this.tx(async (tx) => {
+      const out = await flow.setLimits(tx, p);
+      await flow.wakeScope(tx, p);
+      return out;
+    });
+  }
+
+  clearLimits(p: F.FlowTarget): Promise<boolean> {
+    return this.tx(async (tx) => {
+      const out = await flow.clearLimits(tx, p);
+      if (out) await flow.wakeScope(tx, p);
+      return out;
+    });
+  }
+
+  pauseFlow(p: F.FlowTarget & { by?: string }): Promise<F.FlowControl> {
+    return this.tx((tx) => flow.pause(tx, p));
+  }
+
+  resumeFlow(p: F.FlowTarget): Promise<F.FlowControl | null> {
+    return this.tx(async (tx) => {
+      const out = await flow.resume(tx, p);
+      await flow.wakeScope(tx, p);
+      return out;
+    });
+  }
+
+  listFlowControls(p: Partial<F.FlowTarget> = {}): Promise<F.FlowControl[]> {
+    return flow.listFlowControls(this.db, p);
+  }
+
   // Sessions
 
   async createSession(p: T.CreateSessionParams): Promise<T.CreateSessionResult> {

@@ -1,5 +1,6 @@
 import type { SessionStatus } from '../core/states.js';
 import type { CallerClient } from './caller-transaction.js';
+import type { FlowControl, FlowTarget, SetLimitsParams } from './flow-types.js';
 import type {
   Alert,
   AlertStatus,
@@ -125,6 +126,18 @@ export interface Store {
   rateLimitTask(params: RateLimitParams): Promise<{ until: Date }>;
   extendLease(params: AttemptRef & { leaseMs?: number }): Promise<Date>;
   reportProgress(params: AttemptRef & { progress: Json }): Promise<void>;
+
+  // Flow control (migration 0011): enforced by claims, in their own transaction, across every server
+  /** Sets every limit of a queue or type (one left out or null is removed). */
+  setLimits(params: SetLimitsParams): Promise<FlowControl>;
+  /** Removes a queue's or type's limits (a pause stays); false when it had none. */
+  clearLimits(params: FlowTarget): Promise<boolean>;
+  /** Nothing of the queue or type is claimed until resume; running tasks finish. */
+  pauseFlow(params: FlowTarget & { by?: string }): Promise<FlowControl>;
+  /** Claims take the queue or type again; its control (or null when none is left). */
+  resumeFlow(params: FlowTarget): Promise<FlowControl | null>;
+  /** The controls with what each holds back now; cost grows with controls and running tasks only. */
+  listFlowControls(params?: Partial<FlowTarget>): Promise<FlowControl[]>;
 
   // Sessions
   createSession(params: CreateSessionParams): Promise<CreateSessionResult>;

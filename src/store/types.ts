@@ -79,6 +79,8 @@ export interface Task {
   parentId: string | null;
   /** 0 for a root task, the parent's depth + 1 for a child. */
   depth: number;
+  /** Flow control: limits per key count the running tasks that carry the same key (a tenant, a provider). */
+  concurrencyKey: string | null;
 }
 
 /**
@@ -104,6 +106,7 @@ export type ClaimedTask = Pick<
   | 'userId'
   | 'metadata'
   | 'createdAt'
+  | 'concurrencyKey'
 > & {
   /** The worker that claimed it; with `attempt`, what every report on it carries. */
   workerId: string;
@@ -133,6 +136,8 @@ export interface NewTask {
   timeoutMs?: number;
   backoff?: Partial<BackoffPolicy>;
   metadata?: Record<string, Json>;
+  /** Flow control: a key (a tenant, a provider) whose running tasks a per-key limit counts. */
+  concurrencyKey?: string;
   /**
    * One waiting task per (type, key): a create while one waits (queued, not yet running) replaces
    * its payload and pushes its run time to now + ms, answering that task (outcome `debounced`).

@@ -214,6 +214,30 @@ describe('gaffer CLI against a running server', { timeout: 120_000 }, () => {
     expect(bad.err).toContain('--role must be one of admin, producer, worker');
   });
 
+  it('task <id> says what the task waits on; tasks --waiting-on lists by reason', async () => {
+    const made = await gaffer(url, 'enqueue', 'cli.nobody', '{}', '--queue', 'waitq', '--id', 'cli-wait-1');
+    expect(made.code).toBe(0);
+    const shown = await gaffer(url, 'task', 'cli-wait-1');
+    expect(shown.code).toBe(0);
+    expect(shown.out).toContain('waiting on:');
+    expect(shown.out).toMatch(/no_live_worker: no live worker takes type "cli.nobody" on queue "waitq"/);
+    const asJson = json<{ waitingOn: Array<{ reason: string }> }>(
+      (await gaffer(url, 'task', 'cli-wait-1', '--json')).out,
+    );
+    expect(asJson.waitingOn.map((w) => w.reason)).toEqual(['no_live_worker']);
+    const listed = json<{ items: Array<{ id: string }> }>(
+      (await gaffer(url, 'tasks', '--queue', 'waitq', '--waiting-on', 'no_live_worker', '--json')).out,
+    );
+    expect(listed.items.map((t) => t.id)).toEqual(['cli-wait-1']);
+    const none = json<{ items: unknown[] }>(
+      (await gaffer(url, 'tasks', '--queue', 'waitq', '--waiting-on', 'backoff', '--json')).out,
+    );
+    expect(none.items).toEqual([]);
+    const bad = await gaffer(url, 'tasks', '--waiting-on', 'lunch');
+    expect(bad.code).not.toBe(0);
+    expect(bad.err).toContain('no_live_worker');
+  });
+
   it('every command has help', async () => {
     const top = await gaffer(url, '--help');
     for (const cmd of [

@@ -247,3 +247,34 @@ describe('webhook delivery', () => {
     expect(() => new WebhookNotifier({ url: 'not a url' })).toThrow(/not a valid absolute URL/);
   });
 });
+
+describe.each(DRIVERS)('no live worker stays quiet for a paused queue or type ($name)', ({ make, drop }) => {
+  let store: Store;
+  beforeAll(async () => {
+    store = await make();
+  });
+  afterAll(async () => {
+    await drop(store);
+  });
+
+  it('fires for unserved work, not once its queue or its type is paused, and again after resume', async () => {
+    const queue = `pz_${randomUUID().slice(0, 8)}`;
+    const type = `pz_${randomUUID().slice(0, 8)}`;
+    await store.createTasks({ tasks: [{ type, queue }] });
+    const now = new Date(Date.now() + 10 * 60_000);
+    const rules = resolveRules();
+    const firing = async () =>
+      evaluateRules(await store.metricsSnapshot({ now }), rules).filter(
+        (a) => a.rule === 'no_live_worker' && a.subject === `${queue}/${type}`,
+      );
+    expect(await firing()).toHaveLength(1);
+    await store.pauseFlow({ scope: 'queue', name: queue });
+    expect((await store.metricsSnapshot({ now })).paused).toContainEqual({ scope: 'queue', name: queue });
+    expect(await firing()).toHaveLength(0);
+    await store.resumeFlow({ scope: 'queue', name: queue });
+    await store.pauseFlow({ scope: 'type', name: type });
+    expect(await firing()).toHaveLength(0);
+    await store.resumeFlow({ scope: 'type', name: type });
+    expect(await firing()).toHaveLength(1);
+  });
+});

@@ -345,4 +345,24 @@ describe('steering tasks', () => {
     );
     expectProblem(await call('POST', '/api/v1/tasks/retry', {}), 400, 'validation');
   });
+
+  it('GET /tasks/:id says why a task waits; lists filter by waitingOn, and a bad reason is a problem naming the field', async () => {
+    const queue = 'why-q';
+    const later = new Date(Date.now() + 3_600_000).toISOString();
+    const made = await call('POST', '/api/v1/tasks', { type: 'why', queue, runAt: later });
+    const got = await call('GET', `/api/v1/tasks/${made.body.task.id}`);
+    expect(got.status).toBe(200);
+    conforms('GET', '/api/v1/tasks/{id}', got);
+    expect(got.body.waitingOn.map((w: { reason: string }) => w.reason)).toEqual([
+      'scheduled',
+      'no_live_worker',
+    ]);
+    expect(got.body.waitingOn[0].until).toBe(later);
+    const listed = await call('GET', `/api/v1/tasks?queue=${queue}&waitingOn=scheduled`);
+    expect(listed.body.items.map((t: { id: string }) => t.id)).toEqual([made.body.task.id]);
+    const counted = await call('GET', `/api/v1/tasks/counts?queue=${queue}&waitingOn=no_live_worker`);
+    expect(counted.body.queued).toBe(1);
+    const bad = expectProblem(await call('GET', '/api/v1/tasks?waitingOn=lunch'), 400, 'validation');
+    expect(bad.errors?.map((e) => e.field)).toContain('waitingOn');
+  });
 });

@@ -14,6 +14,7 @@ interface EnqueueFlags {
   id?: string;
   idempotencyKey?: string;
   idempotencyTtlMs?: number;
+  concurrencyKey?: string;
   key?: string;
   session?: string;
   user?: string;
@@ -74,7 +75,7 @@ async function enqueueFile(
     const obj = parseJson(text, `${file}:${line}`) as Record<string, Json>;
     if (typeof obj !== 'object' || obj === null || Array.isArray(obj))
       throw new Error(`${file}:${line} must be a JSON object`);
-    const task = { type: defaultType, queue: f.queue, ...obj } as NewTask;
+    const task = { type: defaultType, queue: f.queue, concurrencyKey: f.concurrencyKey, ...obj } as NewTask;
     if (!task.type) throw new Error(`${file}:${line} has no "type" (or pass the type as the first argument)`);
     batch.push(task);
     if (batch.length >= batchSize) await flush();
@@ -123,6 +124,10 @@ export function registerEnqueueCommand(program: Command): void {
           },
         ),
       )
+      .option(
+        '--concurrency-key <key>',
+        'flow control: per-key limits count running tasks of this key (with --file: the default of each line)',
+      )
       .option('--key <key>', 'session key (short_id)')
       .option('--session <id>', 'session id')
       .option('--user <id>', 'user id')
@@ -163,6 +168,7 @@ export function registerEnqueueCommand(program: Command): void {
             id: f.id,
             idempotencyKey: f.idempotencyKey,
             idempotencyTtlMs: f.idempotencyTtlMs,
+            concurrencyKey: f.concurrencyKey,
             key: f.key,
             sessionId: f.session,
             userId: f.user,

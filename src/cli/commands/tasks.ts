@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import type { TaskStatus } from '../../core/states.js';
 import type { ListTasksParams, Task } from '../../store/types.js';
 import { action, addConnectionOptions, ago, openClient, printJson, printTable, short } from '../context.js';
@@ -13,6 +13,7 @@ interface ListFlags {
   user?: string;
   worker?: string;
   error?: string;
+  waitingOn?: string;
   limit: number;
   cursor?: string;
   json?: boolean;
@@ -29,6 +30,7 @@ function filtersOf(f: ListFlags): ListTasksParams {
     userId: f.user,
     workerId: f.worker,
     errorContains: f.error,
+    waitingOn: f.waitingOn as ListTasksParams['waitingOn'],
     limit: f.limit,
     cursor: f.cursor,
   };
@@ -44,6 +46,13 @@ function withFilters(cmd: Command): Command {
     .option('--user <id>', 'user id')
     .option('--worker <id>', 'worker id')
     .option('--error <text>', 'last error message contains this text')
+    .addOption(
+      new Option('--waiting-on <reason>', 'runnable tasks that wait for this reason').choices([
+        'scheduled',
+        'backoff',
+        'no_live_worker',
+      ]),
+    )
     .addOption(intOption('-n, --limit <n>', 'rows per page (1-1000)', { min: 1, max: 1000, default: 50 }))
     .option('--cursor <cursor>', 'next page: the cursor printed under the previous one')
     .option('--json', 'print JSON instead of a table');
@@ -105,13 +114,17 @@ export function registerTaskCommands(program: Command): void {
         const { client, close } = await openClient(f);
         try {
           const task = await client.get(id);
-          const events = await client.events(id);
+          const [events, waitingOn] = await Promise.all([client.events(id), client.waitingOn(id)]);
           if (f.json) {
-            printJson({ task, events });
+            printJson({ task, events, waitingOn });
             return;
           }
           const { payload, result, error, progress, retryHistory, ...rest } = task;
           printJson({ ...rest, payload, result, error, progress, retryHistory });
+          if (waitingOn?.length) {
+            console.log('waiting on:');
+            for (const w of waitingOn) console.log(`  ${w.reason}: ${w.message}`);
+          }
           printTable(
             ['at', 'attempt', 'event', 'worker', 'data'],
             events.map((e) => [

@@ -17,6 +17,7 @@ import {
   noContent,
   Outcome,
   problems,
+  TaskDetailOut,
   TaskEventOut,
   TaskOut,
   TaskPage,
@@ -152,13 +153,16 @@ export function registerTaskRoutes(app: ZodApp, ctx: ServerContext): void {
     {
       schema: {
         tags,
-        summary: 'Read a task',
+        summary: 'Read a task, with why it is not running (`waitingOn`)',
         params: IdParams,
-        response: { 200: TaskOut, ...problems(400, 401, 403, 404) },
+        response: { 200: TaskDetailOut, ...problems(400, 401, 403, 404) },
       },
       config: { access: 'read' },
     },
-    async (req) => store.getTask(req.params.id),
+    async (req) => {
+      const task = await store.getTask(req.params.id);
+      return { ...task, waitingOn: await store.waitingOn(task.id) };
+    },
   );
 
   app.get(

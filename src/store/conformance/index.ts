@@ -14,6 +14,7 @@ import { countTests } from './counts.js';
 import { createTests } from './create.js';
 import { dependencyTests } from './dependencies.js';
 import { entryTests } from './entries.js';
+import { flowTests } from './flow.js';
 import { flowKeyTests } from './flow-keys.js';
 import type { ConformanceContext } from './helpers.js';
 import { idempotencyTtlTests } from './idempotency-ttl.js';
@@ -88,5 +89,6 @@ export function runStoreConformance(
     dependencyTests(ctx);
     scheduleTests(ctx);
     idempotencyTtlTests(ctx);
+    flowTests(ctx);
   });
 }

@@ -51,6 +51,7 @@ interface ClaimedRow {
   metadata: Record<string, Json>;
   created_at: number;
   started_at: number;
+  concurrency_key: string | null;
 }
 
 function toClaimed(r: ClaimedRow, workerId: string, leaseMs: number): ClaimedTask {
@@ -76,6 +77,7 @@ function toClaimed(r: ClaimedRow, workerId: string, leaseMs: number): ClaimedTas
     leaseExpiresAt: new Date(r.started_at + leaseMs),
     createdAt: new Date(r.created_at),
     startedAt: new Date(r.started_at),
+    concurrencyKey: r.concurrency_key,
   };
 }
 
@@ -114,7 +116,7 @@ back as (
   where t.id = i.id and o.seq = t.seq and t.attempt = i.attempt and t.status = 'running'
     and (i.worker_id is null or t.worker_id = i.worker_id)
   returning t.seq, t.id, t.attempt, o.worker_id, o.started_at, t.queue, t.type, t.priority, t.run_at,
-    t.session_id, t.session_index, t.avoid_machine_id, t.avoid_labels, t.claim_id
+    t.session_id, t.session_index, t.avoid_machine_id, t.avoid_labels, t.claim_id, t.concurrency_key
 ),
 requeued as (${requeueFrom('back', 'queued')}),
 released as (select release_claims(array(select claim_id from back))),

@@ -105,6 +105,7 @@ function insertedTask(t: Prepared, r: InsertedRow, backoff: BackoffPolicy): Task
     sessionIndex: t.sessionIndex ?? null,
     key: t.key ?? null,
     userId: t.userId ?? null,
+    concurrencyKey: t.concurrencyKey ?? null,
     metadata: t.metadata ?? {},
     workerId: null,
     machineId: null,

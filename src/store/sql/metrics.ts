@@ -20,12 +20,15 @@ select (select now from clock) as at,
   ) l) as live_workers,
   (select count(*)::int from workers w
     where w.stale_at is not null
-      or w.last_heartbeat_at <= (select now from clock) - make_interval(secs => $2::int / 1000.0)) as stale_workers`;
+      or w.last_heartbeat_at <= (select now from clock) - make_interval(secs => $2::int / 1000.0)) as stale_workers,
+  (select coalesce(json_agg(json_build_object('scope', f.scope, 'name', f.name)), '[]') from flow_controls f
+    where f.paused_at is not null) as paused`;
 
 interface SnapshotRow {
   at: Date | string;
   live_workers: unknown;
   stale_workers: number;
+  paused: unknown;
 }
 
 /** json_agg arrives parsed from pg and PGlite alike; parse only if a driver hands back text. */
@@ -92,5 +95,6 @@ export async function metricsSnapshot(
       };
     }),
     staleWorkers: row.stale_workers,
+    paused: json<Array<{ scope: 'queue' | 'type'; name: string }>>(row.paused),
   };
 }

@@ -18,7 +18,7 @@ with back as (
   where t.id = $1 and o.seq = t.seq and t.attempt = $2 and t.status = 'running'
     and ($3::text is null or t.worker_id = $3)
   returning t.seq, t.id, t.attempt, o.worker_id, o.started_at, t.queue, t.type, t.priority, t.run_at,
-    t.session_id, t.session_index, t.avoid_machine_id, t.avoid_labels, t.claim_id
+    t.session_id, t.session_index, t.avoid_machine_id, t.avoid_labels, t.claim_id, t.concurrency_key
 ),
 requeued as (${requeueFrom('back', 'queued')}),
 released as (select release_claims(array(select claim_id from back))),

@@ -5,7 +5,8 @@
  */
 export function requeueFrom(source: string, status: 'queued' | 'retrying', where?: string): string {
   return `insert into task_queue (seq, status, queue, type, priority, run_at, session_id, session_index,
-    avoid_machine_id, avoid_labels)
-  select seq, '${status}', queue, type, priority, run_at, session_id, session_index, avoid_machine_id, avoid_labels
+    avoid_machine_id, avoid_labels, concurrency_key)
+  select seq, '${status}', queue, type, priority, run_at, session_id, session_index, avoid_machine_id, avoid_labels,
+    concurrency_key
   from ${source}${where ? ` where ${where}` : ''}`;
 }

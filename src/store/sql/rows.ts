@@ -8,7 +8,7 @@ export const TASK_COLUMNS = `t.id, t.seq, t.type, t.queue, t.status, t.payload, 
   t.key, t.user_id, t.metadata, t.worker_id, t.machine_id, t.lease_expires_at, t.result, t.error, t.progress,
   t.manual_retries, t.retry_history, t.avoid_machine_id, t.avoid_labels, t.cancel_requested, t.tracking,
   t.entry_released_at, t.created_at, t.updated_at, t.started_at, t.finished_at, t.parent_id, t.depth,
-  t.idempotency_expires_at`;
+  t.concurrency_key, t.idempotency_expires_at`;
 
 export interface TaskRow {
   id: string;
@@ -50,6 +50,7 @@ export interface TaskRow {
   finished_at: Date | null;
   parent_id: string | null;
   depth: number;
+  concurrency_key: string | null;
 }
 
 function date(v: Date | string | null): Date | null {
@@ -98,6 +99,7 @@ export function rowToTask(r: TaskRow): Task {
     finishedAt: date(r.finished_at),
     parentId: r.parent_id ?? null,
     depth: r.depth ?? 0,
+    concurrencyKey: r.concurrency_key ?? null,
   };
 }
 

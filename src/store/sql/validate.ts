@@ -56,6 +56,7 @@ export function checkNewTask(t: NewTask, where: string): void {
   }
   checkText(t.key, where, 'key');
   checkText(t.userId, where, 'userId');
+  checkText(t.concurrencyKey, where, 'concurrencyKey');
   checkInt(t.priority, where, 'priority', -1_000_000, 1_000_000);
   checkInt(t.maxAttempts, where, 'maxAttempts', 1, 1000);
   checkInt(t.timeoutMs, where, 'timeoutMs', 1, 7 * 24 * 3600_000);

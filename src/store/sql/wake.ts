@@ -43,6 +43,16 @@ export function sqlWakeChannel(tx: Queryable): string | null {
   return target?.db.kind === 'postgres' ? target.channel : null;
 }
 
+/** Signals after commit that these counts of tasks may be claimable now (a resume, a raised limit). */
+export async function notifyCounts(tx: Queryable, wakes: Iterable<Wake>): Promise<void> {
+  const target = byTx.get(tx);
+  if (!target) return;
+  for (const w of wakes) {
+    const payload = wakePayload(w.queue, w.type!, w.count);
+    if (firstFor(tx, payload)) await target.db.notifyInTransaction(tx, target.channel, payload);
+  }
+}
+
 /** The tasks counted by (queue, type), as wake-ups name them. */
 export function countWork(tasks: Iterable<{ queue: string; type: string }>): Map<string, Wake> {
   const out = new Map<string, Wake>();

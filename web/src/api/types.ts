@@ -31,6 +31,7 @@ export type BulkResult = S.BulkResult;
 export type QueueStat = S.QueueStat;
 
 export const TASK_STATUSES: TaskStatus[] = [
+  'waiting',
   'queued',
   'running',
   'retrying',

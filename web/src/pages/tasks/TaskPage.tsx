@@ -11,6 +11,7 @@ import { PageHeader } from '../../components/Layout';
 import { ActionError, ErrorState, Loading } from '../../components/States';
 import { AttemptsTimeline } from './AttemptsTimeline';
 import { EventHistory } from './EventHistory';
+import { TaskGraph } from './TaskGraph';
 import { WorkerLink } from './TaskTable';
 
 function Details({ t }: { t: Task }) {
@@ -43,6 +44,16 @@ function Details({ t }: { t: Task }) {
     ['Finished', <Ago key="f" at={t.finishedAt} />],
     ['Lease expires', t.leaseExpiresAt ? <Ago key="l" at={t.leaseExpiresAt} /> : '—'],
     ['Idempotency key', t.idempotencyKey ?? '—'],
+    [
+      'Parent',
+      t.parentId ? (
+        <Link key="p" to={`/tasks/${encodeURIComponent(t.parentId)}`} className="mono">
+          {t.parentId}
+        </Link>
+      ) : (
+        '—'
+      ),
+    ],
   ];
   return (
     <dl className="details">
@@ -105,7 +116,8 @@ export function TaskPage() {
   const t = task.data;
   const canRetry = t.status === 'failed' || t.status === 'cancelled';
   const canCancel =
-    (t.status === 'queued' || t.status === 'retrying' || t.status === 'running') && !t.cancelRequested;
+    (t.status === 'waiting' || t.status === 'queued' || t.status === 'retrying' || t.status === 'running') &&
+    !t.cancelRequested;
   return (
     <>
       <PageHeader
@@ -190,6 +202,7 @@ export function TaskPage() {
           </section>
         </div>
       </div>
+      <TaskGraph id={t.id} parentId={t.parentId} />
       <section className="card">
         <h2>Event history</h2>
         {events.isError ? (
