@@ -71,6 +71,8 @@ export class GafferMetrics {
   private readonly workerFailed: Gauge<'worker_id' | 'machine_id'>;
   private readonly workerSuccess: Gauge<'worker_id' | 'machine_id'>;
   private readonly workerUptime: Gauge<'worker_id' | 'machine_id'>;
+  private readonly workerLag: Gauge<'worker_id' | 'machine_id'>;
+  private readonly suspectedStuck: Gauge;
   private readonly storeUp: Gauge;
 
   constructor(
@@ -170,6 +172,16 @@ export class GafferMetrics {
       perWorker,
     );
     this.workerUptime = gauge('gaffer_worker_uptime_seconds', 'Time since a live worker started', perWorker);
+    this.workerLag = gauge(
+      'gaffer_worker_event_loop_lag_seconds',
+      "Lag of a live worker's main event loop at its last heartbeat (the loop its handlers run on)",
+      perWorker,
+    );
+    this.suspectedStuck = new Gauge({
+      name: 'gaffer_workers_suspected_stuck',
+      help: 'Live workers suspected stuck: event loop blocked for a third of the lease, or leases half-way to lapsing',
+      registers,
+    });
     this.storeUp = new Gauge({
       name: 'gaffer_store_up',
       help: '1 when the last database snapshot succeeded, 0 when it failed',
@@ -297,6 +309,7 @@ export class GafferMetrics {
       this.workerFailed,
       this.workerSuccess,
       this.workerUptime,
+      this.workerLag,
     ]) {
       g.reset();
     }
@@ -327,6 +340,8 @@ export class GafferMetrics {
       }
       if (w.startedAt)
         this.workerUptime.set(labels, Math.max(0, sec(s.at.getTime() - w.startedAt.getTime())));
+      if (w.eventLoopLagMs !== null) this.workerLag.set(labels, sec(w.eventLoopLagMs));
     }
+    this.suspectedStuck.set(s.liveWorkers.filter((w) => w.suspectedStuck).length);
   }
 }

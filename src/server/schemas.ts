@@ -432,6 +432,21 @@ export const WorkerOut = z
     lastHeartbeatAt: DateString,
     staleAt: NullableDate,
     deregisteredAt: NullableDate,
+    liveness: z
+      .object({
+        eventLoopLagMs: z
+          .number()
+          .nullable()
+          .describe('lag of its main event loop at the last heartbeat, ms'),
+        heartbeatThread: z.boolean().nullable().describe('heartbeats sent from a thread of their own'),
+        held: z.number().nullable().describe('attempts held at the last heartbeat'),
+        leaseAgeMs: z.number().nullable().describe('since its leases were last renewed, when it holds any'),
+        suspectedStuck: z
+          .boolean()
+          .describe('event loop blocked for a third of the lease, or leases half-way to lapsing'),
+        reason: z.string().nullable(),
+      })
+      .describe('null fields: the worker does not report them (e.g. a worker of another language)'),
   })
   .meta({ id: 'Worker' });
 

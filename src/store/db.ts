@@ -24,6 +24,8 @@ export interface Db extends Queryable {
   notifyInTransaction(tx: Queryable, channel: string, payload: string): Promise<void>;
   /** A signal the SQL sent itself (pg_notify inside a statement on `tx`): heard in this process as above. */
   signalledInTransaction(tx: Queryable, channel: string, payload: string): void;
+  /** How to open another connection like this driver's (PostgreSQL with a pool of its own); absent or null otherwise. */
+  connectionInfo?(): { connectionString: string; applicationName: string } | null;
   /** A Queryable whose statements each commit on their own (no transaction around them). */
   scope(): Queryable;
   close(): Promise<void>;

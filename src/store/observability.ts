@@ -104,6 +104,10 @@ export interface MetricsSnapshot {
     processed: number | null;
     failed: number | null;
     startedAt: Date | null;
+    /** The main event loop's lag at its last heartbeat (null: it does not report one). */
+    eventLoopLagMs: number | null;
+    /** Event loop blocked for a third of the lease, or leases half-way to lapsing (src/core/liveness.ts). */
+    suspectedStuck: boolean;
   }>;
   staleWorkers: number;
   /** Queues and task types paused by flow control (nothing of them is claimed, so no worker is missing). */

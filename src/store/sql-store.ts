@@ -221,7 +221,7 @@ export class SqlStore extends SqlScheduleOps implements Store {
   // Observability
 
   metricsSnapshot(p: { now?: Date } = {}): Promise<O.MetricsSnapshot> {
-    return metricsSnapshot(this.db, p.now ?? null, this.options.staleAfterMs);
+    return metricsSnapshot(this.db, p.now ?? null, this.options.staleAfterMs, this.options.leaseMs);
   }
 
   listAlerts(p: { status?: O.AlertStatus; limit?: number } = {}): Promise<O.Alert[]> {

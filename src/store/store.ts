@@ -109,6 +109,8 @@ export interface Store {
   completeTasks(items: CompleteItem[]): Promise<CompleteTasksResult>;
   /** Completes one attempt in the caller's open transaction on `client` (PostgreSQL); LeaseLostError when it no longer holds the task. */
   completeTaskInTransaction(client: CallerClient, item: CompleteItem): Promise<void>;
+  /** How a worker's heartbeat thread connects on its own (PostgreSQL); null when it cannot (embedded store). */
+  threadConnection?(): ThreadConnectionSpec | null;
   failTask(params: FailTaskParams): Promise<Task>;
   handBackTasks(items: AttemptRef[]): Promise<string[]>;
   /**
@@ -270,6 +272,15 @@ export interface CreateTokenParams {
 /** A token as created: the only time its secret is known. */
 export interface CreatedToken extends ApiToken {
   token: string;
+}
+
+/** A PostgreSQL connection another thread can open: the same database, schema and settings. */
+export interface ThreadConnectionSpec {
+  connectionString: string;
+  applicationName: string;
+  schema: string;
+  leaseMs: number;
+  staleAfterMs: number;
 }
 
 export interface StoreOptions {

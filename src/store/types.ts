@@ -1,4 +1,5 @@
 import type { BackoffPolicy } from '../core/backoff.js';
+import type { LivenessReport } from '../core/liveness.js';
 import type {
   AttemptOutcome,
   DependencyFailurePolicy,
@@ -11,6 +12,7 @@ import type {
 import type { Json } from './json.js';
 import type { WorkerStats } from './worker-types.js';
 
+export type { LivenessReport, WorkerLiveness } from '../core/liveness.js';
 export type { Json } from './json.js';
 export type * from './schedule-types.js';
 export type * from './worker-types.js';
@@ -442,6 +444,8 @@ export interface HeartbeatParams {
   leaseMs?: number;
   state?: Json;
   stats?: WorkerStats;
+  /** Event-loop lag, heartbeat thread, attempts held: kept on the worker row (the "suspected stuck" signal). */
+  liveness?: LivenessReport;
   now?: Date;
 }
 

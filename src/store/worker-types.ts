@@ -1,4 +1,5 @@
 // The worker fleet's records and parameters (split from types.ts, which re-exports them).
+import type { WorkerLiveness } from '../core/liveness.js';
 import type { Json } from './json.js';
 
 export interface ListWorkersParams {
@@ -36,6 +37,8 @@ export interface Worker {
   lastHeartbeatAt: Date;
   staleAt: Date | null;
   deregisteredAt: Date | null;
+  /** Event-loop lag and lease age from its heartbeats, and whether it is suspected stuck (src/core/liveness.ts). */
+  liveness: WorkerLiveness;
 }
 
 /** A registered worker as the store and API report it (the package root's `Worker` is the class that runs handlers). */

@@ -14,6 +14,7 @@ import type {
   NewTask,
   TaskError,
 } from '../store/types.js';
+import type { ThreadConnection } from './heartbeat-thread-types.js';
 import type { AttemptState, Registration, WorkerTransport } from './transport.js';
 
 export interface DirectTransportOptions {
@@ -83,6 +84,11 @@ export class DirectTransport implements WorkerTransport {
 
   completeInTransaction(client: CallerClient, p: AttemptRef & { result: Json; seq?: number }): Promise<void> {
     return this.store.completeTaskInTransaction(client, p);
+  }
+
+  threadConnection(): ThreadConnection | null {
+    const spec = this.store.threadConnection?.();
+    return spec ? { kind: 'postgres', ...spec } : null;
   }
 
   async attemptState(p: AttemptRef): Promise<AttemptState> {

@@ -13,6 +13,7 @@ import type {
   RegisterWorkerParams,
   TaskError,
 } from '../store/types.js';
+import type { ThreadConnection } from './heartbeat-thread-types.js';
 import type { Registration, WorkerTransport } from './transport.js';
 
 export type HttpTransportOptions = HttpOptions;
@@ -36,7 +37,7 @@ export class HttpTransport implements WorkerTransport {
   private readonly http: HttpCaller;
   private readonly completer: Batcher<CompleteItem, boolean>;
 
-  constructor(opts: HttpTransportOptions) {
+  constructor(private readonly opts: HttpTransportOptions) {
     this.http = new HttpCaller(opts);
     this.completer = new Batcher(
       async (items) => {
@@ -79,12 +80,18 @@ export class HttpTransport implements WorkerTransport {
     return this.http.call<Registration>('POST', '/worker/register', { body: p });
   }
 
+  threadConnection(): ThreadConnection {
+    const { url, token, timeoutMs, rateLimitRetries } = this.opts;
+    return { kind: 'http', options: { url, token, timeoutMs, rateLimitRetries } };
+  }
+
   heartbeat(p: Parameters<WorkerTransport['heartbeat']>[0]): Promise<HeartbeatResult> {
     return this.http.call('POST', `/worker/${seg(p.workerId)}/heartbeat`, {
       body: {
         held: p.held.map((h) => ({ taskId: h.taskId, attempt: h.attempt })),
         state: p.state,
         stats: p.stats,
+        liveness: p.liveness,
       },
     });
   }

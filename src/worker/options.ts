@@ -13,6 +13,7 @@ export function resolveWorkerOptions(opts: WorkerOptions): ResolvedWorkerOptions
     prefetch: 0,
     machineId: process.env.GAFFER_MACHINE_ID ?? hostname(),
     heartbeatMs: 10_000,
+    heartbeatThread: true,
     claimWaitMs: 20_000,
     shutdownGraceMs: 30_000,
     handleSignals: false,

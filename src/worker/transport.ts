@@ -6,11 +6,13 @@ import type {
   ClaimedTask,
   HeartbeatResult,
   Json,
+  LivenessReport,
   NewTask,
   RegisterWorkerParams,
   TaskError,
   WorkerStats,
 } from '../store/types.js';
+import type { ThreadConnection } from './heartbeat-thread-types.js';
 
 export type AttemptState = 'completed' | 'running' | 'gone';
 
@@ -33,6 +35,7 @@ export interface WorkerTransport {
     held: AttemptRef[];
     state?: Json;
     stats?: WorkerStats;
+    liveness?: LivenessReport;
   }): Promise<HeartbeatResult>;
   /** Claims up to `limit` tasks, waiting up to `waitMs` for work to arrive; returns early when `signal` aborts. */
   claim(p: {
@@ -60,6 +63,8 @@ export interface WorkerTransport {
   completeInTransaction?(client: CallerClient, p: AttemptRef & { result: Json; seq?: number }): Promise<void>;
   /** Where an attempt stands: completed by it, still running on it, or neither (lost, or taken away). */
   attemptState?(p: AttemptRef): Promise<AttemptState>;
+  /** A connection of its own for the heartbeat thread, or null: heartbeats then run on the event loop. */
+  threadConnection?(): ThreadConnection | null;
   setState(p: { workerId: string; state: Json }): Promise<void>;
   handBack(items: AttemptRef[]): Promise<void>;
   /**

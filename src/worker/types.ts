@@ -68,6 +68,13 @@ export interface WorkerOptions {
   name?: string;
   labels?: Record<string, string>;
   heartbeatMs?: number;
+  /**
+   * Send heartbeats from a worker thread with a connection of its own (default true), so a handler that
+   * keeps the event loop busy does not let its leases lapse. Needs a transport that can open one:
+   * HttpTransport, or DirectTransport over PostgreSQL opened with a connection string. On the embedded
+   * store they stay on the event loop (see docs/ARCHITECTURE.md).
+   */
+  heartbeatThread?: boolean;
   /** Long-poll wait of one claim call (default 20 s). */
   claimWaitMs?: number;
   /** How long stop() waits for running handlers before aborting them (default 30 s). */

@@ -22,6 +22,7 @@ import {
 } from './handler-context.js';
 import { Heartbeat, type HeartbeatHost } from './heartbeat.js';
 import { completeOnCallerTransaction, settleCompletedInTransaction } from './in-transaction.js';
+import { LoopLagMonitor } from './loop-lag.js';
 import { type ResolvedWorkerOptions, resolveWorkerOptions } from './options.js';
 import { type Outcome, traceStep, traceTask } from './tracing.js';
 import {
@@ -81,7 +82,14 @@ export class Worker {
   constructor(opts: WorkerOptions) {
     this.options = resolveWorkerOptions(opts);
     this.log = opts.logger ?? createLogger({ name: 'gaffer-worker' });
-    this.heartbeat = new Heartbeat(this.options.transport, this.heartbeatHost(), this.log);
+    const { transport, heartbeatThread } = this.options;
+    this.heartbeat = new Heartbeat(
+      transport,
+      this.heartbeatHost(),
+      this.log,
+      new LoopLagMonitor(),
+      heartbeatThread ? (transport.threadConnection?.() ?? null) : null,
+    );
     this.claimer = new Claimer(
       this.options.transport,
       this.claimerHost(),
@@ -99,6 +107,8 @@ export class Worker {
       freeSlots: () => this.freeSlots(),
       accept: (tasks) => {
         this.buffer.push(...tasks);
+        // The heartbeat thread must know them before a handler can block this loop.
+        this.heartbeat.sync();
         this.dispatch();
       },
       handBack: (tasks) => this.options.transport.handBack(tasks.map((t) => this.ref(t))),
@@ -180,7 +190,7 @@ export class Worker {
       },
       'worker started',
     );
-    this.heartbeat.start(this.options.heartbeatMs);
+    await this.heartbeat.start(this.options.heartbeatMs);
     if (this.options.handleSignals) this.installSignalHandlers();
     this.claimer.start();
   }
@@ -193,7 +203,7 @@ export class Worker {
     if (!this.workerId) {
       this.startedAt = Date.now();
       await this.register();
-      this.heartbeat.start(this.options.heartbeatMs);
+      await this.heartbeat.start(this.options.heartbeatMs);
     }
     const task = await this.options.transport.claimSessionTask({
       workerId: this.workerId!,
@@ -203,6 +213,8 @@ export class Worker {
     const { id: taskId, type, sessionIndex, attempt } = task;
     const fields = { taskId, type, sessionId, index: sessionIndex, workerId: this.workerId, attempt };
     this.log.info({ event: 'task_claimed', ...fields }, 'assignment claimed');
+    this.running.set(task.id, { task, controller: null, lost: false });
+    this.heartbeat.sync();
     await this.run(task);
     return task;
   }
@@ -397,7 +409,7 @@ export class Worker {
       for (const r of this.running.values())
         controllerOf(r).abort(new ShutdownAbort('the worker is shutting down'));
       await this.whileRunning(5000, 20);
-      this.heartbeat.stop();
+      await this.heartbeat.stop();
       if (this.workerId) await this.options.transport.deregister({ workerId: this.workerId }).catch(() => {});
       await this.options.transport.close();
       const summary = this.summary();

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
+import compileDist from '../helpers/global-setup.js';
 import { renderTable, type ScenarioFigures, updateReliabilityDoc } from './helpers/figures-table.js';
 
 declare module 'vitest' {
@@ -35,6 +36,8 @@ async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
 
 /** Creates the run's database; the teardown drops it and prints (and optionally publishes) the figures. */
 export default async function setup(project: TestProject) {
+  // Fixtures run the sources, but a Worker's heartbeat thread runs from dist/ when it exists: keep it current.
+  compileDist();
   const dbName = `gaffer_faults_${randomBytes(4).toString('hex')}`;
   await admin((c) => c.query(`create database ${dbName}`)).catch((err: Error) => {
     throw new Error(

@@ -217,7 +217,10 @@ describe('alert rules (pure)', () => {
 
   it('counts a live worker with no types or queues as serving everything, and honours its queues', () => {
     const waiting = [{ queue: 'a', type: 't', count: 2, oldestAgeMs: 120_000 }];
-    const worker = { id: 'w', machineId: 'm', processed: null, failed: null, startedAt: null };
+    const worker = {
+      ...{ id: 'w', machineId: 'm', processed: null, failed: null, startedAt: null },
+      ...{ eventLoopLagMs: null, suspectedStuck: false },
+    };
     const any = snap({ waiting, liveWorkers: [{ ...worker, types: [], queues: [] }] });
     expect(evaluateRules(any, resolveRules())).toEqual([]);
     const otherQueue = snap({ waiting, liveWorkers: [{ ...worker, types: ['t'], queues: ['b'] }] });

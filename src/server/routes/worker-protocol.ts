@@ -46,6 +46,18 @@ const HeartbeatBody = z.strictObject({
       startedAt: z.string().optional(),
     })
     .optional(),
+  liveness: z
+    .strictObject({
+      eventLoopLagMs: z
+        .number()
+        .min(0)
+        .max(1e9)
+        .describe('how long the loop that runs handlers could not run, ms'),
+      heartbeatThread: z.boolean().describe('heartbeats come from a thread of their own'),
+      held: z.number().int().min(0).describe('attempts the worker holds'),
+    })
+    .optional()
+    .describe('the "suspected stuck" signal, kept on the worker and shown in GET /workers and /metrics'),
 });
 const HeartbeatOut = z.object({
   live: z.boolean().describe('false: this worker is stale; register again'),
@@ -156,6 +168,7 @@ export function registerWorkerProtocolRoutes(app: ZodApp, ctx: ServerContext): v
         held: b.held?.map((h) => ({ ...h, workerId })),
         state: b.state,
         stats: b.stats,
+        liveness: b.liveness,
       });
     },
   );

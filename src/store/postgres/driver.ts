@@ -69,6 +69,14 @@ export class PostgresDb implements Db {
     });
   }
 
+  connectionInfo(): { connectionString: string; applicationName: string } | null {
+    if (!this.ownsPool) return null;
+    return {
+      connectionString: this.opts.connectionString,
+      applicationName: this.opts.applicationName ?? 'gaffer',
+    };
+  }
+
   async query<R>(sql: string, params?: unknown[]): Promise<QueryResult<R>> {
     const res = await this.pool.query(sql, params as unknown[]);
     return { rows: res.rows as R[], rowCount: res.rowCount ?? 0 };

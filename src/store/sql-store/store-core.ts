@@ -3,7 +3,7 @@ import { migrate } from '../migrate.js';
 import type * as O from '../observability.js';
 import { bindEvents } from '../sql/events.js';
 import { bindWake, parseWake, wakeChannel } from '../sql/wake.js';
-import type { StoreOptions } from '../store.js';
+import type { StoreOptions, ThreadConnectionSpec } from '../store.js';
 import type * as T from '../types.js';
 
 /**
@@ -86,6 +86,17 @@ export abstract class SqlStoreCore {
   /** Embedded store: writes the server's URL into the data directory's lock, for admin commands to find. */
   advertiseServer(url: string): void {
     (this.db as { lock?: { advertise(url: string): void } | null }).lock?.advertise(url);
+  }
+
+  /**
+   * How a worker's heartbeat thread opens a connection of its own to this database; null on the
+   * embedded store (its database lives in this thread's memory) or over a pool the caller passed in.
+   */
+  threadConnection(): ThreadConnectionSpec | null {
+    const info = this.db.connectionInfo?.();
+    if (!info) return null;
+    const { schema, leaseMs, staleAfterMs } = this.options;
+    return { ...info, schema, leaseMs, staleAfterMs };
   }
 
   async close(): Promise<void> {

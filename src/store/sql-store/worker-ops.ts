@@ -117,7 +117,7 @@ export abstract class SqlWorkerOps extends SqlTaskOps {
 
   async deregisterWorker(p: { workerId: string }): Promise<void> {
     await this.tx(async (tx) => {
-      await workers.getWorker(tx, p.workerId, this.options.staleAfterMs);
+      await workers.getWorker(tx, p.workerId, this.options);
       await workers.markStale(tx, [p.workerId], 'deregistered', null);
       await tx.query('update workers set deregistered_at = now() where id = $1', [p.workerId]);
       await workers.lapseLeasesOf(tx, [p.workerId], 'worker deregistered while holding the task');
@@ -126,15 +126,15 @@ export abstract class SqlWorkerOps extends SqlTaskOps {
   }
 
   getWorker(id: string): Promise<T.Worker> {
-    return workers.getWorker(this.db, id, this.options.staleAfterMs);
+    return workers.getWorker(this.db, id, this.options);
   }
 
   listWorkers(p: { includeStale?: boolean; machineId?: string } = {}): Promise<T.Worker[]> {
-    return workerList.listAllWorkers(this.db, p, this.options.staleAfterMs);
+    return workerList.listAllWorkers(this.db, p, this.options);
   }
 
   listWorkersPage(p: T.ListWorkersParams = {}): Promise<T.Page<T.Worker>> {
-    return workerList.listWorkersPage(this.db, p, this.options.staleAfterMs);
+    return workerList.listWorkersPage(this.db, p, this.options);
   }
 
   countWorkers(): Promise<T.WorkerCounts> {
@@ -147,7 +147,7 @@ export abstract class SqlWorkerOps extends SqlTaskOps {
 
   async deleteWorker(id: string): Promise<void> {
     await this.tx(async (tx) => {
-      await workers.getWorker(tx, id, this.options.staleAfterMs);
+      await workers.getWorker(tx, id, this.options);
       await workers.markStale(tx, [id], 'deleted', null);
       await workers.lapseLeasesOf(tx, [id], 'worker deleted while holding the task');
       await tx.query('delete from workers where id = $1', [id]);

@@ -1,3 +1,4 @@
+import { assessLiveness, parseLivenessReport } from '../../core/liveness.js';
 import type { Queryable } from '../db.js';
 import type { MetricsSnapshot } from '../observability.js';
 import { countsByQueue, runnableCounts } from './counts.js';
@@ -13,7 +14,8 @@ select (select now from clock) as at,
   (select coalesce(json_agg(l), '[]') from (
     select w.id, w.machine_id as "machineId", w.types, w.queues,
       (w.stats ->> 'processed')::float8 as processed, (w.stats ->> 'failed')::float8 as failed,
-      w.stats ->> 'startedAt' as "startedAt"
+      w.stats ->> 'startedAt' as "startedAt", w.liveness,
+      (extract(epoch from w.last_heartbeat_at) * 1000)::float8 as "lastHeartbeatMs"
     from workers w
     where w.stale_at is null
       and w.last_heartbeat_at > (select now from clock) - make_interval(secs => $2::int / 1000.0)
@@ -40,6 +42,7 @@ export async function metricsSnapshot(
   db: Queryable,
   now: Date | null,
   staleAfterMs: number,
+  leaseMs: number,
 ): Promise<MetricsSnapshot> {
   const [res, runnable, others] = await Promise.all([
     db.query<SnapshotRow>(WORKERS, [now, staleAfterMs]),
@@ -78,17 +81,32 @@ export async function metricsSnapshot(
     else depth.set(`${r.queue}\u0000${r.status}`, { queue: r.queue, status: 'running', count: r.count });
   }
   const workers = json<
-    Array<Omit<MetricsSnapshot['liveWorkers'][number], 'startedAt'> & { startedAt: string | null }>
+    Array<
+      Omit<MetricsSnapshot['liveWorkers'][number], 'startedAt' | 'eventLoopLagMs' | 'suspectedStuck'> & {
+        startedAt: string | null;
+        liveness: unknown;
+        lastHeartbeatMs: number;
+      }
+    >
   >(row.live_workers);
+  const at = row.at instanceof Date ? row.at : new Date(row.at);
   return {
-    at: row.at instanceof Date ? row.at : new Date(row.at),
+    at,
     depth: [...depth.values()],
     waiting: [...waiting.values()],
     deadLetters,
-    liveWorkers: workers.map((w) => {
+    liveWorkers: workers.map(({ liveness, lastHeartbeatMs, ...w }) => {
       const started = w.startedAt ? new Date(w.startedAt) : null;
+      const verdict = assessLiveness(parseLivenessReport(liveness), {
+        lastHeartbeatMs,
+        nowMs: at.getTime(),
+        leaseMs,
+        stale: false,
+      });
       return {
         ...w,
+        eventLoopLagMs: verdict.eventLoopLagMs,
+        suspectedStuck: verdict.suspectedStuck,
         types: w.types ?? [],
         queues: w.queues ?? [],
         startedAt: started && !Number.isNaN(started.getTime()) ? started : null,

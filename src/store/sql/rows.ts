@@ -1,4 +1,5 @@
 import { DEFAULT_BACKOFF } from '../../core/backoff.js';
+import { assessLiveness, parseLivenessReport } from '../../core/liveness.js';
 import type { TaskStatus, TrackingPolicy } from '../../core/states.js';
 import type { Json, Task, TaskEvent, TaskTypeConfig, Worker, WorkerEvent } from '../types.js';
 
@@ -127,7 +128,7 @@ export function rowToEvent(r: EventRow): TaskEvent {
 
 export const WORKER_COLUMNS = `w.id, w.name, w.machine_id, w.hostname, w.pid, w.version, w.types, w.queues,
   w.concurrency, w.labels, w.state, w.stats, w.registered_at, w.last_heartbeat_at, w.stale_at, w.stale_reason,
-  w.deregistered_at`;
+  w.deregistered_at, w.liveness`;
 
 export interface WorkerRow {
   id: string;
@@ -147,12 +148,21 @@ export interface WorkerRow {
   stale_at: Date | null;
   stale_reason: string | null;
   deregistered_at: Date | null;
+  liveness: unknown;
+}
+
+/** The server's settings a worker's state is read against. */
+export interface WorkerClock {
+  staleAfterMs: number;
+  leaseMs: number;
 }
 
 /** A worker is stale once marked, or once its heartbeat is older than staleAfterMs (even before the sweep marks it). */
-export function rowToWorker(r: WorkerRow, staleAfterMs: number, now = Date.now()): Worker {
+export function rowToWorker(r: WorkerRow, clock: WorkerClock, now = Date.now()): Worker {
+  const { staleAfterMs, leaseMs } = clock;
   const last = date(r.last_heartbeat_at)!;
   const lapsed = now - last.getTime() > staleAfterMs;
+  const stale = r.stale_at !== null || lapsed;
   return {
     id: r.id,
     name: r.name,
@@ -166,12 +176,18 @@ export function rowToWorker(r: WorkerRow, staleAfterMs: number, now = Date.now()
     labels: r.labels ?? {},
     state: r.state,
     stats: r.stats,
-    stale: r.stale_at !== null || lapsed,
+    stale,
     staleReason: r.stale_reason ?? (lapsed ? `no heartbeat for over ${staleAfterMs} ms` : null),
     registeredAt: date(r.registered_at)!,
     lastHeartbeatAt: last,
     staleAt: date(r.stale_at),
     deregisteredAt: date(r.deregistered_at),
+    liveness: assessLiveness(parseLivenessReport(r.liveness), {
+      lastHeartbeatMs: last.getTime(),
+      nowMs: now,
+      leaseMs,
+      stale,
+    }),
   };
 }
 

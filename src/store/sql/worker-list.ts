@@ -1,7 +1,7 @@
 import { ValidationError } from '../../core/errors.js';
 import type { Queryable } from '../db.js';
 import type { ListWorkersParams, Page, Worker, WorkerCounts } from '../types.js';
-import { rowToWorker, WORKER_COLUMNS, type WorkerRow } from './rows.js';
+import { rowToWorker, WORKER_COLUMNS, type WorkerClock, type WorkerRow } from './rows.js';
 
 export const MAX_WORKER_PAGE = 1000;
 export const DEFAULT_WORKER_PAGE = 100;
@@ -41,7 +41,7 @@ limit $6`;
 export async function listWorkersPage(
   db: Queryable,
   p: ListWorkersParams,
-  staleAfterMs: number,
+  clock: WorkerClock,
 ): Promise<Page<Worker>> {
   const limit = p.limit ?? DEFAULT_WORKER_PAGE;
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_WORKER_PAGE) {
@@ -51,7 +51,7 @@ export async function listWorkersPage(
   const res = await db.query<WorkerRow & { reg_us: string }>(PAGE, [
     p.machineId ?? null,
     p.includeStale ?? false,
-    staleAfterMs,
+    clock.staleAfterMs,
     afterUs,
     afterId,
     limit + 1,
@@ -59,7 +59,7 @@ export async function listWorkersPage(
   const rows = res.rows.slice(0, limit);
   const last = rows[rows.length - 1];
   return {
-    items: rows.map((r) => rowToWorker(r, staleAfterMs)),
+    items: rows.map((r) => rowToWorker(r, clock)),
     nextCursor: res.rows.length > limit && last ? encodeCursor(last.reg_us, last.id) : null,
   };
 }
@@ -68,11 +68,11 @@ export async function listWorkersPage(
 export async function listAllWorkers(
   db: Queryable,
   p: Omit<ListWorkersParams, 'limit' | 'cursor'>,
-  staleAfterMs: number,
+  clock: WorkerClock,
 ): Promise<Worker[]> {
   const out: Worker[] = [];
   for (let cursor: string | undefined; ; ) {
-    const page = await listWorkersPage(db, { ...p, limit: MAX_WORKER_PAGE, cursor }, staleAfterMs);
+    const page = await listWorkersPage(db, { ...p, limit: MAX_WORKER_PAGE, cursor }, clock);
     out.push(...page.items);
     if (!page.nextCursor) return out;
     cursor = page.nextCursor;

@@ -19,6 +19,7 @@ import {
   TASK_COLUMNS,
   type TaskRow,
   WORKER_COLUMNS,
+  type WorkerClock,
   type WorkerRow,
 } from './rows.js';
 import { RUNNING_TASKS } from './running.js';
@@ -133,7 +134,13 @@ export async function registerWorker(
       replaced,
     });
   }
-  return { ...rowToWorker(res.rows[0]!, Number.POSITIVE_INFINITY), replaced };
+  return {
+    ...rowToWorker(res.rows[0]!, {
+      staleAfterMs: Number.POSITIVE_INFINITY,
+      leaseMs: Number.POSITIVE_INFINITY,
+    }),
+    replaced,
+  };
 }
 
 export async function heartbeat(
@@ -160,11 +167,13 @@ export async function heartbeat(
 const HEARTBEATS = `
 with input as (
   select i.*, set_config('synchronous_commit', 'off', true) as async_commit
-  from unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::boolean[]) as i(worker_id, state, stats, lease_ms, named)
+  from unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::boolean[], $11::text[])
+    as i(worker_id, state, stats, lease_ms, named, liveness)
 ),
 w as (
   update workers w set last_heartbeat_at = coalesce($9::timestamptz, now()),
-    state = coalesce(i.state::jsonb, w.state), stats = coalesce(i.stats::jsonb, w.stats)
+    state = coalesce(i.state::jsonb, w.state), stats = coalesce(i.stats::jsonb, w.stats),
+    liveness = coalesce(i.liveness::jsonb, w.liveness)
   from input i
   where w.id = i.worker_id and w.stale_at is null
     and w.last_heartbeat_at > coalesce($9::timestamptz, now()) - make_interval(secs => $10::int / 1000.0)
@@ -218,6 +227,7 @@ export async function heartbeats(
     heldOf.map((h) => h[2]),
     now,
     staleAfterMs,
+    list.map((p) => (p.liveness === undefined ? null : JSON.stringify(p.liveness))),
   ]);
   const out = new Map<string, HeartbeatResult>();
   for (const p of list) out.set(p.workerId, { live: false, extended: 0, cancelled: [], lost: [] });
@@ -241,10 +251,10 @@ export async function heartbeats(
   });
 }
 
-export async function getWorker(db: Queryable, id: string, staleAfterMs: number): Promise<Worker> {
+export async function getWorker(db: Queryable, id: string, clock: WorkerClock): Promise<Worker> {
   const res = await db.query<WorkerRow>(`select ${WORKER_COLUMNS} from workers w where w.id = $1`, [id]);
   if (!res.rows[0]) throw new NotFoundError('worker', id);
-  return rowToWorker(res.rows[0], staleAfterMs);
+  return rowToWorker(res.rows[0], clock);
 }
 
 export async function setWorkerState(db: Queryable, workerId: string, state: Json): Promise<void> {
