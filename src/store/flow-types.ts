@@ -1,4 +1,4 @@
-/** Flow control (migration 0011): pause, concurrency limits and rate limits of a queue or a task type. */
+/** Flow control (migration 0012): pause, concurrency limits and rate limits of a queue or a task type. */
 
 /** What a control applies to: every task of a queue, or every task of a type. */
 export type FlowScope = 'queue' | 'type';

@@ -129,7 +129,7 @@ export interface Store {
   extendLease(params: AttemptRef & { leaseMs?: number }): Promise<Date>;
   reportProgress(params: AttemptRef & { progress: Json }): Promise<void>;
 
-  // Flow control (migration 0011): enforced by claims, in their own transaction, across every server
+  // Flow control (migration 0012): enforced by claims, in their own transaction, across every server
   /** Sets every limit of a queue or type (one left out or null is removed). */
   setLimits(params: SetLimitsParams): Promise<FlowControl>;
   /** Removes a queue's or type's limits (a pause stays); false when it had none. */

@@ -5,7 +5,7 @@ import { NAME_PATTERN } from './validate.js';
 import { notifyCounts } from './wake.js';
 
 /**
- * Flow control's configuration and its read (migration 0011). claim_tasks enforces it; these
+ * Flow control's configuration and its read (migration 0012). claim_tasks enforces it; these
  * statements only set it and report it. The read costs the number of controls plus, per control, its
  * counters and its running keyed tasks: never the backlog.
  */

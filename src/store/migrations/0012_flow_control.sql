@@ -1,4 +1,4 @@
--- Gaffer schema, version 11: flow control (issue 14): pause a queue or a task type, limit how many of
+-- Gaffer schema, version 12: flow control (issue 14): pause a queue or a task type, limit how many of
 -- its tasks run at once across the fleet, how many run per concurrency key, and how many start per
 -- interval; all enforced inside claim_tasks, in the claim's own transaction.
 --
