@@ -19,6 +19,9 @@ export const SCENARIOS = [
   'history',
   'idle_fleet',
   'overview',
+  // Flow control (issue 14; bench/scenarios/flow.ts): systems with limits only.
+  'drain_limited',
+  'rate_limited',
 ] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
@@ -59,6 +62,11 @@ export const METRICS = [
   'fleet10_p99',
   'idle_fleet_xact',
   'fleet10_xact',
+  'drain_limited',
+  'drain_limited_peak',
+  'drain_limited_key_overlaps',
+  'rate_limited_rate',
+  'rate_limited_max_second',
 ] as const;
 export type MetricName = (typeof METRICS)[number];
 
@@ -94,6 +102,11 @@ export const UNITS: Record<MetricName, string> = {
   fleet10_p99: 'ms',
   idle_fleet_xact: 'xact/s',
   fleet10_xact: 'xact/s',
+  drain_limited: 'tasks/s',
+  drain_limited_peak: 'running',
+  drain_limited_key_overlaps: 'pairs',
+  rate_limited_rate: 'starts/s',
+  rate_limited_max_second: 'starts',
 };
 
 /** Higher is better for rates, lower for latencies, memory, busy time and transactions. */
@@ -103,6 +116,7 @@ export const HIGHER_IS_BETTER: Record<MetricName, boolean> = {
   single_enqueue: true,
   drain: true,
   mixed_rate: true,
+  drain_limited: true,
 };
 
 /** The payload every system carries: `t` is the wall-clock time (ms, sub-ms precision) just before the create call. */

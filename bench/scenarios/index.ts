@@ -4,6 +4,7 @@ import type { ScenarioContext } from './context.js';
 import { drain } from './drain.js';
 import { bulkEnqueue, singleEnqueue } from './enqueue.js';
 import { idleFleet } from './fleet.js';
+import { drainLimited, rateLimited } from './flow.js';
 import { mixed, pickup } from './latency.js';
 import { backlog, history, overview } from './scale.js';
 
@@ -19,6 +20,8 @@ const RUNNERS: Record<ScenarioName, (ctx: ScenarioContext) => Promise<Sample>> =
   history,
   idle_fleet: idleFleet,
   overview,
+  drain_limited: drainLimited,
+  rate_limited: rateLimited,
 };
 
 /** Whether a system takes part in a scenario: the scale ones need what they measure. */
@@ -28,6 +31,9 @@ export function supports(name: ScenarioName, driver: SystemDriver): boolean {
     case 'history':
     case 'overview':
       return driver.scale !== undefined && !driver.inProcess;
+    case 'drain_limited':
+    case 'rate_limited':
+      return driver.flow !== undefined;
     case 'idle_fleet':
       return driver.fleet !== undefined && driver.database !== undefined;
     default:

@@ -57,6 +57,8 @@ export interface SystemDriver {
   fleet?(n: number, handler: Handler): Promise<WorkerSide>;
   /** Opens what the scale scenarios use (after reset()). */
   scale?(): Promise<ScaleOps>;
+  /** Opens what the flow-control scenarios use (after reset()); absent where the system has no limits. */
+  flow?(): Promise<FlowOps>;
   /** Environment a worker child needs to reach what reset() started (e.g. the server's URL). */
   childEnv?(): Record<string, string>;
   /** Processes that serve the worker (server, database backends, Redis), for the drain's CPU cost. */
@@ -65,6 +67,26 @@ export interface SystemDriver {
   serverPid?(): number | undefined;
   /** Releases what reset() started (servers, databases). */
   dispose(): Promise<void>;
+}
+
+/** Flow control (bench/scenarios/flow.ts), for systems that limit what runs and how fast. */
+export interface FlowOps {
+  /** Limits on the queue the bench's tasks go to: running at once, running per key, starts per interval. */
+  setLimits(limits: {
+    concurrency?: number;
+    keyConcurrency?: number;
+    rate?: { limit: number; intervalMs: number };
+  }): Promise<void>;
+  /** Creates the payloads in one bulk call, the task of payload i with the concurrency key keyOf(i). */
+  bulkKeyed(payloads: Payload[], keyOf: (i: number) => string): Promise<void>;
+  /**
+   * Read from the tasks after they ran: the most that were running at one instant (from their start and
+   * finish times), and the pairs of tasks of one key that ran at the same time.
+   */
+  overlap(): Promise<{ peak: number; keyOverlaps: number }>;
+  /** When each task started (epoch ms), in order. */
+  startTimes(): Promise<number[]>;
+  close(): Promise<void>;
 }
 
 export type DriverFactory = (cfg: BenchConfig) => SystemDriver;

@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { GafferClient } from '../../src/client/client.js';
 import { silentLogger } from '../../src/engine/logger.js';
 import { openPostgresStore } from '../../src/store/index.js';
@@ -8,6 +9,7 @@ import { backendPids, Counter, dbUrl, dropDatabase, packageVersion, recreateData
 import { inChunks, payloads } from '../lib/seed.js';
 import type { BenchConfig } from '../lib/types.js';
 import {
+  type FlowOps,
   type Handler,
   OTHER_TYPE,
   type Producer,
@@ -58,6 +60,23 @@ const SCALE_METHOD = {
   overview:
     'store.countTasks({}) then store.queueStats(), one after the other (the SDK reads the dashboard overview is made of)',
 };
+
+/**
+ * After a drain: the most tasks running at one instant, from their start (+1) and finish (-1) times,
+ * a finish counted before a start at the same instant (the slot it frees is the one the start takes);
+ * and the tasks that started while an earlier task of their concurrency key had not finished.
+ */
+const FLOW_OVERLAP = `
+with e as (
+  select started_at as at, 1 as d from gaffer.tasks
+  union all select finished_at, -1 from gaffer.tasks),
+running as (select sum(d) over (order by at, d rows unbounded preceding) as n from e),
+keyed as (
+  select started_at, max(finished_at) over (partition by concurrency_key order by started_at
+    rows between unbounded preceding and 1 preceding) as earlier_end
+  from gaffer.tasks where concurrency_key is not null)
+select (select max(n) from running)::int as peak,
+  (select count(*) from keyed where earlier_end > started_at)::int as key_overlaps`;
 
 /** Gaffer's TypeScript Worker with DirectTransport straight to PostgreSQL. */
 export default function gaffer(cfg: BenchConfig): SystemDriver {
@@ -115,6 +134,39 @@ export default function gaffer(cfg: BenchConfig): SystemDriver {
         },
         serve: () => GafferServer.start(url),
         close: () => store.close(),
+      };
+    },
+    async flow(): Promise<FlowOps> {
+      const store = await openPostgresStore({ connectionString: url, migrate: false });
+      const db = new pg.Client({ connectionString: url, application_name: 'gaffer-bench-flow' });
+      await db.connect();
+      return {
+        async setLimits(limits) {
+          await store.setLimits({ scope: 'queue', name: 'default', ...limits });
+        },
+        async bulkKeyed(list, keyOf) {
+          await store.createTasks({
+            tasks: list.map((payload, i) => ({
+              type: TASK_TYPE,
+              payload: { ...payload },
+              concurrencyKey: keyOf(i),
+            })),
+          });
+        },
+        async overlap() {
+          const res = await db.query<{ peak: number; key_overlaps: number }>(FLOW_OVERLAP);
+          return { peak: res.rows[0]!.peak, keyOverlaps: res.rows[0]!.key_overlaps };
+        },
+        async startTimes() {
+          const res = await db.query<{ t: number }>(
+            'select (extract(epoch from started_at) * 1000)::float8 as t from gaffer.tasks order by started_at',
+          );
+          return res.rows.map((r) => r.t);
+        },
+        async close() {
+          await db.end();
+          await store.close();
+        },
       };
     },
     storePids: () => backendPids(cfg.pgUrl, DATABASE),

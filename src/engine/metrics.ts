@@ -2,6 +2,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 import type { MetricsSnapshot, StoreEvent } from '../store/observability.js';
 import type { Store } from '../store/store.js';
 import { unservedWork } from './alerts.js';
+import { FlowGauges } from './flow-metrics.js';
 import { HotCounter, HotHistogram } from './hot-metrics.js';
 import type { Logger } from './logger.js';
 import { silentLogger } from './logger.js';
@@ -74,9 +75,11 @@ export class GafferMetrics {
   private readonly workerLag: Gauge<'worker_id' | 'machine_id'>;
   private readonly suspectedStuck: Gauge;
   private readonly storeUp: Gauge;
+  private readonly flow: FlowGauges;
 
   constructor(
-    private readonly store: Pick<Store, 'onEvent' | 'metricsSnapshot'>,
+    private readonly store: Pick<Store, 'onEvent' | 'metricsSnapshot'> &
+      Partial<Pick<Store, 'listFlowControls'>>,
     opts: MetricsOptions = {},
   ) {
     this.cacheMs = opts.cacheMs ?? 1500;
@@ -188,6 +191,7 @@ export class GafferMetrics {
       registers,
     });
 
+    this.flow = new FlowGauges(this.registry);
     if (opts.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'gaffer_' });
   }
 
@@ -274,10 +278,10 @@ export class GafferMetrics {
   /** Reads the database gauges, at most once per cacheMs; concurrent scrapes share one read. */
   async refresh(force = false): Promise<void> {
     if (!force && this.now() - this.fetchedAt < this.cacheMs) return;
-    this.inFlight ??= this.store
-      .metricsSnapshot()
-      .then((snap) => {
+    this.inFlight ??= Promise.all([this.store.metricsSnapshot(), this.store.listFlowControls?.() ?? []])
+      .then(([snap, controls]) => {
         this.apply(snap);
+        this.flow.apply(controls);
         this.storeUp.set(1);
         this.fetchedAt = this.now();
       })

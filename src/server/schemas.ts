@@ -179,7 +179,14 @@ export const CreateSessionBody = z.strictObject({
 });
 
 /** The reasons to wait a task list can be filtered by (GET /tasks/:id explains every reason). */
-export const WaitFilter = z.enum(['scheduled', 'backoff', 'no_live_worker']);
+export const WaitFilter = z.enum([
+  'scheduled',
+  'backoff',
+  'no_live_worker',
+  'dependencies',
+  'children',
+  'signal',
+]);
 
 export const FilterFields = {
   status: listOf(Status).optional(),
@@ -321,6 +328,14 @@ export const WaitReasonOut = z
       .optional(),
     slots: z.number().optional(),
     busySlots: z.number().optional(),
+    pending: z.number().optional(),
+    tasks: z.array(z.object({ id: z.string(), type: z.string(), status: z.string() })).optional(),
+    scope: z.enum(['queue', 'type']).optional(),
+    name: z.string().optional(),
+    since: z.string().optional(),
+    key: z.string().optional(),
+    running: z.number().optional(),
+    limit: z.number().optional(),
   })
   .meta({ id: 'WaitReason' });
 

@@ -271,8 +271,8 @@ export interface TaskFilter {
   /** Substring of the last error's message (for redrive after an incident). */
   errorContains?: string;
   ids?: string[];
-  /** Runnable tasks that wait for this reason (see WaitReason): scheduled, backoff, no_live_worker. */
-  waitingOn?: 'scheduled' | 'backoff' | 'no_live_worker';
+  /** Tasks that wait for this reason (see WaitReason). */
+  waitingOn?: 'scheduled' | 'backoff' | 'no_live_worker' | 'dependencies' | 'children' | 'signal';
   /** Set by the store, not by callers: how recent a heartbeat keeps a worker live for `waitingOn`. */
   liveWithinMs?: number;
 }
@@ -282,10 +282,23 @@ export interface TaskFilter {
  * `backoff` (a retry's backoff), `no_live_worker` (no live worker takes its type and queue; `workers`
  * lists live ones), `avoided` (every live worker that takes it is the machine or has the labels it
  * avoids), `queued` (runnable, waiting its turn: `ahead` of it, the slots of the workers that may take
- * it). `message` says it in words.
+ * it), `paused`, `concurrency_limit`, `key_limit` or `rate_limit` (flow control of its queue or type), and for a `waiting` task `dependencies`, `children` (a fan-in) or `signal`. `message` says it in words.
  */
 export interface WaitReason {
-  reason: 'scheduled' | 'backoff' | 'no_live_worker' | 'avoided' | 'queued' | (string & {});
+  reason:
+    | 'scheduled'
+    | 'backoff'
+    | 'no_live_worker'
+    | 'avoided'
+    | 'queued'
+    | 'dependencies'
+    | 'children'
+    | 'signal'
+    | 'paused'
+    | 'concurrency_limit'
+    | 'key_limit'
+    | 'rate_limit'
+    | (string & {});
   message: string;
   until?: string;
   ahead?: number;
@@ -293,6 +306,16 @@ export interface WaitReason {
   workers?: number | { id: string; machineId: string; types: string[]; queues: string[] }[];
   slots?: number;
   busySlots?: number;
+  /** dependencies / children: how many are unfinished, and the first of them. */
+  pending?: number;
+  tasks?: { id: string; type: string; status: string }[];
+  /** paused / limits: the queue or type whose flow control holds it, what runs and the limit. */
+  scope?: 'queue' | 'type';
+  name?: string;
+  since?: string;
+  key?: string;
+  running?: number;
+  limit?: number;
 }
 
 export interface ListTasksParams extends TaskFilter {

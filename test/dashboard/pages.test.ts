@@ -122,6 +122,19 @@ describe('dashboard: pages and filters', () => {
     await expect.poll(() => page.locator('h1').textContent()).toContain('study-42');
   });
 
+  it('task: says what a waiting task waits on, and the tasks list filters by that reason', async () => {
+    const { page } = d;
+    await page.goto(`${d.url}/tasks`);
+    await page.locator('select[name="waitingOn"]').selectOption('no_live_worker');
+    await expect.poll(() => rows('task-table').count()).toBe(1);
+    expect(page.url()).toContain('waitingOn=no_live_worker');
+    await rows('task-table').locator('a').first().click();
+    await expect
+      .poll(() => page.getByTestId('waiting-on').textContent())
+      .toMatch(/no live worker: no live worker takes type "report.render" on queue "reports"/);
+    await d.screenshot('task-waiting-on');
+  });
+
   it('dead letters: error and attempt count of each, filter by error text', async () => {
     const { page } = d;
     await page.goto(`${d.url}/dead-letters`);

@@ -102,7 +102,10 @@ describe('heartbeats over HTTP from a worker thread, and the liveness in GET /wo
         };
         const h = body.items.find((i) => i.id === http.id);
         const d = body.items.find((i) => i.id === direct.id);
-        return h?.liveness.heartbeatThread !== null && d?.liveness.heartbeatThread !== null ? { h, d } : null;
+        // The first beat comes from the loop while the thread boots; then the thread's.
+        return h?.liveness.heartbeatThread === true && d?.liveness.heartbeatThread === false
+          ? { h, d }
+          : null;
       });
       expect(listed.h!.liveness).toMatchObject({ heartbeatThread: true, held: 0, suspectedStuck: false });
       expect(listed.h!.liveness.eventLoopLagMs).toBeGreaterThanOrEqual(0);

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { SessionStatus } from '../../core/states.js';
 import { action, addConnectionOptions, ago, openClient, printJson, printTable, short } from '../context.js';
 import { intOption } from '../flags.js';
+import { printControls } from './flow.js';
 
 export function registerFleetCommands(program: Command): void {
   addConnectionOptions(program.command('sessions').description('List sessions, newest first, with progress'))
@@ -138,21 +139,26 @@ export function registerFleetCommands(program: Command): void {
     );
 
   addConnectionOptions(
-    program.command('stats').description('Queue depth, oldest waiting task, and worker counts'),
+    program
+      .command('stats')
+      .description(
+        'Queue depth, oldest waiting task, worker counts, and the queues and types paused or limited',
+      ),
   )
     .option('--json', 'print JSON')
     .action(
       action(async (f: { json?: boolean }) => {
         const { client, close } = await openClient(f);
         try {
-          const [counts, queues, workers] = await Promise.all([
+          const [counts, queues, workers, flow] = await Promise.all([
             client.count(),
             client.backend.queueStats(),
             client.countWorkers(),
+            client.limits(),
           ]);
           const { live, stale } = workers;
           if (f.json) {
-            printJson({ counts, queues, workers });
+            printJson({ counts, queues, workers, flow });
             return;
           }
           printTable(
@@ -188,6 +194,8 @@ export function registerFleetCommands(program: Command): void {
               q.oldestAgeMs === null ? '' : `${(q.oldestAgeMs / 1000).toFixed(1)}s`,
             ]),
           );
+          // Flow control: paused and limited queues and types, with what runs and waits on each.
+          if (flow.length > 0) printControls(flow);
         } finally {
           await close();
         }

@@ -72,7 +72,7 @@ function describe(c: FlowControl): string {
   return `${c.scope} ${c.name}: ${parts.filter(Boolean).join(', ')}; ${c.running} running, ${c.waiting} waiting`;
 }
 
-function printControls(items: FlowControl[]): void {
+export function printControls(items: FlowControl[]): void {
   if (items.length === 0) {
     process.stdout.write('no queue or type is paused or limited\n');
     return;

@@ -51,6 +51,9 @@ function withFilters(cmd: Command): Command {
         'scheduled',
         'backoff',
         'no_live_worker',
+        'dependencies',
+        'children',
+        'signal',
       ]),
     )
     .addOption(intOption('-n, --limit <n>', 'rows per page (1-1000)', { min: 1, max: 1000, default: 50 }))

@@ -9,7 +9,10 @@ import { type ConformanceContext, fixture, uid } from './helpers.js';
  * Rows of task_queue the statement read (heap tuples fetched by index scans plus tuples read by
  * sequential scans), counted by PostgreSQL for the transaction the claim runs in.
  */
-async function claimReading(store: Store, p: ClaimTasksParams): Promise<{ ids: string[]; rowsRead: number }> {
+export async function claimReading(
+  store: Store,
+  p: ClaimTasksParams,
+): Promise<{ ids: string[]; rowsRead: number }> {
   const db = (store as { db?: Db }).db;
   if (!db) throw new Error('this driver exposes no db to count the rows a claim reads');
   return db.transaction(async (tx) => {

@@ -15,6 +15,7 @@ import { createTests } from './create.js';
 import { dependencyTests } from './dependencies.js';
 import { entryTests } from './entries.js';
 import { flowTests } from './flow.js';
+import { flowCostTests } from './flow-cost.js';
 import { flowKeyTests } from './flow-keys.js';
 import type { ConformanceContext } from './helpers.js';
 import { idempotencyTtlTests } from './idempotency-ttl.js';
@@ -90,5 +91,6 @@ export function runStoreConformance(
     scheduleTests(ctx);
     idempotencyTtlTests(ctx);
     flowTests(ctx);
+    flowCostTests(ctx);
   });
 }

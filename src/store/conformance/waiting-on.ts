@@ -82,5 +82,46 @@ export function waitingOnTests(ctx: ConformanceContext): void {
       // Running and finished tasks wait on nothing.
       expect(await store.waitingOn(a!.id)).toBeNull();
     });
+
+    it('a task waiting for dependencies names the unfinished ones; one waiting for a signal says so', async () => {
+      const store = ctx.store();
+      const fx = fixture(store);
+      const first = await fx.create();
+      const dependent = await fx.create({ dependsOn: [first.id] });
+      const deps = await store.waitingOn(dependent.id);
+      expect(deps?.[0]).toMatchObject({
+        reason: 'dependencies',
+        pending: 1,
+        tasks: [{ id: first.id, status: 'queued' }],
+      });
+      expect(deps?.[0]?.message).toContain(first.id);
+      const signalled = await fx.create({ waitFor: { signal: true, timeoutMs: 3_600_000 } });
+      const sig = await store.waitingOn(signalled.id);
+      expect(sig?.[0]).toMatchObject({ reason: 'signal', until: expect.any(String) });
+      const listed = await store.listTasks({ queue: fx.queue, waitingOn: 'dependencies' });
+      expect(listed.items.map((t) => t.id)).toEqual([dependent.id]);
+      expect(
+        (await store.listTasks({ queue: fx.queue, waitingOn: 'signal' })).items.map((t) => t.id),
+      ).toEqual([signalled.id]);
+    });
+
+    it('a paused queue and a type at its concurrency limit hold a runnable task, and say which', async () => {
+      const store = ctx.store();
+      const fx = fixture(store);
+      const w = await fx.worker();
+      await store.setLimits({ scope: 'type', name: fx.type, concurrency: 1 });
+      const [a, b] = await fx.createMany(2);
+      await fx.claimOne(w.id, { expectId: a!.id });
+      const limited = await store.waitingOn(b!.id);
+      expect(limited?.map((r) => r.reason)).toEqual(['concurrency_limit']);
+      expect(limited?.[0]).toMatchObject({ scope: 'type', name: fx.type, running: 1, limit: 1 });
+      await store.pauseFlow({ scope: 'queue', name: fx.queue, by: 'ops' });
+      const paused = await store.waitingOn(b!.id);
+      expect(paused?.map((r) => r.reason)).toEqual(['paused', 'concurrency_limit']);
+      expect(paused?.[0]?.message).toContain('by ops');
+      await store.resumeFlow({ scope: 'queue', name: fx.queue });
+      await store.clearLimits({ scope: 'type', name: fx.type });
+      expect((await store.waitingOn(b!.id))?.map((r) => r.reason)).toEqual(['queued']);
+    });
   });
 }

@@ -13,7 +13,7 @@ import {
   type TaskRow,
 } from './rows.js';
 import { RUNNING_TASKS } from './running.js';
-import { waitFilterPredicate } from './waiting-on.js';
+import { isRunnableReason, waitFilterPredicate } from './waiting-on.js';
 
 export const MAX_PAGE_SIZE = 1000;
 
@@ -55,13 +55,14 @@ export function taskQuery(f: TaskFilter, params: unknown[] = []): TaskQuery {
   const statuses = list(f.status);
   const only = (set: readonly TaskStatus[]) =>
     statuses !== null && statuses.length > 0 && statuses.every((s) => set.includes(s));
-  // A reason to wait is a state of the runnable tasks: it reads the queue.
+  // A reason to wait reads the queue (runnable tasks) or the waits (waiting tasks).
+  const reason = f.waitingOn === undefined ? null : isRunnableReason(f.waitingOn) ? 'runnable' : 'waiting';
   const source =
-    only(RUNNABLE) || f.waitingOn !== undefined
+    only(RUNNABLE) || reason === 'runnable'
       ? 'runnable'
       : only(['running'])
         ? 'running'
-        : only(['waiting'])
+        : only(['waiting']) || reason === 'waiting'
           ? 'waiting'
           : only(UNFINISHED_STATUSES)
             ? 'unfinished'

@@ -24,7 +24,7 @@ eligible as (
     and (q.avoid_labels is null or not (t.labels @> q.avoid_labels)))
 select
   (select count(*) from q)::int as queued,
-  (select (date_part('epoch', q.run_at) * 1000)::int8 from q) as run_at,
+  (select floor(date_part('epoch', q.run_at) * 1000)::int8 from q) as run_at,
   (select q.run_at > now() from q) as later,
   (select count(*) from takers)::int as takers,
   (select count(*) from eligible)::int as eligible,
@@ -40,6 +40,90 @@ select
     where w.stale_at is null and w.last_heartbeat_at > now() - make_interval(secs => $3::int / 1000.0)
     order by w.last_heartbeat_at desc limit ${LISTED_WORKERS}) x) as live_workers`;
 
+/** The flow controls (migration 0012) of the task's queue and type, with what they count now. */
+const FLOW = `
+select c.scope, c.name, c.paused_at, c.paused_by, c.concurrency, c.key_concurrency,
+  c.rate_limit, c.rate_interval_ms, case when c.rate_limited_until > now() then c.rate_limited_until end as rate_until,
+  (select coalesce(sum(k.n), 0)::int from task_counts k where k.status = 'running'
+    and case when c.scope = 'queue' then k.queue = c.name else k.type = c.name end) as running,
+  q.concurrency_key as key,
+  (select count(*)::int from task_key_running r where r.key = q.concurrency_key
+    and case when c.scope = 'queue' then r.queue = c.name else r.type = c.name end) as key_running,
+  (select kr.limited_until from flow_key_rates kr where kr.scope = c.scope and kr.name = c.name
+    and kr.key = q.concurrency_key and kr.limited_until > now()) as key_rate_until
+from flow_controls c, task_queue q
+where q.seq = $3 and ((c.scope = 'queue' and c.name = $2) or (c.scope = 'type' and c.name = $1))
+order by c.scope`;
+
+interface FlowRow {
+  scope: 'queue' | 'type';
+  name: string;
+  paused_at: Date | null;
+  paused_by: string | null;
+  concurrency: number | null;
+  key_concurrency: number | null;
+  rate_limit: number | null;
+  rate_interval_ms: number | null;
+  rate_until: Date | null;
+  running: number;
+  key: string | null;
+  key_running: number;
+  key_rate_until: Date | null;
+}
+
+/** Pauses and limits of the task's queue and type that hold it now. */
+async function flowReasons(db: Queryable, task: Task): Promise<WaitReason[]> {
+  const rows = (await db.query<FlowRow>(FLOW, [task.type, task.queue, task.seq])).rows;
+  const out: WaitReason[] = [];
+  for (const c of rows) {
+    const scope = `${c.scope} ${JSON.stringify(c.name)}`;
+    if (c.paused_at) {
+      const since = new Date(c.paused_at).toISOString();
+      out.push({
+        reason: 'paused',
+        message: `${scope} is paused (since ${since}${c.paused_by ? ` by ${c.paused_by}` : ''})`,
+        scope: c.scope,
+        name: c.name,
+        since,
+      });
+    }
+    if (c.concurrency !== null && c.running >= c.concurrency) {
+      out.push({
+        reason: 'concurrency_limit',
+        message: `${scope} runs ${c.running} of its limit of ${c.concurrency} at once`,
+        scope: c.scope,
+        name: c.name,
+        running: c.running,
+        limit: c.concurrency,
+      });
+    }
+    if (c.key !== null && c.key_concurrency !== null && c.key_running >= c.key_concurrency) {
+      out.push({
+        reason: 'key_limit',
+        message: `key ${JSON.stringify(c.key)} runs ${c.key_running} of the ${scope} limit of ${c.key_concurrency} per key`,
+        scope: c.scope,
+        name: c.name,
+        key: c.key,
+        running: c.key_running,
+        limit: c.key_concurrency,
+      });
+    }
+    const rateUntil = c.rate_until ?? c.key_rate_until;
+    if (rateUntil) {
+      const until = new Date(rateUntil).toISOString();
+      const perKey = c.rate_until === null ? ` for key ${JSON.stringify(c.key)}` : '';
+      out.push({
+        reason: 'rate_limit',
+        message: `${scope} is rate-limited${perKey} until ${until}`,
+        scope: c.scope,
+        name: c.name,
+        until,
+      });
+    }
+  }
+  return out;
+}
+
 interface ProbeRow {
   queued: number;
   run_at: string | null;
@@ -52,17 +136,66 @@ interface ProbeRow {
   live_workers: { id: string; machineId: string; types: string[]; queues: string[] }[] | null;
 }
 
+/** A `waiting` task's wait (migration 0010), with up to LISTED_WORKERS of what it still waits for. */
+const WAIT = `
+select w.kind, w.pending, w.on_failure, w.timeout_at, w.on_timeout,
+  (select json_agg(x) from (
+    select t.id, t.type, t.status from task_deps d join tasks t on t.seq = d.depends_on_seq
+    where d.task_seq = w.seq and d.round = w.round and t.status not in ('completed', 'failed', 'cancelled')
+    order by t.seq limit ${LISTED_WORKERS}) x) as open
+from task_waits w where w.seq = $1`;
+
+interface WaitRow {
+  kind: 'dependencies' | 'children' | 'signal';
+  pending: number;
+  on_failure: string;
+  timeout_at: Date | null;
+  on_timeout: string | null;
+  open: { id: string; type: string; status: string }[] | null;
+}
+
+async function waitingFor(db: Queryable, task: Task): Promise<WaitReason[] | null> {
+  const w = (await db.query<WaitRow>(WAIT, [task.seq])).rows[0];
+  if (!w) return null;
+  if (w.kind === 'signal') {
+    const until = w.timeout_at ? new Date(w.timeout_at).toISOString() : undefined;
+    const then = w.on_timeout === 'run' ? 'run anyway' : 'fail';
+    return [
+      {
+        reason: 'signal',
+        message: `waits for a signal (POST /api/v1/tasks/${task.id}/signal)${until ? `; at ${until} it times out and will ${then}` : ''}`,
+        ...(until ? { until } : {}),
+      },
+    ];
+  }
+  const open = w.open ?? [];
+  const listed = open.map((o) => `${o.id} (${o.type}, ${o.status})`).join(', ');
+  const more = w.pending > open.length ? ` and ${w.pending - open.length} more` : '';
+  const what = w.kind === 'children' ? 'children it spawned' : 'dependencies';
+  const then = w.on_failure === 'run' ? 'run anyway' : 'be cancelled';
+  return [
+    {
+      reason: w.kind,
+      message: `waits for ${w.pending} ${what} to finish${listed ? `: ${listed}${more}` : ''}; if one does not complete it will ${then}`,
+      pending: w.pending,
+      tasks: open,
+    },
+  ];
+}
+
 /** The reasons `task` waits, most decisive first; null when it is not waiting (running or finished). */
 export async function waitingOn(
   db: Queryable,
   task: Task,
   staleAfterMs: number,
 ): Promise<WaitReason[] | null> {
+  if (task.status === 'waiting') return waitingFor(db, task);
   if (task.status !== 'queued' && task.status !== 'retrying') return null;
   const res = await db.query<ProbeRow>(PROBE, [task.type, task.queue, staleAfterMs, task.seq]);
   const r = res.rows[0];
   if (!r || r.queued === 0) return null;
   const reasons: WaitReason[] = [];
+  const flow = await flowReasons(db, task);
   const until = r.run_at === null ? null : new Date(Number(r.run_at)).toISOString();
   if (r.later && until) {
     reasons.push(
@@ -97,7 +230,9 @@ export async function waitingOn(
       message: `it avoids ${avoid.join(' and ')}, and all ${r.takers} live workers that take ${where} match it`,
       workers: r.takers,
     });
-  } else if (!r.later) {
+  }
+  reasons.push(...flow);
+  if (r.takers > 0 && r.eligible > 0 && !r.later && flow.length === 0) {
     const full = r.busy >= r.slots;
     reasons.push({
       reason: 'queued',
@@ -113,7 +248,19 @@ export async function waitingOn(
 }
 
 /** Codes of the reasons a task list can be filtered by. */
-export const WAIT_FILTERS = ['scheduled', 'backoff', 'no_live_worker'] as const;
+export const WAIT_FILTERS = [
+  'scheduled',
+  'backoff',
+  'no_live_worker',
+  'dependencies',
+  'children',
+  'signal',
+] as const;
+
+/** Reasons of the runnable tasks (read from the queue); the others are kinds of `waiting`. */
+export function isRunnableReason(f: WaitFilter): boolean {
+  return f === 'scheduled' || f === 'backoff' || f === 'no_live_worker';
+}
 export type WaitFilter = NonNullable<TaskFilter['waitingOn']>;
 
 /**
@@ -131,5 +278,7 @@ export function waitFilterPredicate(f: WaitFilter, staleAfterMs: number, p: (v: 
         and w.last_heartbeat_at > now() - make_interval(secs => ${p(staleAfterMs)}::int / 1000.0)
         and (cardinality(w.types) = 0 or q.type = any(w.types))
         and (cardinality(w.queues) = 0 or q.queue = any(w.queues)))`;
+    default:
+      return `t.status = 'waiting' and exists (select 1 from task_waits w where w.seq = t.seq and w.kind = ${p(f)})`;
   }
 }

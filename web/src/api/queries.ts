@@ -11,6 +11,7 @@ import type {
   Stats,
   Task,
   TaskCounts,
+  TaskDetail,
   TaskEvent,
   TaskFilter,
   Throughput,
@@ -104,7 +105,7 @@ export function useDeadLetters(f: TaskFilter) {
 export function useTask(id: string) {
   return useQuery({
     queryKey: keys.task(id),
-    queryFn: ({ signal }) => api.get<Task>(`/api/v1/tasks/${enc(id)}`, undefined, signal),
+    queryFn: ({ signal }) => api.get<TaskDetail>(`/api/v1/tasks/${enc(id)}`, undefined, signal),
   });
 }
 

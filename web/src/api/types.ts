@@ -21,6 +21,9 @@ export type Wire<T> = T extends Date
         : T;
 
 export type Task = Wire<S.Task>;
+export type WaitReason = S.WaitReason;
+/** GET /api/v1/tasks/:id: the task and why it is not running (null while it runs or once it finished). */
+export type TaskDetail = Task & { waitingOn: WaitReason[] | null };
 export type TaskEvent = Wire<S.TaskEvent>;
 export type TaskError = S.TaskError;
 export type Session = Wire<S.Session>;
@@ -93,6 +96,8 @@ export interface TaskFilter {
   userId?: string;
   workerId?: string;
   errorContains?: string;
+  /** Runnable tasks waiting for this reason: scheduled, backoff, no_live_worker. */
+  waitingOn?: string;
 }
 
 export interface SessionFilter {

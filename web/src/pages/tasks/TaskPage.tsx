@@ -1,7 +1,7 @@
 import { Link, useParams } from 'react-router';
 import { useCancelTask, useRetryTask } from '../../api/actions';
 import { useTask, useTaskEvents } from '../../api/queries';
-import type { Task } from '../../api/types';
+import type { Task, WaitReason } from '../../api/types';
 import { Ago } from '../../components/Ago';
 import { Progress, StatusBadge } from '../../components/Badges';
 import { ConfirmButton } from '../../components/ConfirmButton';
@@ -88,6 +88,22 @@ function ErrorBox({ t }: { t: Task }) {
   );
 }
 
+/** Why the task is not running, as the server works it out (the same as `gaffer task <id>`). */
+function WaitingOn({ reasons }: { reasons: WaitReason[] }) {
+  return (
+    <section className="card" data-testid="waiting-on">
+      <h2>Waiting on</h2>
+      <ul className="plain-list">
+        {reasons.map((r) => (
+          <li key={r.reason} data-reason={r.reason}>
+            <strong>{r.reason.replaceAll('_', ' ')}</strong>: {r.message}
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
+
 function RetryHistory({ t }: { t: Task }) {
   if (t.retryHistory.length === 0) return null;
   return (
@@ -163,6 +179,9 @@ export function TaskPage() {
       <ActionError error={retry.error ?? cancel.error} />
       <div className="split">
         <div className="col">
+          {task.data.waitingOn && task.data.waitingOn.length > 0 && (
+            <WaitingOn reasons={task.data.waitingOn} />
+          )}
           <section className="card">
             <h2>Details</h2>
             <Details t={t} />

@@ -7,7 +7,7 @@ import { PageHeader } from '../../components/Layout';
 import { EmptyState, ErrorState, Loading } from '../../components/States';
 import { TaskTable } from './TaskTable';
 
-const NAMES = ['status', 'type', 'queue', 'sessionId', 'key', 'userId', 'workerId'] as const;
+const NAMES = ['status', 'type', 'queue', 'sessionId', 'key', 'userId', 'workerId', 'waitingOn'] as const;
 const FIELDS: (FilterField & { name: (typeof NAMES)[number] })[] = [
   { name: 'status', label: 'Status', options: TASK_STATUSES },
   { name: 'type', label: 'Type' },
@@ -16,6 +16,11 @@ const FIELDS: (FilterField & { name: (typeof NAMES)[number] })[] = [
   { name: 'key', label: 'Key' },
   { name: 'userId', label: 'User' },
   { name: 'workerId', label: 'Worker' },
+  {
+    name: 'waitingOn',
+    label: 'Waiting on',
+    options: ['scheduled', 'backoff', 'no_live_worker', 'dependencies', 'children', 'signal'],
+  },
 ];
 
 function SearchById() {

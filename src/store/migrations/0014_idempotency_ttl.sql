@@ -1,4 +1,4 @@
--- Gaffer schema, version 13: idempotency windows (issue 15, item 5).
+-- Gaffer schema, version 14: idempotency windows (issue 15, item 5).
 --
 -- An idempotency key held for ever until now; a create may give it a window (`idempotencyTtlMs`):
 -- until idempotency_expires_at the key answers its task, after it a create with the key makes a
@@ -11,7 +11,7 @@
 -- idempotency_expires_at null: their key holds for ever.
 alter table tasks add column idempotency_expires_at timestamptz;
 
--- The rows of a batch of new tasks, as in version 12, with the end of each key's window.
+-- The rows of a batch of new tasks, as in version 12 (unchanged since), with the end of each key's window.
 drop function new_task_rows(json, int, jsonb);
 create function new_task_rows(p_tasks json, p_default_max_attempts int, p_default_backoff jsonb)
 returns table (id text, type text, queue text, payload jsonb, priority int, run_at timestamptz,
@@ -34,7 +34,7 @@ language sql stable as $$
   left join lateral (select * from task_types t where t.type = i.type offset 0) tt on true
 $$;
 
--- insert_tasks as in version 12, inserting the window's end too.
+-- insert_tasks as in version 12 (unchanged since), inserting the window's end too.
 create or replace function insert_tasks(p_tasks json, p_default_max_attempts int, p_default_backoff jsonb,
   p_channel text, p_all boolean)
 returns table (id text, seq bigint, run_at bigint, max_attempts int, timeout_ms int, backoff text,
