@@ -43,6 +43,12 @@ export const METRICS = [
   'server_peak_rss',
   'drain_cpu_worker',
   'drain_cpu_store',
+  // Flow control (bench/scenarios/flow.ts)
+  'drain_limited',
+  'drain_limited_peak',
+  'drain_limited_key_overlaps',
+  'rate_limited_rate',
+  'rate_limited_max_second',
   // At scale (bench/scenarios/scale.ts, fleet.ts)
   'backlog_pickup_p50',
   'backlog_pickup_p99',
@@ -62,11 +68,6 @@ export const METRICS = [
   'fleet10_p99',
   'idle_fleet_xact',
   'fleet10_xact',
-  'drain_limited',
-  'drain_limited_peak',
-  'drain_limited_key_overlaps',
-  'rate_limited_rate',
-  'rate_limited_max_second',
 ] as const;
 export type MetricName = (typeof METRICS)[number];
 

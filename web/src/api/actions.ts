@@ -56,3 +56,8 @@ export function cleanFilter(f: TaskFilter): Record<string, string | string[]> {
   }
   return out;
 }
+
+export const usePauseQueue = () =>
+  useAction((queue: string) => api.post<unknown>(`/api/v1/limits/queue/${enc(queue)}/pause`));
+export const useResumeQueue = () =>
+  useAction((queue: string) => api.post<unknown>(`/api/v1/limits/queue/${enc(queue)}/resume`));

@@ -3,6 +3,7 @@ import { keepPreviousData, useInfiniteQuery, useQuery } from '@tanstack/react-qu
 import { ApiError, api } from './client';
 import type {
   Alert,
+  FlowControl,
   Page,
   Schedule,
   Session,
@@ -36,6 +37,7 @@ export const keys = {
   workers: (includeStale: boolean) => ['workers', includeStale] as const,
   worker: (id: string) => ['worker', id] as const,
   schedules: ['schedules'] as const,
+  limits: ['limits'] as const,
 };
 
 export function useStats() {
@@ -160,5 +162,15 @@ export function useSchedules() {
       return items;
     },
     refetchInterval: 5000,
+  });
+}
+
+/** Queues and types under flow control (paused or limited), with what runs and waits on each. */
+export function useFlowControls() {
+  return useQuery({
+    queryKey: keys.limits,
+    queryFn: async ({ signal }) =>
+      (await api.get<{ items: FlowControl[] }>('/api/v1/limits', undefined, signal)).items,
+    refetchInterval: 2000,
   });
 }

@@ -105,3 +105,21 @@ export interface SessionFilter {
   userId?: string;
   status?: string;
 }
+
+/** Flow control of a queue or task type (GET /api/v1/limits): its limits, pause, and what runs and waits. */
+export interface FlowControl {
+  scope: 'queue' | 'type';
+  name: string;
+  concurrency: number | null;
+  keyConcurrency: number | null;
+  rate: { limit: number; intervalMs: number } | null;
+  keyRate: { limit: number; intervalMs: number } | null;
+  paused: boolean;
+  pausedAt: string | null;
+  pausedBy: string | null;
+  running: number;
+  waiting: number;
+  rateLimitedUntil: string | null;
+  keysAtLimit: number;
+  keysRateLimited: number;
+}

@@ -1,5 +1,5 @@
 import { lazy, Suspense } from 'react';
-import { useStats } from '../../api/queries';
+import { useFlowControls, useStats } from '../../api/queries';
 import { formatDuration } from '../../components/format';
 import { PageHeader } from '../../components/Layout';
 import { StatCard } from '../../components/StatCard';
@@ -13,6 +13,7 @@ import { QueueTable } from './QueueTable';
 
 export function OverviewPage() {
   const stats = useStats();
+  const flow = useFlowControls();
   if (stats.isPending) return <Loading />;
   if (stats.isError) return <ErrorState error={stats.error} />;
   const { counts, queues, workers } = stats.data;
@@ -73,9 +74,9 @@ export function OverviewPage() {
             <ThroughputChart />
           </Suspense>
         </section>
-        <section className="card">
+        <section className="card card-wide">
           <h2>Queues</h2>
-          <QueueTable stats={queues} />
+          <QueueTable stats={queues} flow={flow.data ?? []} />
         </section>
         <section className="card">
           <h2>Alerts</h2>
