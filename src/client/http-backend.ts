@@ -24,6 +24,7 @@ export function reviveTask(t: T.Task): T.Task {
     runAt: d(t.runAt),
     leaseExpiresAt: dn(t.leaseExpiresAt),
     entryReleasedAt: dn(t.entryReleasedAt),
+    idempotencyExpiresAt: dn(t.idempotencyExpiresAt),
     createdAt: d(t.createdAt),
     updatedAt: d(t.updatedAt),
     startedAt: dn(t.startedAt),

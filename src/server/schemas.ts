@@ -85,6 +85,15 @@ const NewTaskFields = {
   id: Id.optional(),
   queue: Name.optional(),
   idempotencyKey: Text.optional(),
+  idempotencyTtlMs: z
+    .number()
+    .int()
+    .min(1)
+    .max(10 * 366 * 24 * 3600_000)
+    .optional()
+    .describe(
+      'how long the idempotency key holds; after it the same key creates a new task (omitted: for ever)',
+    ),
   concurrencyKey: Text.optional().describe(
     'flow control: per-key limits count the running tasks of this key',
   ),
@@ -260,6 +269,7 @@ export const TaskOut = z
     timeoutMs: z.number().nullable(),
     backoff: z.object({ baseMs: z.number(), factor: z.number(), maxMs: z.number(), jitter: z.number() }),
     idempotencyKey: z.string().nullable(),
+    idempotencyExpiresAt: NullableDate,
     sessionId: z.string().nullable(),
     sessionIndex: z.number().nullable(),
     key: z.string().nullable(),

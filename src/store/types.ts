@@ -53,6 +53,8 @@ export interface Task {
   timeoutMs: number | null;
   backoff: BackoffPolicy;
   idempotencyKey: string | null;
+  /** When the key's window ends (idempotencyTtlMs); null: the key holds for ever. */
+  idempotencyExpiresAt: Date | null;
   sessionId: string | null;
   sessionIndex: number | null;
   key: string | null;
@@ -120,6 +122,11 @@ export interface NewTask {
   id?: string;
   queue?: string;
   idempotencyKey?: string;
+  /**
+   * How long the key holds (from creation): after it, a create with the same key makes a new task
+   * (and the old one lets the key go). Omitted: for ever.
+   */
+  idempotencyTtlMs?: number;
   sessionId?: string;
   /** Session key (seed 001's short_id). Inherited from the session when the task is part of one. */
   key?: string;

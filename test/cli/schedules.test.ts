@@ -144,4 +144,25 @@ describe('gaffer schedules', { timeout: 120_000 }, () => {
     expect(n).toBeGreaterThanOrEqual(2);
     await gaffer(url, 'schedules', 'delete', 'fast');
   });
+
+  it('enqueue --idempotency-ttl-ms gives the key a window', async () => {
+    const args = [
+      'enqueue',
+      'ttl.cli',
+      '{}',
+      '--idempotency-key',
+      'cli-ttl',
+      '--idempotency-ttl-ms',
+      '600000',
+      '--json',
+    ];
+    const first = await gaffer(url, ...args);
+    expect(first.code, first.err).toBe(0);
+    const task = JSON.parse(first.out).task;
+    expect(Date.parse(task.idempotencyExpiresAt) - Date.parse(task.createdAt)).toBe(600_000);
+    expect(JSON.parse((await gaffer(url, ...args)).out).task.id).toBe(task.id);
+    const bad = await gaffer(url, 'enqueue', 'ttl.cli', '{}', '--idempotency-ttl-ms', '1000');
+    expect(bad.code).toBe(1);
+    expect(bad.err).toMatch(/idempotencyTtlMs/);
+  });
 });

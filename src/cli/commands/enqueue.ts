@@ -13,6 +13,7 @@ interface EnqueueFlags {
   queue?: string;
   id?: string;
   idempotencyKey?: string;
+  idempotencyTtlMs?: number;
   concurrencyKey?: string;
   key?: string;
   session?: string;
@@ -113,6 +114,16 @@ export function registerEnqueueCommand(program: Command): void {
       .option('-q, --queue <queue>', 'queue (default "default")')
       .option('--id <id>', 'task id of your choosing (idempotent)')
       .option('--idempotency-key <key>', 'idempotency key')
+      .addOption(
+        intOption(
+          '--idempotency-ttl-ms <ms>',
+          'how long the key holds; after it the same key makes a new task',
+          {
+            min: 1,
+            max: 10 * 366 * 86_400_000,
+          },
+        ),
+      )
       .option(
         '--concurrency-key <key>',
         'flow control: per-key limits count running tasks of this key (with --file: the default of each line)',
@@ -156,6 +167,7 @@ export function registerEnqueueCommand(program: Command): void {
             queue: f.queue,
             id: f.id,
             idempotencyKey: f.idempotencyKey,
+            idempotencyTtlMs: f.idempotencyTtlMs,
             concurrencyKey: f.concurrencyKey,
             key: f.key,
             sessionId: f.session,

@@ -18,6 +18,7 @@ import { flowTests } from './flow.js';
 import { flowCostTests } from './flow-cost.js';
 import { flowKeyTests } from './flow-keys.js';
 import type { ConformanceContext } from './helpers.js';
+import { idempotencyTtlTests } from './idempotency-ttl.js';
 import { leaseTests } from './leases.js';
 import { maintenanceTests } from './maintenance.js';
 import { optionsTests } from './options.js';
@@ -88,6 +89,7 @@ export function runStoreConformance(
     retentionTests(ctx);
     dependencyTests(ctx);
     scheduleTests(ctx);
+    idempotencyTtlTests(ctx);
     flowTests(ctx);
     flowCostTests(ctx);
   });

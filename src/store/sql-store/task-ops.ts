@@ -39,7 +39,7 @@ export abstract class SqlTaskOps extends SqlStoreCore {
     } catch (err) {
       if (!(err instanceof SomeTasksExistError)) throw err;
     }
-    return this.tx((tx) => insertTasks(tx, p.tasks, ctx));
+    return this.tx((tx) => insertTasks(tx, p.tasks, { ...ctx, now: p.now ?? null }));
   }
 
   /** Transactional enqueue: the same insert, run on the caller's own open transaction. */
@@ -50,7 +50,7 @@ export abstract class SqlTaskOps extends SqlStoreCore {
       checkNewTasks(p.tasks);
       return insertWithFlowKeys(bound, p.tasks, ctx, p.now ?? null);
     }
-    return insertTasks(bound, p.tasks, ctx);
+    return insertTasks(bound, p.tasks, { ...ctx, now: p.now ?? null });
   }
 
   async getTask(id: string): Promise<T.Task> {

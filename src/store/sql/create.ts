@@ -41,6 +41,8 @@ export interface InsertContext {
    * run as one statement outside a transaction.
    */
   allOrNothing?: boolean;
+  /** The time idempotency windows are compared with (tests move it); default the database's now. */
+  now?: Date | null;
 }
 
 /** Some tasks of an all-or-nothing insert existed already; nothing was inserted. */
@@ -95,6 +97,10 @@ function insertedTask(t: Prepared, r: InsertedRow, backoff: BackoffPolicy): Task
     timeoutMs: r.timeout_ms,
     backoff,
     idempotencyKey: t.idempotencyKey ?? null,
+    idempotencyExpiresAt:
+      t.idempotencyKey !== undefined && t.idempotencyTtlMs !== undefined
+        ? new Date(r.created_at + t.idempotencyTtlMs)
+        : null,
     sessionId: t.sessionId ?? null,
     sessionIndex: t.sessionIndex ?? null,
     key: t.key ?? null,
@@ -151,6 +157,21 @@ function omitAfter(key: string, value: unknown): unknown {
 }
 
 /**
+ * Lets go of the batch's idempotency keys whose window has passed, so the insert that follows can
+ * give them to new tasks. An UPDATE of the holders' rows: concurrent creates of one expired key
+ * serialise on its row, and the unique index gives the key to one new task (the other create then
+ * finds that task). Only on the path that resolves taken keys: a free key never comes here.
+ */
+const RELEASE_EXPIRED_KEYS = `
+update tasks set idempotency_key = null, updated_at = now()
+where idempotency_key = any($1::text[]) and idempotency_expires_at <= coalesce($2::timestamptz, now())`;
+
+async function releaseExpiredKeys(tx: Queryable, tasks: Prepared[], now: Date | null): Promise<void> {
+  const keys = tasks.map((t) => t.idempotencyKey).filter((k): k is string => typeof k === 'string');
+  if (keys.length > 0) await tx.query(RELEASE_EXPIRED_KEYS, [keys, now]);
+}
+
+/**
  * Inserts tasks in one statement (idempotent by id, idempotency key and session
  * index), then resolves the ones that existed, retrying failed ones when asked.
  * Runs inside the caller's transaction, so a batch is all or nothing.
@@ -181,6 +202,7 @@ export async function insertTasks(
       ? { ...t, id: t.id ?? newId(), sessionId: session.id, sessionIndex: session.startIndex + i }
       : { ...t, id: t.id ?? newId(), sessionIndex: undefined },
   );
+  if (!ctx.allOrNothing) await releaseExpiredKeys(tx, prepared, ctx.now ?? null);
   if (session) afterToDependsOn(input as NewSessionTask[], prepared);
   const waits = prepared.some(hasWait);
   if (waits) checkAcyclic(prepared, where, session ? 'after' : 'dependsOn');

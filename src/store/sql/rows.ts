@@ -9,7 +9,7 @@ export const TASK_COLUMNS = `t.id, t.seq, t.type, t.queue, t.status, t.payload, 
   t.key, t.user_id, t.metadata, t.worker_id, t.machine_id, t.lease_expires_at, t.result, t.error, t.progress,
   t.manual_retries, t.retry_history, t.avoid_machine_id, t.avoid_labels, t.cancel_requested, t.tracking,
   t.entry_released_at, t.created_at, t.updated_at, t.started_at, t.finished_at, t.parent_id, t.depth,
-  t.concurrency_key`;
+  t.concurrency_key, t.idempotency_expires_at`;
 
 export interface TaskRow {
   id: string;
@@ -26,6 +26,7 @@ export interface TaskRow {
   timeout_ms: number | null;
   backoff: Task['backoff'] | null;
   idempotency_key: string | null;
+  idempotency_expires_at: Date | null;
   session_id: string | null;
   session_index: number | null;
   key: string | null;
@@ -74,6 +75,7 @@ export function rowToTask(r: TaskRow): Task {
     timeoutMs: r.timeout_ms,
     backoff: { ...DEFAULT_BACKOFF, ...(r.backoff ?? {}) },
     idempotencyKey: r.idempotency_key,
+    idempotencyExpiresAt: date(r.idempotency_expires_at),
     sessionId: r.session_id,
     sessionIndex: r.session_index,
     key: r.key,

@@ -50,6 +50,10 @@ export function checkNewTask(t: NewTask, where: string): void {
   checkId(t.id, where, 'id');
   checkId(t.sessionId, where, 'sessionId');
   checkText(t.idempotencyKey, where, 'idempotencyKey');
+  checkInt(t.idempotencyTtlMs, where, 'idempotencyTtlMs', 1, 10 * 366 * 24 * 3600_000);
+  if (t.idempotencyTtlMs !== undefined && t.idempotencyKey === undefined) {
+    fail(where, 'idempotencyTtlMs', 'needs an idempotencyKey: it is how long the key holds');
+  }
   checkText(t.key, where, 'key');
   checkText(t.userId, where, 'userId');
   checkText(t.concurrencyKey, where, 'concurrencyKey');
