@@ -173,7 +173,7 @@ export default {
       expect(Object.keys(r.out).sort(), list[0]).toEqual(['items', 'nextCursor']);
       expect(Array.isArray(r.out.items)).toBe(true);
     }
-    expect(Object.keys((await j('task', 'json-1')).out).sort()).toEqual(['events', 'task']);
+    expect(Object.keys((await j('task', 'json-1')).out).sort()).toEqual(['events', 'task', 'waitingOn']);
     expect((await j('enqueue', 'newcomer.json', '{"x":1}')).out.task.type).toBe('newcomer.json');
     const cancelled = (await j('cancel', 'json-1')).out;
     expect(cancelled).toMatchObject({

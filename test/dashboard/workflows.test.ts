@@ -50,9 +50,10 @@ describe('dashboard: workflows', () => {
     await d.client.waitFor(parent.id, { timeoutMs: 20_000 });
     await page.goto(`${d.url}/tasks/wf-part-1`);
     const tree = page.getByTestId('task-tree');
+    // A node still loading is an <li> with an ellipsis: wait for every node to be drawn, not just counted.
     await expect.poll(() => tree.locator('li').count()).toBe(4);
-    const text = await tree.textContent();
-    for (const id of ['wf-report', 'wf-part-0', 'wf-part-1', 'wf-part-2']) expect(text).toContain(id);
+    for (const id of ['wf-report', 'wf-part-0', 'wf-part-1', 'wf-part-2'])
+      await expect.poll(() => tree.textContent()).toContain(id);
     // The root links to the parent's own page, where the same tree is drawn.
     await tree.getByRole('link', { name: 'wf-report' }).click();
     await until(() => page.url().endsWith('/tasks/wf-report'));
