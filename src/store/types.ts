@@ -3,18 +3,19 @@ import type { LivenessReport } from '../core/liveness.js';
 import type {
   AttemptOutcome,
   DependencyFailurePolicy,
-  SessionStatus,
   TaskStatus,
   TrackingPolicy,
-  WaitKind,
   WaitTimeoutPolicy,
 } from '../core/states.js';
+import type { Session } from './admin-types.js';
 import type { Json } from './json.js';
 import type { WorkerStats } from './worker-types.js';
 
 export type { LivenessReport, WorkerLiveness } from '../core/liveness.js';
+export type * from './admin-types.js';
 export type { Json } from './json.js';
 export type * from './schedule-types.js';
+export type * from './wait-types.js';
 export type * from './worker-types.js';
 
 export interface TaskError {
@@ -173,39 +174,6 @@ export interface NewSessionTask extends NewTask {
   after?: number[];
 }
 
-/** What a waiting task waits for (`getTaskGraph`). */
-export interface TaskWait {
-  kind: WaitKind;
-  /** Dependencies or children not finished yet. */
-  pending: number;
-  onFailure: DependencyFailurePolicy;
-  /** Children: the attempt that spawned them. */
-  round: number;
-  timeoutAt: Date | null;
-  onTimeout: WaitTimeoutPolicy | null;
-  since: Date;
-}
-
-/** A task as a node of another task's graph. */
-export interface TaskLink {
-  id: string;
-  type: string;
-  status: TaskStatus;
-  /** Children: the parent attempt that spawned it; dependencies: 0. */
-  round: number;
-}
-
-/** A task's place among others: what it waits for, what waits for it, its parent and children. */
-export interface TaskGraph {
-  taskId: string;
-  parentId: string | null;
-  depth: number;
-  wait: TaskWait | null;
-  dependsOn: TaskLink[];
-  dependents: TaskLink[];
-  children: TaskLink[];
-}
-
 /** The outcome of one child, as the parent's next attempt reads it (ctx.childResults). */
 export interface ChildResult {
   id: string;
@@ -214,12 +182,6 @@ export interface ChildResult {
   result: Json | null;
   error: TaskError | null;
 }
-
-/** How a task's last wait ended, as its handler sees it (metadata['gaffer.wake']). */
-export type WakeInfo =
-  | { kind: 'children'; round: number }
-  | { kind: 'signal'; data: Json }
-  | { kind: 'timeout' };
 
 export interface SpawnChildrenParams extends AttemptRef {
   children: NewTask[];
@@ -277,47 +239,6 @@ export interface TaskFilter {
   liveWithinMs?: number;
 }
 
-/**
- * One reason a task is not running, from the store's own state: `scheduled` (run-at in the future),
- * `backoff` (a retry's backoff), `no_live_worker` (no live worker takes its type and queue; `workers`
- * lists live ones), `avoided` (every live worker that takes it is the machine or has the labels it
- * avoids), `queued` (runnable, waiting its turn: `ahead` of it, the slots of the workers that may take
- * it), `paused`, `concurrency_limit`, `key_limit` or `rate_limit` (flow control of its queue or type), and for a `waiting` task `dependencies`, `children` (a fan-in) or `signal`. `message` says it in words.
- */
-export interface WaitReason {
-  reason:
-    | 'scheduled'
-    | 'backoff'
-    | 'no_live_worker'
-    | 'avoided'
-    | 'queued'
-    | 'dependencies'
-    | 'children'
-    | 'signal'
-    | 'paused'
-    | 'concurrency_limit'
-    | 'key_limit'
-    | 'rate_limit'
-    | (string & {});
-  message: string;
-  until?: string;
-  ahead?: number;
-  aheadCapped?: boolean;
-  workers?: number | { id: string; machineId: string; types: string[]; queues: string[] }[];
-  slots?: number;
-  busySlots?: number;
-  /** dependencies / children: how many are unfinished, and the first of them. */
-  pending?: number;
-  tasks?: { id: string; type: string; status: string }[];
-  /** paused / limits: the queue or type whose flow control holds it, what runs and the limit. */
-  scope?: 'queue' | 'type';
-  name?: string;
-  since?: string;
-  key?: string;
-  running?: number;
-  limit?: number;
-}
-
 export interface ListTasksParams extends TaskFilter {
   limit?: number;
   /** Opaque cursor from a previous page's nextCursor. */
@@ -342,40 +263,6 @@ export interface TaskEvent {
   data: Record<string, Json> | null;
 }
 
-export interface TaskTypeConfig {
-  type: string;
-  tracking: TrackingPolicy;
-  maxAttempts: number | null;
-  timeoutMs: number | null;
-  backoff: Partial<BackoffPolicy> | null;
-  /** JSON Schema of the payload, checked at creation over HTTP. */
-  payloadSchema: Json | null;
-  updatedAt: Date;
-}
-
-export interface UpsertTaskTypeParams {
-  type: string;
-  tracking?: TrackingPolicy;
-  maxAttempts?: number | null;
-  timeoutMs?: number | null;
-  backoff?: Partial<BackoffPolicy> | null;
-  payloadSchema?: Json | null;
-}
-
-export interface Session {
-  id: string;
-  key: string | null;
-  userId: string | null;
-  metadata: Record<string, Json>;
-  status: SessionStatus;
-  taskCount: number;
-  counts: Record<TaskStatus, number>;
-  /** Finished tasks / all tasks, 0..1. */
-  progress: number;
-  createdAt: Date;
-  updatedAt: Date;
-}
-
 export interface CreateSessionParams {
   id?: string;
   key?: string;
@@ -394,17 +281,6 @@ export interface CreateSessionResult {
   outcomes: CreateOutcome[];
   /** False when the session existed already (a re-send). */
   created: boolean;
-}
-
-/** Seed 001's session entry: one task's open presence under a key. */
-export interface SessionEntry {
-  short_id: string;
-  task_type: string;
-  task_id: string;
-  user_id: string | null;
-  status: 'active' | 'completed' | 'failed' | 'cancelled';
-  created_at: string;
-  updated_at: string;
 }
 
 export interface ClaimTasksParams {
@@ -492,49 +368,3 @@ export interface RetryTaskParams {
   /** Keep the next attempt off workers carrying these labels (e.g. {provider: 'openai'}). */
   avoidLabels?: Record<string, string>;
 }
-
-export interface BulkResult {
-  matched: number;
-  changed: number;
-  ids: string[];
-}
-
-export interface RescueResult {
-  lost: number;
-  timedOut: number;
-  cancelled: number;
-  failed: number;
-}
-
-export interface PruneParams {
-  olderThanMs: number;
-  batchSize?: number;
-  now?: Date;
-}
-
-export interface PruneResult {
-  tasks: number;
-  sessions: number;
-  events: number;
-  workers: number;
-}
-
-export interface QueueStat {
-  queue: string;
-  status: TaskStatus;
-  count: number;
-  oldestAgeMs: number | null;
-}
-
-/**
- * A wake-up: `count` tasks of `type` became runnable in `queue`. A type of null (a signal from an
- * older server) may be any type, with no known count (Infinity).
- */
-export interface Wake {
-  queue: string;
-  type: string | null;
-  count: number;
-}
-
-/** Called with a wake-up, or with null when anything may have changed (a LISTEN connection came back). */
-export type WakeListener = (wake: Wake | null) => void;

@@ -1,30 +1,24 @@
 import { hostname } from 'node:os';
 import type { z } from 'zod';
-import { NonRetryableError, RateLimitedError } from '../core/errors.js';
 import { createLogger, type Logger } from '../engine/logger.js';
-import type { AttemptRef, ClaimedTask, Json } from '../store/types.js';
+import type { AttemptRef, ClaimedTask } from '../store/types.js';
+import { type AttemptHost, runAttempt } from './attempt.js';
 import { Claimer, type ClaimerHost } from './claimer.js';
-import { reportFailure, reportRateLimited, reportSuccess } from './completion.js';
 import {
-  AttemptWaits,
   type ContextActions,
   controllerOf,
-  HandlerContext,
   LeaseLostAbort,
   lazyTaskLogger,
-  parsePayload,
   type Running,
   ShutdownAbort,
   sleep,
   TimeoutAbort,
-  toJson,
-  toTaskError,
 } from './handler-context.js';
 import { Heartbeat, type HeartbeatHost } from './heartbeat.js';
-import { completeOnCallerTransaction, settleCompletedInTransaction } from './in-transaction.js';
+import { completeOnCallerTransaction } from './in-transaction.js';
 import { LoopLagMonitor } from './loop-lag.js';
 import { type ResolvedWorkerOptions, resolveWorkerOptions } from './options.js';
-import { type Outcome, traceStep, traceTask } from './tracing.js';
+import { type Outcome, traceTask } from './tracing.js';
 import {
   formatSummary,
   type HandlerDefinition,
@@ -32,7 +26,7 @@ import {
   type WorkerOptions,
   type WorkerSummary,
 } from './types.js';
-import { childResultsFor, waitActions } from './waits.js';
+import { waitActions } from './waits.js';
 
 export type { HandlerDefinition, TaskContext, WorkerOptions, WorkerSummary } from './types.js';
 export { formatSummary } from './types.js';
@@ -79,9 +73,19 @@ export class Worker {
     ),
   };
 
+  private readonly attemptHost: AttemptHost;
+
   constructor(opts: WorkerOptions) {
     this.options = resolveWorkerOptions(opts);
     this.log = opts.logger ?? createLogger({ name: 'gaffer-worker' });
+    this.attemptHost = {
+      transport: this.options.transport,
+      contextActions: this.contextActions,
+      leaseMs: () => this.leaseMs,
+      workerId: () => this.workerId ?? undefined,
+      ref: (task) => this.ref(task),
+      release: (task, entry) => this.release(task, entry),
+    };
     const { transport, heartbeatThread } = this.options;
     this.heartbeat = new Heartbeat(
       transport,
@@ -294,53 +298,7 @@ export class Worker {
     }
     let outcome: Outcome;
     try {
-      if (!def) throw new NonRetryableError(`this worker has no handler for task type ${task.type}`);
-      const payload = parsePayload(def, task);
-      const children = await childResultsFor(this.options.transport, task, this.workerId ?? undefined);
-      const result = await traceStep('gaffer.handler', task, () =>
-        def.handler(payload, new HandlerContext(this.contextActions, task, entry, log, children)),
-      );
-      if (entry.completedInTransaction)
-        outcome = await settleCompletedInTransaction(this.options.transport, this.ref(task), null, log);
-      else if (entry.lost) outcome = 'lost';
-      else {
-        const applied = traceStep('gaffer.complete', task, () =>
-          reportSuccess(
-            this.options.transport,
-            { ...this.ref(task), seq: task.seq },
-            toJson(result),
-            this.leaseMs,
-            log,
-          ),
-        );
-        this.release(task, entry);
-        const ok = await applied;
-        outcome = ok ? 'completed' : 'lost';
-      }
-    } catch (err) {
-      if (entry.completedInTransaction) {
-        const error = toTaskError(err, entry.controller?.signal);
-        outcome = await settleCompletedInTransaction(this.options.transport, this.ref(task), error, log);
-      } else if (entry.lost) outcome = 'lost';
-      else if (err instanceof AttemptWaits) outcome = 'waiting';
-      else if (err instanceof RateLimitedError && !entry.controller?.signal.aborted)
-        outcome = await reportRateLimited(this.options.transport, this.ref(task), err, this.leaseMs, log);
-      else {
-        const error = toTaskError(err, entry.controller?.signal);
-        const ok = await reportFailure(this.options.transport, this.ref(task), error, log);
-        outcome = ok ? 'failed' : 'lost';
-        if (ok)
-          log().warn(
-            {
-              event: 'task_failed',
-              error: error.message,
-              kind: error.kind ?? 'failed',
-              retryable: error.retryable !== false,
-              durationMs: Date.now() - began,
-            },
-            'task failed',
-          );
-      }
+      outcome = await runAttempt(this.attemptHost, def, task, entry, log);
     } finally {
       if (entry.timer) clearTimeout(entry.timer);
       this.running.delete(task.id);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { ServerContext, ZodApp } from '../context.js';
-import { Limit, problems } from '../schemas.js';
+import { problems } from '../responses.js';
+import { Limit } from '../schemas.js';
 
 export const AlertOut = z
   .object({

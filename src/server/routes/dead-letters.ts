@@ -2,18 +2,8 @@ import { z } from 'zod';
 import { GafferError } from '../../core/errors.js';
 import { actor } from '../auth.js';
 import type { ServerContext, ZodApp } from '../context.js';
-import {
-  BodyFilter,
-  BulkResultOut,
-  ByReason,
-  FilterFields,
-  IdParams,
-  Limit,
-  noContent,
-  problems,
-  TaskOut,
-  TaskPage,
-} from '../schemas.js';
+import { BulkResultOut, noContent, problems, TaskOut, TaskPage } from '../responses.js';
+import { BodyFilter, ByReason, FilterFields, IdParams, Limit } from '../schemas.js';
 
 const tags = ['dead letters'];
 

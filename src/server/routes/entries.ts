@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { GafferError } from '../../core/errors.js';
 import type { ServerContext, ZodApp } from '../context.js';
-import { EntryOut, Id, Name, noContent, problems, Text } from '../schemas.js';
+import { EntryOut, noContent, problems } from '../responses.js';
+import { Id, Name, Text } from '../schemas.js';
 
 const tags = ['session entries'];
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { ServerContext, ZodApp } from '../context.js';
 import { isConnectionError, problem, sendProblem, unavailableReason } from '../problems.js';
-import { problems } from '../schemas.js';
+import { problems } from '../responses.js';
 
 /** A readiness probe waits this long for the database before calling it unreachable. */
 const READY_TIMEOUT_MS = 3000;

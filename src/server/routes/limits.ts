@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { NotFoundError } from '../../core/errors.js';
 import type { ServerContext, ZodApp } from '../context.js';
-import { Name, noContent, problems } from '../schemas.js';
+import { noContent, problems } from '../responses.js';
+import { Name } from '../schemas.js';
 
 const tags = ['flow control'];
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { ServerContext, ZodApp } from '../context.js';
 import { LiveFeed } from '../live-feed.js';
-import { problems } from '../schemas.js';
+import { problems } from '../responses.js';
 
 /** How often the live stream sends a snapshot. */
 export const LIVE_INTERVAL_MS = 1000;

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { GafferMetrics } from '../../engine/metrics.js';
 import type { ZodApp } from '../context.js';
-import { problems } from '../schemas.js';
+import { problems } from '../responses.js';
 
 /**
  * GET /metrics: the Prometheus text exposition (R7.2). Counters and histograms

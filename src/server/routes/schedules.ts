@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { isTimeZone, MAX_EVERY_MS, MIN_EVERY_MS, timingProblems } from '../../core/schedule-times.js';
 import type { UpsertScheduleParams } from '../../store/schedule-types.js';
 import type { ServerContext, ZodApp } from '../context.js';
-import { Backoff, JsonObject, JsonValue, Limit, Name, noContent, problems, Text } from '../schemas.js';
+import { noContent, problems } from '../responses.js';
+import { Backoff, JsonObject, JsonValue, Limit, Name, Text } from '../schemas.js';
 
 const tags = ['schedules'];
 

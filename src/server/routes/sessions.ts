@@ -2,19 +2,8 @@ import { z } from 'zod';
 import type { CreateSessionParams } from '../../store/types.js';
 import { actor } from '../auth.js';
 import type { ServerContext, ZodApp } from '../context.js';
-import {
-  BulkResultOut,
-  ByReason,
-  CreateSessionBody,
-  IdParams,
-  Limit,
-  noContent,
-  Outcome,
-  problems,
-  SessionOut,
-  TaskOut,
-  Text,
-} from '../schemas.js';
+import { BulkResultOut, noContent, Outcome, problems, SessionOut, TaskOut } from '../responses.js';
+import { ByReason, CreateSessionBody, IdParams, Limit, Text } from '../schemas.js';
 
 const tags = ['sessions'];
 

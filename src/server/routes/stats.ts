@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Store } from '../../store/store.js';
 import type { ServerContext, ZodApp } from '../context.js';
-import { Counts, problems, QueueStatOut } from '../schemas.js';
+import { Counts, problems, QueueStatOut } from '../responses.js';
 
 export const StatsOut = z
   .object({

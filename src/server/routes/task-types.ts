@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { GafferError } from '../../core/errors.js';
 import type { Json } from '../../store/types.js';
 import type { ServerContext, ZodApp } from '../context.js';
-import { Backoff, JsonValue, Name, problems, TaskTypeOut, Tracking } from '../schemas.js';
+import { problems, TaskTypeOut } from '../responses.js';
+import { Backoff, JsonValue, Name, Tracking } from '../schemas.js';
 
 const tags = ['task types'];
 

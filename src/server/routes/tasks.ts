@@ -5,15 +5,8 @@ import type { NewTask, TaskFilter } from '../../store/types.js';
 import { actor } from '../auth.js';
 import type { ServerContext, ZodApp } from '../context.js';
 import {
-  BodyFilter,
-  BulkCreateBody,
   BulkResultOut,
-  ByReason,
-  CountQuery,
   Counts,
-  CreateTaskBody,
-  IdParams,
-  isEmptyFilter,
   noContent,
   Outcome,
   problems,
@@ -21,6 +14,15 @@ import {
   TaskEventOut,
   TaskOut,
   TaskPage,
+} from '../responses.js';
+import {
+  BodyFilter,
+  BulkCreateBody,
+  ByReason,
+  CountQuery,
+  CreateTaskBody,
+  IdParams,
+  isEmptyFilter,
   TaskQuery,
   Text,
 } from '../schemas.js';

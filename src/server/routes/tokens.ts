@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { ServerContext, ZodApp } from '../context.js';
-import { Id, Name, noContent, problems } from '../schemas.js';
+import { noContent, problems } from '../responses.js';
+import { Id, Name } from '../schemas.js';
 
 const tags = ['tokens'];
 

@@ -4,7 +4,8 @@ import { GafferError, LeaseLostError, NotFoundError } from '../../core/errors.js
 import { findJsonProblems, jsonProblemError } from '../../core/json-limits.js';
 import type { AttemptRef, TaskError } from '../../store/types.js';
 import type { ServerContext, ZodApp } from '../context.js';
-import { Id, JsonValue, noContent, problems } from '../schemas.js';
+import { noContent, problems } from '../responses.js';
+import { Id, JsonValue } from '../schemas.js';
 
 const tags = ['worker protocol'];
 

@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { LeaseLostError } from '../../core/errors.js';
 import type { NewTask } from '../../store/types.js';
 import type { ServerContext, ZodApp } from '../context.js';
-import { Id, JsonValue, NewTask as NewTaskBody, problems, TaskErrorOut, TaskOut } from '../schemas.js';
+import { problems, TaskErrorOut, TaskOut } from '../responses.js';
+import { Id, JsonValue, NewTask as NewTaskBody } from '../schemas.js';
 import { Attempt } from './worker-reports.js';
 
 const tags = ['worker protocol'];

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { ServerContext, ZodApp } from '../context.js';
-import { BoolString, IdParams, noContent, problems, TaskOut, WorkerEventOut, WorkerOut } from '../schemas.js';
+import { noContent, problems, TaskOut, WorkerEventOut, WorkerOut } from '../responses.js';
+import { BoolString, IdParams } from '../schemas.js';
 
 const tags = ['workers'];
 

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import type { Json } from '../../store/types.js';
 import type { ServerContext, ZodApp } from '../context.js';
-import { IdParams, JsonValue, problems, TaskOut } from '../schemas.js';
+import { problems, TaskOut } from '../responses.js';
+import { IdParams, JsonValue } from '../schemas.js';
 
 const tags = ['tasks'];
 
