@@ -17,6 +17,13 @@ const LABELS: Record<MetricName, string> = {
   server_peak_rss: 'server_peak_rss (MB)',
   drain_cpu_worker: 'drain CPU, worker (µs/task)',
   drain_cpu_store: 'drain CPU, store (µs/task)',
+  drain_limited: 'drain_limited (tasks/s)',
+  drain_limited_peak: 'drain_limited: most running at once',
+  drain_limited_key_overlaps: 'drain_limited: overlapping pairs of one key',
+  rate_limited_rate: 'rate_limited: starts/s (limit 500)',
+  rate_limited_max_second: 'rate_limited: most starts in any second',
+  dag_ms: 'dag: first create to last completion (ms)',
+  dag_cpu_store: 'dag CPU, store (µs/task)',
 };
 
 /** Hand-written notes (what was tried, what limits the rest), included in the generated page. */
@@ -124,6 +131,25 @@ const TARGETS: Target[] = [
     label: 'bulk_enqueue: gaffer ≥ graphile-worker addJobs',
     check: (r) => atLeast(rat(r, 'bulk_enqueue', 'gaffer/graphile-worker'), 1),
   },
+  {
+    label: 'drain_limited: never more than 20 running',
+    check: (r) => atMost(fig(r, 'drain_limited_peak', 'gaffer'), 20, ''),
+  },
+  {
+    label: 'drain_limited: no two tasks of one key at once',
+    check: (r) => atMost(fig(r, 'drain_limited_key_overlaps', 'gaffer'), 0, ' pairs'),
+  },
+  {
+    label: 'rate_limited: achieved rate within 5 % of 500/s',
+    check: (r) => {
+      const v = fig(r, 'rate_limited_rate', 'gaffer');
+      return v === undefined ? [null, 'not measured'] : [Math.abs(v - 500) <= 25, `${num(v)}/s`];
+    },
+  },
+  {
+    label: 'rate_limited: no second above 500 starts',
+    check: (r) => atMost(fig(r, 'rate_limited_max_second', 'gaffer'), 500, ' starts'),
+  },
 ];
 
 function section(title: string, obj: Record<string, unknown>): string[] {
@@ -159,6 +185,9 @@ export function renderMarkdown(res: Results): string {
     `- **pickup_p50 / pickup_p99**: an idle worker; ${c.pickupTotal} tasks created one at a time, ${c.pickupGapMs} ms apart; latency from just before the create call to the start of the handler.`,
     `- **mixed**: a producer issuing single creates at ${c.mixedRate.toLocaleString('en-US')} tasks/s (every 10 ms, not waiting for earlier ones, at most 50 in flight) for ${c.mixedSeconds} s while the worker runs; sustained rate = tasks ÷ (first create to last durable completion), and p99 of the pickup latency.`,
     `- **server_peak_rss**: the peak resident memory (VmHWM) of the \`gaffer serve\` process in any scenario of a run (gaffer-http only).`,
+    `- **drain_limited**: ${c.drainTotal.toLocaleString('en-US')} tasks over 1,000 concurrency keys, at most 1 running per key and 20 in the queue (Gaffer only); afterwards the tasks' start and finish times give the most running at once and the pairs of one key that overlapped.`,
+    `- **rate_limited**: a limit of 500 starts per second on the queue over a backlog of ${c.quick ? '2,000' : '3,500'}; the achieved starts per whole second and the most starts in any sliding second (Gaffer only).`,
+    `- **dag**: ${Math.floor(c.drainTotal / 20).toLocaleString('en-US')} sessions of 20 tasks in a diamond (one task, 18 after it, one after all 18), created by ten concurrent callers while one worker process runs them; time from the first create to the last durable completion, and the database's CPU per task (Gaffer only).`,
     `- Concurrency ${c.concurrency} for every worker that has the notion; pg-boss uses batch handlers instead (see its configuration).`,
     '',
     renderTables(res),

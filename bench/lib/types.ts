@@ -22,6 +22,8 @@ export const SCENARIOS = [
   // Flow control (issue 14; bench/scenarios/flow.ts): systems with limits only.
   'drain_limited',
   'rate_limited',
+  // Workflows (issue 15; bench/scenarios/dag.ts): systems with dependencies only.
+  'dag',
 ] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
@@ -49,6 +51,9 @@ export const METRICS = [
   'drain_limited_key_overlaps',
   'rate_limited_rate',
   'rate_limited_max_second',
+  // Workflows (bench/scenarios/dag.ts)
+  'dag_ms',
+  'dag_cpu_store',
   // At scale (bench/scenarios/scale.ts, fleet.ts)
   'backlog_pickup_p50',
   'backlog_pickup_p99',
@@ -108,6 +113,8 @@ export const UNITS: Record<MetricName, string> = {
   drain_limited_key_overlaps: 'pairs',
   rate_limited_rate: 'starts/s',
   rate_limited_max_second: 'starts',
+  dag_ms: 'ms',
+  dag_cpu_store: 'µs/task',
 };
 
 /** Higher is better for rates, lower for latencies, memory, busy time and transactions. */

@@ -1,6 +1,7 @@
 import type { Sample, ScenarioName } from '../lib/types.js';
 import type { SystemDriver } from '../systems/driver.js';
 import type { ScenarioContext } from './context.js';
+import { dag } from './dag.js';
 import { drain } from './drain.js';
 import { bulkEnqueue, singleEnqueue } from './enqueue.js';
 import { idleFleet } from './fleet.js';
@@ -22,6 +23,7 @@ const RUNNERS: Record<ScenarioName, (ctx: ScenarioContext) => Promise<Sample>> =
   overview,
   drain_limited: drainLimited,
   rate_limited: rateLimited,
+  dag,
 };
 
 /** Whether a system takes part in a scenario: the scale ones need what they measure. */
@@ -34,6 +36,8 @@ export function supports(name: ScenarioName, driver: SystemDriver): boolean {
     case 'drain_limited':
     case 'rate_limited':
       return driver.flow !== undefined;
+    case 'dag':
+      return driver.dag !== undefined;
     case 'idle_fleet':
       return driver.fleet !== undefined && driver.database !== undefined;
     default:

@@ -59,6 +59,8 @@ export interface SystemDriver {
   scale?(): Promise<ScaleOps>;
   /** Opens what the flow-control scenarios use (after reset()); absent where the system has no limits. */
   flow?(): Promise<FlowOps>;
+  /** Opens what the dag scenario uses (after reset()); absent where the system has no dependencies. */
+  dag?(): Promise<DagOps>;
   /** Environment a worker child needs to reach what reset() started (e.g. the server's URL). */
   childEnv?(): Record<string, string>;
   /** Processes that serve the worker (server, database backends, Redis), for the drain's CPU cost. */
@@ -86,6 +88,13 @@ export interface FlowOps {
   overlap(): Promise<{ peak: number; keyOverlaps: number }>;
   /** When each task started (epoch ms), in order. */
   startTimes(): Promise<number[]>;
+  close(): Promise<void>;
+}
+
+/** Workflows (bench/scenarios/dag.ts), for systems whose tasks can wait for other tasks. */
+export interface DagOps {
+  /** Creates diamond number n: one task, `width` tasks after it, one task after all of them (the bench's type). */
+  createDiamond(n: number, width: number): Promise<void>;
   close(): Promise<void>;
 }
 

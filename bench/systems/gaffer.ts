@@ -9,6 +9,7 @@ import { backendPids, Counter, dbUrl, dropDatabase, packageVersion, recreateData
 import { inChunks, payloads } from '../lib/seed.js';
 import type { BenchConfig } from '../lib/types.js';
 import {
+  type DagOps,
   type FlowOps,
   type Handler,
   OTHER_TYPE,
@@ -167,6 +168,30 @@ export default function gaffer(cfg: BenchConfig): SystemDriver {
           await db.end();
           await store.close();
         },
+      };
+    },
+    async dag(): Promise<DagOps> {
+      const store = await openPostgresStore({ connectionString: url, migrate: false });
+      return {
+        async createDiamond(n, width) {
+          const step = (i: number, after?: number[]) => ({
+            type: TASK_TYPE,
+            payload: { i: n * (width + 2) + i },
+            after,
+          });
+          await store.createSession({
+            id: `dag-${n}`,
+            tasks: [
+              step(0),
+              ...Array.from({ length: width }, (_, j) => step(j + 1, [0])),
+              step(
+                width + 1,
+                Array.from({ length: width }, (_, j) => j + 1),
+              ),
+            ],
+          });
+        },
+        close: () => store.close(),
       };
     },
     storePids: () => backendPids(cfg.pgUrl, DATABASE),

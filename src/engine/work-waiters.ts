@@ -63,6 +63,8 @@ const shared = new WeakMap<Pick<Store, 'onWake'>, WorkWaiters>();
 export class WorkWaiters {
   private readonly entries = new Set<Entry>();
   private readonly groups = new Map<string, PollGroup>();
+  /** Wake-ups due later (a rate window that opens then), one timer per queue, type and 10 ms. */
+  private readonly timed = new Map<string, NodeJS.Timeout>();
   private readonly off: () => void;
 
   constructor(store: Pick<Store, 'onWake'>) {
@@ -191,6 +193,10 @@ export class WorkWaiters {
 
   /** Fires the waiters a wake-up is for (all of them for null); returns how many. */
   wake(w: Wake | null): number {
+    if (w?.delayMs !== undefined && w.delayMs > 0) {
+      this.wakeLater(w, w.delayMs);
+      return 0;
+    }
     let fired = 0;
     let left = w ? w.count : Number.POSITIVE_INFINITY;
     for (const e of this.entries) {
@@ -204,9 +210,26 @@ export class WorkWaiters {
     return fired;
   }
 
+  private wakeLater(w: Wake, delayMs: number): void {
+    const due = Math.ceil((Date.now() + delayMs) / 10);
+    const key = `${w.queue}\t${w.type}\t${due}`;
+    if (this.timed.has(key)) return;
+    const timer = setTimeout(
+      () => {
+        this.timed.delete(key);
+        this.wake({ queue: w.queue, type: w.type, count: w.count });
+      },
+      due * 10 - Date.now(),
+    );
+    timer.unref?.();
+    this.timed.set(key, timer);
+  }
+
   /** Stops hearing the store's wake-ups (for waiters made with `new`; forStore's live with the store). */
   close(): void {
     this.off();
+    for (const t of this.timed.values()) clearTimeout(t);
+    this.timed.clear();
   }
 }
 

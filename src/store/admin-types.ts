@@ -89,6 +89,8 @@ export interface Wake {
   queue: string;
   type: string | null;
   count: number;
+  /** The work becomes claimable this many ms from now (a full rate window that opens then), not now. */
+  delayMs?: number;
 }
 
 /** Called with a wake-up, or with null when anything may have changed (a LISTEN connection came back). */

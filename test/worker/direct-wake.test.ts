@@ -66,3 +66,78 @@ describe('DirectTransport wake-ups', () => {
     }
   });
 });
+
+describe('DirectTransport wake-ups when a limit opens (fallback poll a minute)', () => {
+  async function worker(type: string, queue: string) {
+    const t = new DirectTransport(store, { pollIntervalMs: 60_000 });
+    const { workerId } = await t.register({
+      machineId: `m-${type}`,
+      types: [type],
+      queues: [queue],
+      concurrency: 5,
+      labels: {},
+    });
+    return { t, workerId };
+  }
+
+  it('a claim held back by a concurrency limit takes the next task as soon as a running one completes', async () => {
+    const [type, queue] = ['dw-limit', 'q-dw-limit'];
+    await store.setLimits({ scope: 'queue', name: queue, concurrency: 1 });
+    const stop = new AbortController();
+    try {
+      const { tasks } = await store.createTasks({
+        tasks: [
+          { type, queue },
+          { type, queue },
+        ],
+      });
+      const { t, workerId } = await worker(type, queue);
+      const [first] = await t.claim({
+        workerId,
+        types: [type],
+        queues: [queue],
+        limit: 5,
+        waitMs: 0,
+        signal: stop.signal,
+      });
+      expect(first?.id).toBe(tasks[0]!.id);
+      const next = t.claim({
+        workerId,
+        types: [type],
+        queues: [queue],
+        limit: 5,
+        waitMs: 20_000,
+        signal: stop.signal,
+      });
+      await new Promise((r) => setTimeout(r, 200));
+      const t0 = Date.now();
+      await store.completeTasks([{ taskId: first!.id, attempt: first!.attempt, workerId }]);
+      expect((await next).map((x) => x.id)).toEqual([tasks[1]!.id]);
+      expect(Date.now() - t0).toBeLessThan(5_000);
+    } finally {
+      stop.abort();
+      await store.clearLimits({ scope: 'queue', name: queue });
+    }
+  });
+
+  it('a claim held back by a full rate window takes the next tasks when the window opens', async () => {
+    const [type, queue] = ['dw-rate', 'q-dw-rate'];
+    await store.setLimits({ scope: 'queue', name: queue, rate: { limit: 2, intervalMs: 1_000 } });
+    const stop = new AbortController();
+    try {
+      await store.createTasks({ tasks: [1, 2, 3, 4].map(() => ({ type, queue })) });
+      const { t, workerId } = await worker(type, queue);
+      const c = { workerId, types: [type], queues: [queue], limit: 5, signal: stop.signal };
+      const t0 = Date.now();
+      expect(await t.claim({ ...c, waitMs: 0 })).toHaveLength(2);
+      expect(await t.claim({ ...c, waitMs: 20_000 })).toHaveLength(2);
+      // Not before the window opens, and long before the minute's poll.
+      const waited = Date.now() - t0;
+      expect(waited).toBeGreaterThanOrEqual(990);
+      expect(waited).toBeLessThan(10_000);
+    } finally {
+      stop.abort();
+      await store.clearLimits({ scope: 'queue', name: queue });
+    }
+  });
+});

@@ -17,6 +17,7 @@ import { entryTests } from './entries.js';
 import { flowTests } from './flow.js';
 import { flowCostTests } from './flow-cost.js';
 import { flowKeyTests } from './flow-keys.js';
+import { flowWakeTests } from './flow-wakes.js';
 import type { ConformanceContext } from './helpers.js';
 import { idempotencyTtlTests } from './idempotency-ttl.js';
 import { leaseTests } from './leases.js';
@@ -92,5 +93,6 @@ export function runStoreConformance(
     idempotencyTtlTests(ctx);
     flowTests(ctx);
     flowCostTests(ctx);
+    flowWakeTests(ctx);
   });
 }

@@ -24,15 +24,24 @@ export function wakePayload(queue: string, type: string, count: number): string 
   return `${queue}\t${type}\t${count}`;
 }
 
-/** A payload as listeners get it: '' (sent on reconnect) is null, anything may have changed. */
+/**
+ * A payload as listeners get it: '' (sent on reconnect) is null, anything may have changed. A fourth
+ * field `in=<ms>` (a rate window that opens then, migration 0016) delays the wake-up.
+ */
 export function parseWake(payload: string): Wake | null {
   if (payload === '') return null;
-  const [queue = '', type, count] = payload.split('\t');
+  const [queue = '', type, count, extra] = payload.split('\t');
   // A payload of an older server names only the queue.
   if (type === undefined) return { queue, type: null, count: Number.POSITIVE_INFINITY };
   const n = Number(count);
-  return { queue, type, count: Number.isFinite(n) && n > 0 ? n : Number.POSITIVE_INFINITY };
+  const wake: Wake = { queue, type, count: Number.isFinite(n) && n > 0 ? n : Number.POSITIVE_INFINITY };
+  const delay = extra?.startsWith('in=') ? Number(extra.slice(3)) : Number.NaN;
+  if (delay > 0 && delay <= MAX_WAKE_DELAY_MS) wake.delayMs = delay;
+  return wake;
 }
+
+/** Longer delays than this are not kept as timers (the fallback poll finds that work). */
+const MAX_WAKE_DELAY_MS = 3_600_000;
 
 /**
  * The channel a statement on `tx` may notify itself with pg_notify (PostgreSQL), saving a round
