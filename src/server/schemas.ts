@@ -8,6 +8,7 @@ import {
 } from '../core/states.js';
 import { NAME_PATTERN } from '../store/sql/validate.js';
 import type { Json, TaskFilter } from '../store/types.js';
+import { WAIT_FILTERS } from '../store/wait-types.js';
 import { FlowKey, flowKeyClashes } from './flow-key-schema.js';
 
 /**
@@ -178,14 +179,7 @@ export const CreateSessionBody = z.strictObject({
 });
 
 /** The reasons to wait a task list can be filtered by (GET /tasks/:id explains every reason). */
-export const WaitFilter = z.enum([
-  'scheduled',
-  'backoff',
-  'no_live_worker',
-  'dependencies',
-  'children',
-  'signal',
-]);
+export const WaitFilter = z.enum(WAIT_FILTERS);
 
 export const FilterFields = {
   status: listOf(Status).optional(),

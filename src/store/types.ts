@@ -9,6 +9,7 @@ import type {
 } from '../core/states.js';
 import type { Session } from './admin-types.js';
 import type { Json } from './json.js';
+import type { WaitFilter } from './wait-types.js';
 import type { WorkerStats } from './worker-types.js';
 
 export type { LivenessReport, WorkerLiveness } from '../core/liveness.js';
@@ -234,7 +235,7 @@ export interface TaskFilter {
   errorContains?: string;
   ids?: string[];
   /** Tasks that wait for this reason (see WaitReason). */
-  waitingOn?: 'scheduled' | 'backoff' | 'no_live_worker' | 'dependencies' | 'children' | 'signal';
+  waitingOn?: WaitFilter;
   /** Set by the store, not by callers: how recent a heartbeat keeps a worker live for `waitingOn`. */
   liveWithinMs?: number;
 }

@@ -42,6 +42,26 @@ export type WakeInfo =
   | { kind: 'timeout' };
 
 /**
+ * The reasons a task list can be filtered by: the runnable tasks' (read from the queue and the flow
+ * controls of its queue and type) and the kinds of `waiting`. `avoided` and `queued` depend on the
+ * live fleet's labels and slots per task, and are only answered for one task.
+ */
+export const WAIT_FILTERS = [
+  'scheduled',
+  'backoff',
+  'no_live_worker',
+  'paused',
+  'concurrency_limit',
+  'key_limit',
+  'rate_limit',
+  'dependencies',
+  'children',
+  'signal',
+] as const;
+
+export type WaitFilter = (typeof WAIT_FILTERS)[number];
+
+/**
  * One reason a task is not running, from the store's own state: `scheduled` (run-at in the future),
  * `backoff` (a retry's backoff), `no_live_worker` (no live worker takes its type and queue; `workers`
  * lists live ones), `avoided` (every live worker that takes it is the machine or has the labels it

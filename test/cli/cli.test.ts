@@ -233,6 +233,12 @@ describe('gaffer CLI against a running server', { timeout: 120_000 }, () => {
       (await gaffer(url, 'tasks', '--queue', 'waitq', '--waiting-on', 'backoff', '--json')).out,
     );
     expect(none.items).toEqual([]);
+    expect((await gaffer(url, 'pause', '--queue', 'waitq')).code).toBe(0);
+    const paused = json<{ items: Array<{ id: string }> }>(
+      (await gaffer(url, 'tasks', '--queue', 'waitq', '--waiting-on', 'paused', '--json')).out,
+    );
+    expect(paused.items.map((t) => t.id)).toEqual(['cli-wait-1']);
+    expect((await gaffer(url, 'resume', '--queue', 'waitq')).code).toBe(0);
     const bad = await gaffer(url, 'tasks', '--waiting-on', 'lunch');
     expect(bad.code).not.toBe(0);
     expect(bad.err).toContain('no_live_worker');

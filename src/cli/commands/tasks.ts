@@ -1,6 +1,7 @@
 import { type Command, Option } from 'commander';
 import type { TaskStatus } from '../../core/states.js';
 import type { ListTasksParams, Task } from '../../store/types.js';
+import { WAIT_FILTERS } from '../../store/wait-types.js';
 import { action, addConnectionOptions, ago, openClient, printJson, printTable, short } from '../context.js';
 import { intOption } from '../flags.js';
 
@@ -46,16 +47,7 @@ function withFilters(cmd: Command): Command {
     .option('--user <id>', 'user id')
     .option('--worker <id>', 'worker id')
     .option('--error <text>', 'last error message contains this text')
-    .addOption(
-      new Option('--waiting-on <reason>', 'runnable tasks that wait for this reason').choices([
-        'scheduled',
-        'backoff',
-        'no_live_worker',
-        'dependencies',
-        'children',
-        'signal',
-      ]),
-    )
+    .addOption(new Option('--waiting-on <reason>', 'tasks that wait for this reason').choices(WAIT_FILTERS))
     .addOption(intOption('-n, --limit <n>', 'rows per page (1-1000)', { min: 1, max: 1000, default: 50 }))
     .option('--cursor <cursor>', 'next page: the cursor printed under the previous one')
     .option('--json', 'print JSON instead of a table');

@@ -8,6 +8,7 @@
 import { afterAll, beforeAll, describe } from 'vitest';
 import type { Store, StoreOptions } from '../store.js';
 import { cancelTests } from './cancel.js';
+import { childrenTests } from './children.js';
 import { claimTests } from './claim.js';
 import { claimTypeTests } from './claim-types.js';
 import { countTests } from './counts.js';
@@ -89,6 +90,7 @@ export function runStoreConformance(
     workerPageTests(ctx);
     retentionTests(ctx);
     dependencyTests(ctx);
+    childrenTests(ctx);
     scheduleTests(ctx);
     idempotencyTtlTests(ctx);
     flowTests(ctx);

@@ -123,5 +123,45 @@ export function waitingOnTests(ctx: ConformanceContext): void {
       await store.clearLimits({ scope: 'type', name: fx.type });
       expect((await store.waitingOn(b!.id))?.map((r) => r.reason)).toEqual(['queued']);
     });
+
+    it('the list filters by each flow-control reason, as GET /tasks/:id gives it', async () => {
+      const store = ctx.store();
+      const fx = fixture(store);
+      const w = await fx.worker();
+      const ids = async (waitingOn: 'paused' | 'concurrency_limit' | 'key_limit' | 'rate_limit') =>
+        (await store.listTasks({ queue: fx.queue, waitingOn })).items.map((t) => t.id).sort();
+      const q = { scope: 'queue', name: fx.queue } as const;
+      try {
+        await store.setLimits({ ...q, keyConcurrency: 1 });
+        const [a1, a2, b1] = [
+          ...(await fx.createMany(2, { concurrencyKey: 'a' })),
+          ...(await fx.createMany(1, { concurrencyKey: 'b' })),
+        ];
+        const claimed = await fx.claim(w.id, { limit: 5 });
+        expect(claimed.map((t) => t.id).sort()).toEqual([a1!.id, b1!.id].sort());
+        expect(await ids('key_limit')).toEqual([a2!.id]);
+        expect((await store.waitingOn(a2!.id))?.map((r) => r.reason)).toEqual(['key_limit']);
+        expect(await ids('concurrency_limit')).toEqual([]);
+        expect(await ids('paused')).toEqual([]);
+
+        await store.setLimits({ ...q, concurrency: 2 });
+        const [c] = await fx.createMany(1);
+        expect(await ids('concurrency_limit')).toEqual([a2!.id, c!.id].sort());
+        await store.pauseFlow({ ...q, by: 'ops' });
+        expect(await ids('paused')).toEqual([a2!.id, c!.id].sort());
+        await store.resumeFlow(q);
+        expect(await ids('paused')).toEqual([]);
+
+        await store.setLimits({ ...q, rate: { limit: 2, intervalMs: 60_000 } });
+        for (const t of claimed) await fx.complete(t);
+        expect(await fx.claim(w.id, { limit: 5 })).toHaveLength(2);
+        const [d] = await fx.createMany(1);
+        expect(await ids('rate_limit')).toEqual([d!.id]);
+        expect((await store.waitingOn(d!.id))?.map((r) => r.reason)).toContain('rate_limit');
+      } finally {
+        await store.clearLimits(q);
+        await store.resumeFlow(q);
+      }
+    });
   });
 }

@@ -1,5 +1,5 @@
 import type { Queryable } from '../db.js';
-import type { Task, TaskFilter, WaitReason } from '../types.js';
+import type { Task, WaitFilter, WaitReason } from '../types.js';
 
 /**
  * Why a task is not running, from the store's own state (issue 16): what a user would otherwise
@@ -247,21 +247,15 @@ export async function waitingOn(
   return reasons;
 }
 
-/** Codes of the reasons a task list can be filtered by. */
-export const WAIT_FILTERS = [
-  'scheduled',
-  'backoff',
-  'no_live_worker',
-  'dependencies',
-  'children',
-  'signal',
-] as const;
-
 /** Reasons of the runnable tasks (read from the queue); the others are kinds of `waiting`. */
 export function isRunnableReason(f: WaitFilter): boolean {
-  return f === 'scheduled' || f === 'backoff' || f === 'no_live_worker';
+  return f !== 'dependencies' && f !== 'children' && f !== 'signal';
 }
-export type WaitFilter = NonNullable<TaskFilter['waitingOn']>;
+
+/** A flow control of the task's queue or type (`q`: task_queue); `c` is the control. */
+const OF_TASK = `((c.scope = 'queue' and c.name = q.queue) or (c.scope = 'type' and c.name = q.type))`;
+/** A row `r` (task_counts, task_key_running) of the control's scope. */
+const IN_SCOPE = `case when c.scope = 'queue' then r.queue = c.name else r.type = c.name end`;
 
 /**
  * The task filter `waitingOn` as a predicate over the runnable tasks (`q`: task_queue); `p` adds a
@@ -278,6 +272,20 @@ export function waitFilterPredicate(f: WaitFilter, staleAfterMs: number, p: (v: 
         and w.last_heartbeat_at > now() - make_interval(secs => ${p(staleAfterMs)}::int / 1000.0)
         and (cardinality(w.types) = 0 or q.type = any(w.types))
         and (cardinality(w.queues) = 0 or q.queue = any(w.queues)))`;
+    // The flow-control reasons hold as GET /tasks/:id reports them (flowReasons above).
+    case 'paused':
+      return `exists (select 1 from flow_controls c where c.paused_at is not null and ${OF_TASK})`;
+    case 'concurrency_limit':
+      return `exists (select 1 from flow_controls c where c.concurrency is not null and ${OF_TASK}
+        and (select coalesce(sum(r.n), 0) from task_counts r where r.status = 'running' and ${IN_SCOPE}) >= c.concurrency)`;
+    case 'key_limit':
+      return `q.concurrency_key is not null and exists (select 1 from flow_controls c
+        where c.key_concurrency is not null and ${OF_TASK}
+        and (select count(*) from task_key_running r where r.key = q.concurrency_key and ${IN_SCOPE}) >= c.key_concurrency)`;
+    case 'rate_limit':
+      return `exists (select 1 from flow_controls c where ${OF_TASK} and (c.rate_limited_until > now()
+        or exists (select 1 from flow_key_rates kr where kr.scope = c.scope and kr.name = c.name
+          and kr.key = q.concurrency_key and kr.limited_until > now())))`;
     default:
       return `t.status = 'waiting' and exists (select 1 from task_waits w where w.seq = t.seq and w.kind = ${p(f)})`;
   }

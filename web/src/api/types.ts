@@ -96,7 +96,7 @@ export interface TaskFilter {
   userId?: string;
   workerId?: string;
   errorContains?: string;
-  /** Runnable tasks waiting for this reason: scheduled, backoff, no_live_worker. */
+  /** Tasks waiting for this reason (GET /api/v1/tasks `waitingOn`). */
   waitingOn?: string;
 }
 

@@ -19,7 +19,18 @@ const FIELDS: (FilterField & { name: (typeof NAMES)[number] })[] = [
   {
     name: 'waitingOn',
     label: 'Waiting on',
-    options: ['scheduled', 'backoff', 'no_live_worker', 'dependencies', 'children', 'signal'],
+    options: [
+      'scheduled',
+      'backoff',
+      'no_live_worker',
+      'paused',
+      'concurrency_limit',
+      'key_limit',
+      'rate_limit',
+      'dependencies',
+      'children',
+      'signal',
+    ],
   },
 ];
 
