@@ -7,23 +7,27 @@ export type ThreadConnection =
   | { kind: 'http'; options: HttpOptions }
   | ({ kind: 'postgres' } & ThreadConnectionSpec);
 
-export interface HeartbeatThreadInput {
-  connection: ThreadConnection;
-  intervalMs: number;
-  /** The main loop's clock and worst delay (loop-lag.ts). */
-  shared: SharedArrayBuffer;
-}
-
-/** Main thread → heartbeat thread. */
+/**
+ * Main thread → heartbeat thread. One thread serves every Worker of the process, each in a slot of its
+ * own: `attach` opens the slot (with its connection, interval and the main loop's lag buffer,
+ * loop-lag.ts), `detach` closes it.
+ */
 export type ThreadMessage =
-  | { type: 'held'; workerId: string | null; held: AttemptRef[]; stats: WorkerStats }
-  | { type: 'interval'; intervalMs: number }
-  | { type: 'stop' };
+  | {
+      type: 'attach';
+      slot: number;
+      connection: ThreadConnection;
+      intervalMs: number;
+      shared: SharedArrayBuffer;
+    }
+  | { type: 'held'; slot: number; workerId: string | null; held: AttemptRef[]; stats: WorkerStats }
+  | { type: 'interval'; slot: number; intervalMs: number }
+  | { type: 'detach'; slot: number };
 
-/** Heartbeat thread → main thread. */
+/** Heartbeat thread → main thread, for one slot. */
 export type ThreadReply =
-  | { type: 'ready' }
-  | { type: 'failed'; message: string }
-  | { type: 'result'; workerId: string; result: HeartbeatResult }
-  | { type: 'error'; workerId: string; message: string }
-  | { type: 'closed' };
+  | { type: 'ready'; slot: number }
+  | { type: 'failed'; slot: number; message: string }
+  | { type: 'result'; slot: number; workerId: string; result: HeartbeatResult }
+  | { type: 'error'; slot: number; workerId: string; message: string }
+  | { type: 'closed'; slot: number };

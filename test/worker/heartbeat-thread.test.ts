@@ -6,6 +6,7 @@ import type { Store } from '../../src/store/store.js';
 import type { Task, Worker as WorkerRecord } from '../../src/store/types.js';
 import { DirectTransport } from '../../src/worker/direct-transport.js';
 import { HttpTransport } from '../../src/worker/http-transport.js';
+import { heartbeatThread } from '../../src/worker/shared-thread.js';
 import { Worker } from '../../src/worker/worker.js';
 import { dropPgliteStore, dropPostgresStore, makePgliteStore, makePostgresStore } from '../helpers/stores.js';
 import { until } from './worker-behaviour.js';
@@ -116,5 +117,42 @@ describe('heartbeats over HTTP from a worker thread, and the liveness in GET /wo
     } finally {
       await Promise.all([http.stop(), direct.stop()]);
     }
+  });
+});
+
+describe('one heartbeat thread per process', () => {
+  let store: Store;
+  let server: RunningServer;
+  beforeAll(async () => {
+    store = await makePgliteStore();
+    server = await startServer({ store, port: 0, logger: silentLogger, maintenance: false });
+  });
+  afterAll(async () => {
+    await server.close();
+    await dropPgliteStore(store);
+  });
+
+  it('serves every Worker of the process, each with its own heartbeats, and ends with the last', async () => {
+    const workers = Array.from({ length: 5 }, () =>
+      new Worker({
+        transport: new HttpTransport({ url: server.url }),
+        heartbeatMs: 100,
+        logger: silentLogger,
+      }).handle('t', () => null),
+    );
+    await Promise.all(workers.map((w) => w.start()));
+    try {
+      expect(heartbeatThread.attached).toBe(5);
+      expect(heartbeatThread.threadId).not.toBeNull();
+      // Each worker's beats come from the thread, under its own id.
+      await until(async () => {
+        const all = await Promise.all(workers.map((w) => store.getWorker(w.id!)));
+        return all.every((r) => r.liveness.heartbeatThread === true) ? all : null;
+      });
+    } finally {
+      await Promise.all(workers.map((w) => w.stop()));
+    }
+    expect(heartbeatThread.attached).toBe(0);
+    expect(heartbeatThread.threadId).toBeNull();
   });
 });
