@@ -31,9 +31,9 @@ async function createKeyed(flow: FlowOps, total: number): Promise<void> {
 /**
  * drain_limited: `drainTotal` tasks over 1,000 concurrency keys, at most 1 running per key and 20 in
  * the queue, drained by one worker process (concurrency and prefetch as in `drain`, so the limits, not
- * the worker, hold it back). Throughput as in `drain`; afterwards the tasks' start and finish times say
- * whether the limits held: the peak running at once (must be ≤ 20) and the pairs of one key that
- * overlapped (must be 0).
+ * the worker, hold it back). Throughput as in `drain`; afterwards the moments tasks started and
+ * stopped running (a row trigger's log, bench/systems/gaffer.ts) say whether the limits held: the
+ * peak running at once (must be ≤ 20) and the pairs of one key that overlapped (must be 0).
  */
 export async function drainLimited(ctx: ScenarioContext): Promise<Sample> {
   const total = ctx.cfg.drainTotal;

@@ -63,21 +63,45 @@ const SCALE_METHOD = {
 };
 
 /**
- * After a drain: the most tasks running at one instant, from their start (+1) and finish (-1) times,
- * a finish counted before a start at the same instant (the slot it frees is the one the start takes);
- * and the tasks that started while an earlier task of their concurrency key had not finished.
+ * The moments tasks start and stop running, as a row trigger sees them (bench database only). A
+ * task's started_at and finished_at are the times its claim's and its completion's transactions
+ * began: a claim that waited for a limit's lock took its slot later than its started_at says, after
+ * the completion that freed it committed, so those times show overlaps that never happened (the
+ * drain_limited peak read 40 from them with the limit at 20). clock_timestamp() inside the statement
+ * is after the claim took the lock and before the completion commits: a start is never recorded
+ * before the end that freed its slot.
+ */
+const RUNNING_LOG = `
+create table gaffer.bench_running_log (seq bigint not null, key text, at timestamptz not null, d int not null);
+create function gaffer.bench_log_running() returns trigger language plpgsql as $$
+begin
+  if new.status = 'running' and old.status <> 'running' then
+    insert into gaffer.bench_running_log values (new.seq, new.concurrency_key, clock_timestamp(), 1);
+  elsif old.status = 'running' and new.status <> 'running' then
+    insert into gaffer.bench_running_log values (new.seq, new.concurrency_key, clock_timestamp(), -1);
+  end if;
+  return null;
+end $$;
+create trigger bench_log_running after update of status on gaffer.tasks
+  for each row execute function gaffer.bench_log_running();`;
+
+/**
+ * After a drain, from the log above: the most tasks running at one instant (a finish counted before
+ * a start at the same instant: the slot it frees is the one the start takes); and the tasks that
+ * started while an earlier task of their concurrency key had not finished.
  */
 const FLOW_OVERLAP = `
-with e as (
-  select started_at as at, 1 as d from gaffer.tasks
-  union all select finished_at, -1 from gaffer.tasks),
-running as (select sum(d) over (order by at, d rows unbounded preceding) as n from e),
+with running as (
+  select sum(d) over (order by at, d rows unbounded preceding) as n from gaffer.bench_running_log),
+spans as (
+  select seq, key, min(at) filter (where d = 1) as started, max(at) filter (where d = -1) as finished
+  from gaffer.bench_running_log where key is not null group by seq, key),
 keyed as (
-  select started_at, max(finished_at) over (partition by concurrency_key order by started_at
+  select started, max(finished) over (partition by key order by started
     rows between unbounded preceding and 1 preceding) as earlier_end
-  from gaffer.tasks where concurrency_key is not null)
+  from spans)
 select (select max(n) from running)::int as peak,
-  (select count(*) from keyed where earlier_end > started_at)::int as key_overlaps`;
+  (select count(*) from keyed where earlier_end > started)::int as key_overlaps`;
 
 /** Gaffer's TypeScript Worker with DirectTransport straight to PostgreSQL. */
 export default function gaffer(cfg: BenchConfig): SystemDriver {
@@ -141,6 +165,7 @@ export default function gaffer(cfg: BenchConfig): SystemDriver {
       const store = await openPostgresStore({ connectionString: url, migrate: false });
       const db = new pg.Client({ connectionString: url, application_name: 'gaffer-bench-flow' });
       await db.connect();
+      await db.query(RUNNING_LOG);
       return {
         async setLimits(limits) {
           await store.setLimits({ scope: 'queue', name: 'default', ...limits });
