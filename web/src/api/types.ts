@@ -33,6 +33,9 @@ export type WorkerEvent = Wire<S.WorkerEvent>;
 export type BulkResult = S.BulkResult;
 export type QueueStat = S.QueueStat;
 
+/** The reasons GET /api/v1/tasks filters by (`waitingOn`): the server's own list, not a copy. */
+export { WAIT_FILTERS } from '../../../src/store/wait-types.js';
+
 export const TASK_STATUSES: TaskStatus[] = [
   'waiting',
   'queued',

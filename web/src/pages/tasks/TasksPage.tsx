@@ -1,7 +1,7 @@
 import { type FormEvent, useState } from 'react';
 import { Link, useNavigate } from 'react-router';
 import { useTaskCounts, useTasks } from '../../api/queries';
-import { TASK_STATUSES, type TaskFilter } from '../../api/types';
+import { TASK_STATUSES, type TaskFilter, WAIT_FILTERS } from '../../api/types';
 import { FilterBar, type FilterField, useUrlFilters } from '../../components/FilterBar';
 import { PageHeader } from '../../components/Layout';
 import { EmptyState, ErrorState, Loading } from '../../components/States';
@@ -19,18 +19,8 @@ const FIELDS: (FilterField & { name: (typeof NAMES)[number] })[] = [
   {
     name: 'waitingOn',
     label: 'Waiting on',
-    options: [
-      'scheduled',
-      'backoff',
-      'no_live_worker',
-      'paused',
-      'concurrency_limit',
-      'key_limit',
-      'rate_limit',
-      'dependencies',
-      'children',
-      'signal',
-    ],
+    // The reasons the API filters by, from the one list the server validates against.
+    options: [...WAIT_FILTERS],
   },
 ];
 
