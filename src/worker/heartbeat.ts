@@ -89,7 +89,10 @@ export class Heartbeat {
 
   /** Attaches this worker to the process's heartbeat thread; beats fall back to this loop if it fails. */
   private startThread(): void {
-    const timer = setTimeout(() => this.fallBack(`not connected within ${THREAD_START_MS} ms`), THREAD_START_MS);
+    const timer = setTimeout(
+      () => this.fallBack(`not connected within ${THREAD_START_MS} ms`),
+      THREAD_START_MS,
+    );
     timer.unref();
     this.connectTimer = timer;
     const slot = heartbeatThread.attach((e) => {
